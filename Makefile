@@ -1,0 +1,53 @@
+# Two user commands: `make demo` and `make test`. Both set up what they need and are idempotent.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
+	qemu-system-arm espeak-ng cmake build-essential pkg-config libglib2.0-dev sox libsndfile1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DATA ?=
+
+.PHONY: setup apt venv test lint cpp-host cpp-test m4-test bench-m4 demo clean
+
+setup: apt venv
+
+# Install only what is missing, so a second run does nothing.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "apt-get install:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else echo "system packages: all present"; fi
+
+venv: .venv/.stamp
+
+.venv/.stamp: requirements.txt pyproject.toml
+	[ -x $(PY) ] || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+lint: venv
+	.venv/bin/ruff check fastgrnn_tf keyword_spotting tests
+
+cpp-host: setup
+	cmake -S tflm_app -B build/host -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/host -j2
+
+cpp-test: cpp-host
+	ctest --test-dir build/host --output-on-failure
+
+m4-test: setup
+	$(MAKE) -C tflm_app/m4 test
+
+bench-m4: setup
+	$(MAKE) -C tflm_app/m4 bench
+
+test: setup lint cpp-test m4-test
+	$(PY) -m pytest -q -ra
+
+demo: setup cpp-host
+	$(PY) -m keyword_spotting.demo $(if $(DATA),--data $(DATA),)
+
+clean:
+	rm -rf build

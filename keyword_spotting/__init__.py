@@ -1,0 +1,1 @@
+"""Keyword spotting with FastGRNN: data, features, training, evaluation and the demo."""
