@@ -1,0 +1,238 @@
+"""Staged training with checkpoints and resume (paper section 3.2, plus QAT).
+
+    result = train_stages(model_fn, train_ds, val_ds, StageConfig(keep_w=0.3, keep_u=0.3), "runs/x")
+    result.float_model, result.stripped_model, result.qat_model, result.history, result.epochs_run
+
+Stages, each in `workdir/<stage>/`:
+  1 "dense":   train `model_fn()` (full or low rank)                 -> dense.keras
+  2 "prune":   TF-MOT pruning to keep_w / keep_u, masks move        -> pruned.keras
+  3 "retrain": same wrapped model past the schedule's end_step, so
+               the support is fixed; then strip_pruning             -> stripped.keras
+  4 "qat":     make_qat_model(stripped) trained (when config.qat)   -> qat.h5
+A finished stage (its model file exists) is skipped on rerun and its model is loaded. An
+interrupted stage resumes from its last epoch checkpoint (`ckpt/`, model and optimizer state,
+`state.json` with the epoch count and history). `config.json` in `workdir` must match on rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+import tf_keras as keras
+
+from fastgrnn_tf import pruning, qat
+
+STAGES = ("dense", "prune", "retrain", "qat")
+_MODEL_FILES = {"dense": "dense.keras", "prune": "pruned.keras", "retrain": "stripped.keras", "qat": "qat.h5"}
+
+
+@dataclasses.dataclass(frozen=True)
+class StageConfig:
+    """Epochs and learning rates per stage, pruning targets, QAT switch.
+
+    keep_w, keep_u: fraction of W / U entries KEPT (paper's s_w, s_u). prune_schedule: "polynomial"
+    or "constant"; the final sparsity is reached one step before stage 2 ends. input_quant:
+    (scale, zero_point) of the int8 features for QAT, or None. steps_per_epoch: needed only when
+    the training dataset's cardinality is unknown.
+    """
+
+    epochs_dense: int = 10
+    epochs_prune: int = 10
+    epochs_retrain: int = 5
+    epochs_qat: int = 5
+    lr_dense: float = 1e-2
+    lr_prune: float = 5e-3
+    lr_retrain: float = 2e-3
+    lr_qat: float = 1e-3
+    keep_w: float = 0.3
+    keep_u: float = 0.3
+    prune_schedule: str = "polynomial"
+    prune_frequency: int | None = None
+    qat: bool = True
+    input_quant: tuple[float, int] | None = None
+    ema_decay: float = 0.99
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    steps_per_epoch: int | None = None
+    verbose: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs_dense", "epochs_retrain", "epochs_qat"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"config.{name} must be >= 0, got {getattr(self, name)}")
+        if self.epochs_prune < 1:
+            raise ValueError(f"config.epochs_prune must be >= 1, got {self.epochs_prune}")
+        for name in ("lr_dense", "lr_prune", "lr_retrain", "lr_qat"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"config.{name} must be positive, got {getattr(self, name)}")
+        pruning.check_keep(self.keep_w, "config.keep_w")
+        pruning.check_keep(self.keep_u, "config.keep_u")
+        if self.prune_schedule not in ("polynomial", "constant"):
+            raise ValueError(
+                f"config.prune_schedule must be 'polynomial' or 'constant', got {self.prune_schedule!r}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch <= 0:
+            raise ValueError(f"config.steps_per_epoch must be positive, got {self.steps_per_epoch}")
+
+    def to_json(self) -> str:
+        d = dataclasses.asdict(self)
+        d["metrics"] = list(self.metrics)
+        d["input_quant"] = None if self.input_quant is None else list(self.input_quant)
+        return json.dumps(d, sort_keys=True)
+
+
+@dataclasses.dataclass
+class StagesResult:
+    """The three models, per-stage Keras history (lists per metric, whole stage even across resumes),
+    and how many epochs each stage trained in THIS call (0 for a skipped stage)."""
+
+    float_model: keras.Model
+    stripped_model: keras.Model
+    qat_model: keras.Model | None
+    history: dict[str, dict[str, list[float]]]
+    epochs_run: dict[str, int]
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _atomic_save_model(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the extension, which selects the format
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _load_model(stage: str, path: Path) -> keras.Model:
+    if stage == "qat":
+        with qat.quantize_scope():
+            return keras.models.load_model(path, compile=False)
+    return keras.models.load_model(path, compile=False)
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model + optimizer and `state.json` (epochs done, history so far) after every epoch."""
+
+    def __init__(self, stage_dir: Path, manager: tf.train.CheckpointManager, history: dict) -> None:
+        super().__init__()
+        self.stage_dir, self.manager, self.history = stage_dir, manager, history
+        self.epochs_run = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.manager.save(checkpoint_number=epoch + 1)
+        state = {"epoch": epoch + 1, "history": self.history}
+        _atomic_write_text(self.stage_dir / "state.json", json.dumps(state))
+        self.epochs_run += 1
+
+
+def _steps_per_epoch(train_ds: Any, config: StageConfig) -> int:
+    if config.steps_per_epoch is not None:
+        return config.steps_per_epoch
+    n = int(train_ds.cardinality()) if isinstance(train_ds, tf.data.Dataset) else -1
+    if n <= 0:
+        raise ValueError("train_ds has unknown or infinite cardinality: set config.steps_per_epoch")
+    return n
+
+
+def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks: list,
+               train_ds: Any, val_ds: Any, config: StageConfig, stage_dir: Path) -> tuple[dict, int]:
+    """Trains `model` for the stage's epochs, resuming from stage_dir/ckpt; returns (history, epochs run)."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    optimizer = keras.optimizers.Adam(lr)
+    model.compile(optimizer=optimizer, loss=config.loss, metrics=list(config.metrics))
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(stage_dir / "ckpt"), max_to_keep=1)
+    start, history = 0, {}
+    state_path = stage_dir / "state.json"
+    if manager.latest_checkpoint and state_path.exists():
+        state = json.loads(state_path.read_text())
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        start, history = int(state["epoch"]), state["history"]
+    saver = _EpochCheckpoint(stage_dir, manager, history)
+    if start < epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=start,
+                  steps_per_epoch=config.steps_per_epoch, callbacks=[*callbacks, saver],
+                  verbose=config.verbose)
+    return history, saver.epochs_run
+
+
+def train_stages(
+    model_fn: Callable[[], keras.Model],
+    train_ds: Any,
+    val_ds: Any,
+    config: StageConfig | dict | None,
+    workdir: str | os.PathLike,
+) -> StagesResult:
+    """Runs (or resumes) the four stages; see the module docstring.
+
+    model_fn: returns a new float model containing one tf_keras.layers.RNN(FastGRNNCell) (or FastRNN,
+      without QAT). train_ds / val_ds: tf.data datasets of (x, y) batches (val_ds may be None).
+    """
+    if config is None:
+        config = StageConfig()
+    elif isinstance(config, dict):
+        config = StageConfig(**config)
+    elif not isinstance(config, StageConfig):
+        raise ValueError(f"config must be a StageConfig or a dict, got {type(config).__name__}")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.json"
+    if config_path.exists() and json.loads(config_path.read_text()) != json.loads(config.to_json()):
+        raise ValueError(f"workdir {workdir} was made with a different config ({config_path}); "
+                         "use a new workdir or delete it")
+    _atomic_write_text(config_path, config.to_json())
+    steps = _steps_per_epoch(train_ds, config)
+
+    history: dict[str, dict[str, list[float]]] = {}
+    epochs_run = dict.fromkeys(STAGES, 0)
+    models: dict[str, keras.Model] = {}
+
+    def stage(name: str, build: Callable[[], keras.Model], lr: float, epochs: int, callbacks: list,
+              finish: Callable[[keras.Model], keras.Model] = lambda m: m) -> keras.Model:
+        stage_dir = workdir / name
+        final = stage_dir / _MODEL_FILES[name]
+        state_path = stage_dir / "state.json"
+        if final.exists():
+            history[name] = json.loads(state_path.read_text())["history"] if state_path.exists() else {}
+            models[name] = _load_model(name, final)
+            return models[name]
+        model = build()
+        history[name], epochs_run[name] = _run_stage(name, model, lr, epochs, callbacks, train_ds, val_ds,
+                                                     config, stage_dir)
+        model = finish(model)
+        _atomic_save_model(model, final)
+        models[name] = model
+        return model
+
+    dense = stage("dense", model_fn, config.lr_dense, config.epochs_dense, [])
+    end_step = steps * config.epochs_prune - 1
+    pruned = stage(
+        "prune",
+        lambda: pruning.prune_fastgrnn(dense, keep_w=config.keep_w, keep_u=config.keep_u,
+                                       end_step=max(end_step, 1), frequency=config.prune_frequency,
+                                       kind=config.prune_schedule),
+        config.lr_prune, config.epochs_prune, pruning.pruning_callbacks(), finish=_masked)
+    stripped = stage("retrain", lambda: pruned, config.lr_retrain, config.epochs_retrain,
+                     pruning.pruning_callbacks(), finish=pruning.strip)
+    qat_model = None
+    if config.qat:
+        qat_model = stage("qat", lambda: qat.make_qat_model(stripped, config.input_quant, config.ema_decay),
+                          config.lr_qat, config.epochs_qat, [])
+    return StagesResult(float_model=dense, stripped_model=stripped, qat_model=qat_model, history=history,
+                        epochs_run=epochs_run)
+
+
+def _masked(model: keras.Model) -> keras.Model:
+    pruning.apply_masks(model)
+    return model

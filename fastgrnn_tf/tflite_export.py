@@ -1,0 +1,396 @@
+"""Trained Keras model -> int8 `.tflite` whose whole recurrence is ONE custom operator `FastGRNN`.
+
+    data = export_custom_tflite(model, calib_features=x_int8)        # bytes; window mode (T of x)
+    data = export_custom_tflite(model, calib_features=x_int8, time_steps=1)   # streaming
+
+The Keras model is `Input([T, D] float features) -> RNN(FastGRNNCell) -> Dense ... -> softmax`, its
+input the dequantized int8 features `(q - input_zero_point) * input_scale` (feature_spec.md defaults).
+The head is converted by TFLiteConverter alone (full int8, its input range forced to [-1, 127/128], so
+scale 1/128 and zero point 0, per-tensor weights); then the FastGRNN op, its constant tensors, the
+variable state tensor and the int8 input are spliced in with the schema object API
+(`int8_step_spec.md`, "The custom operator"). Ranges come from QAT (`fastgrnn_tf.qat.quant_ranges`);
+a float model is refused unless `calibrate=True` (ranges then measured on `calib_features`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import flatbuffers  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from flatbuffers import flexbuffers  # noqa: E402
+from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
+
+from fastgrnn_tf.int8_oracle import Int8Params  # noqa: E402
+from fastgrnn_tf.int8_oracle import run as run_fastgrnn  # noqa: E402
+from fastgrnn_tf.quantize import FloatParams, calibrate_ranges, quantize_params  # noqa: E402
+
+CUSTOM_CODE = "FastGRNN"
+H_MIN, H_MAX = -1.0, 127.0 / 128.0
+DEFAULT_INPUT_SCALE, DEFAULT_INPUT_ZERO_POINT = 0.1, 12  # feature_spec.md defaults
+
+
+# ----------------------------------------------------------------------------------------------
+# Finding the parts of the Keras model.
+def _unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Look through TF-MOT wrappers (prune / quantize) to the wrapped layer."""
+    while hasattr(layer, "layer") and isinstance(layer.layer, keras.layers.Layer):
+        layer = layer.layer
+    return layer
+
+
+def _cell_kind(layer: keras.layers.Layer) -> str | None:
+    """"FastGRNN" (also the QAT subclass), "FastRNN", another cell's class name, or None (not an RNN)."""
+    from fastgrnn_tf.fastgrnn_cell import FastGRNNCell
+    from fastgrnn_tf.fastrnn_cell import FastRNNCell
+
+    inner = _unwrap(layer)
+    if not isinstance(inner, keras.layers.RNN):
+        return None
+    if isinstance(inner.cell, FastGRNNCell):
+        return "FastGRNN"
+    if isinstance(inner.cell, FastRNNCell):
+        return "FastRNN"
+    return type(inner.cell).__name__
+
+
+@dataclasses.dataclass
+class ModelParts:
+    """The wrapped RNN layer, its unwrapped RNN, and the layers after it (unwrapped)."""
+
+    rnn_wrapped: keras.layers.Layer
+    rnn: keras.layers.RNN
+    head: list[keras.layers.Layer]
+
+
+def split_model(model: keras.Model) -> ModelParts:
+    """Locate the FastGRNN RNN and the head; ValueError naming what is unsupported."""
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a tf_keras Model, got {type(model).__name__}")
+    layers = [L for L in model.layers if not isinstance(L, keras.layers.InputLayer)]
+    idx = [i for i, L in enumerate(layers) if _cell_kind(L) is not None]
+    kinds = {_cell_kind(layers[i]) for i in idx}
+    if not idx:
+        raise ValueError("model has no FastGRNN layer (an RNN with a FastGRNNCell); nothing to export")
+    if kinds != {"FastGRNN"}:
+        raise ValueError(f"unsupported recurrent cell(s) {sorted(kinds - {'FastGRNN'})}: only FastGRNNCell "
+                         "can be exported (FastRNN export is not supported yet)")
+    if len(idx) > 1:
+        raise ValueError(f"model has {len(idx)} recurrent layers; exactly one FastGRNN layer is supported")
+    i = idx[0]
+    pre = [L for L in layers[:i] if not isinstance(_unwrap(L), keras.layers.InputLayer)
+           and type(_unwrap(L)).__name__ not in ("QuantizeLayer",)]
+    if pre:
+        raise ValueError(f"layers before the FastGRNN layer are not supported: {[L.name for L in pre]}")
+    rnn = _unwrap(layers[i])
+    if rnn.return_sequences:
+        raise ValueError("the FastGRNN RNN layer must have return_sequences=False (a classifier)")
+    if getattr(rnn, "go_backwards", False) or getattr(rnn, "stateful", False):
+        raise ValueError("go_backwards/stateful RNN layers are not supported")
+    return ModelParts(layers[i], rnn, [_unwrap(L) for L in layers[i + 1:]])
+
+
+def float_params(parts: ModelParts) -> FloatParams:
+    """The cell's float weights (via `fastgrnn_tf.qat.fastgrnn_float_params`, which applies pruning
+    masks; by weight name when that module is unavailable)."""
+    try:
+        from fastgrnn_tf.qat import fastgrnn_float_params
+
+        d: dict[str, Any] = dict(fastgrnn_float_params(parts.rnn_wrapped))
+    except ImportError:
+        cell = parts.rnn.cell
+        d = {w.name.split("/")[-1].split(":")[0]: w.numpy() for w in cell.weights}
+        d["gate_activation"] = getattr(cell, "gate_activation", "sigmoid")
+        d["update_activation"] = getattr(cell, "update_activation", "tanh")
+    if d["update_activation"] == "relu" or d["gate_activation"] == "relu":
+        raise ValueError("unsupported activation relu in the FastGRNN cell: the int8 step needs a bounded "
+                         "gate in [0, 1] and update in [-1, 1] (use sigmoid/tanh/quantSigm/quantTanh)")
+    return FloatParams.from_dict(d)
+
+
+def _activation_name(layer: keras.layers.Layer) -> str:
+    act = getattr(layer, "activation", None)
+    while act is not None and hasattr(act, "activation") and not isinstance(act, str):
+        act = act.activation  # TF-MOT QuantizeAwareActivation
+    name = getattr(act, "__name__", str(act)) if act is not None else "linear"
+    return name
+
+
+def head_spec(parts: ModelParts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """[(kernel [in, out], bias [out], relu)] of the Dense head; the last Dense gives the logits."""
+    spec: list[tuple[np.ndarray, np.ndarray, bool]] = []
+    ended = False
+    for L in parts.head:
+        name = type(L).__name__
+        if isinstance(L, keras.layers.Dense):
+            if ended:
+                raise ValueError(f"layer {L.name} after softmax is not supported")
+            act = _activation_name(L)
+            if act not in ("linear", "relu", "softmax"):
+                raise ValueError(f"head layer {L.name}: unsupported activation {act} (linear, relu, softmax)")
+            k = L.kernel.numpy()
+            b = L.bias.numpy() if L.use_bias else np.zeros(k.shape[1], np.float32)
+            spec.append((k, b, act == "relu"))
+            ended = act == "softmax"
+        elif isinstance(L, (keras.layers.Dropout, keras.layers.Flatten)) or name == "QuantizeLayer":
+            continue
+        elif isinstance(L, keras.layers.Softmax) or (isinstance(L, keras.layers.Activation)
+                                                      and _activation_name(L) == "softmax"):
+            ended = True
+        elif isinstance(L, keras.layers.ReLU) or (isinstance(L, keras.layers.Activation)
+                                                   and _activation_name(L) == "relu"):
+            if not spec or spec[-1][2]:
+                raise ValueError(f"head layer {L.name}: ReLU must follow a Dense layer")
+            spec[-1] = (spec[-1][0], spec[-1][1], True)
+        else:
+            raise ValueError(f"head layer {L.name} ({name}) is not supported (Dense, ReLU, Dropout, Softmax)")
+    if not spec:
+        raise ValueError("the model has no Dense head after the FastGRNN layer")
+    if spec[-1][2]:
+        raise ValueError("the last Dense layer (logits) must not have a ReLU")
+    return spec
+
+
+def qat_ranges(model: keras.Model) -> dict | None:
+    """`fastgrnn_tf.qat.quant_ranges(model)`, or None when the model is not a (calibrated) QAT model."""
+    try:
+        from fastgrnn_tf import qat
+    except ImportError:
+        return None
+    try:
+        return dict(qat.quant_ranges(model))
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+def build_head_keras(spec: list[tuple[np.ndarray, np.ndarray, bool]]) -> keras.Model:
+    """A float Keras model of the head alone: Input(H) -> Dense ... -> Softmax."""
+    inp = keras.Input((spec[0][0].shape[0],), batch_size=1, name="h")
+    x = inp
+    for i, (k, b, relu) in enumerate(spec):
+        dense = keras.layers.Dense(k.shape[1], activation="relu" if relu else None, name=f"head_{i}")
+        x = dense(x)
+        dense.set_weights([k, b])
+    out = keras.layers.Softmax(name="softmax")(x)
+    return keras.Model(inp, out)
+
+
+def _head_representative(h: np.ndarray) -> Callable:
+    h = np.clip(np.asarray(h, np.float32), H_MIN, H_MAX)
+
+    def gen():
+        for i, row in enumerate(h):
+            row = row.copy()
+            if i == 0:  # force the input range to exactly [-1, 127/128]: scale 1/128, zero point 0
+                row[0], row[-1] = H_MIN, H_MAX
+            yield [row[None]]
+
+    return gen
+
+
+def convert_int8(model: keras.Model, representative: Callable) -> bytes:
+    """Full-integer TFLite conversion, int8 in/out, per-tensor Dense weights."""
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return conv.convert()
+
+
+def convert_head(spec: list[tuple[np.ndarray, np.ndarray, bool]], calib_h: np.ndarray) -> bytes:
+    """The int8 head `.tflite` (input int8 [1, H], scale 1/128, zero point 0)."""
+    if len(calib_h) < 2:
+        raise ValueError("need at least 2 calibration hidden states for the head")
+    data = convert_int8(build_head_keras(spec), _head_representative(calib_h))
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
+    q = model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].quantization
+    if abs(float(q.scale[0]) - 1 / 128) > 1e-9 or int(q.zeroPoint[0]) != 0:
+        raise ValueError(f"head input quantization came out as scale {q.scale[0]}, zp {q.zeroPoint[0]} "
+                         "(expected 1/128, 0)")
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+class _AlignedBuilder(flatbuffers.Builder):
+    """Byte vectors (buffers, custom options) aligned to 16 bytes, as the TFLite converter does."""
+
+    def CreateNumpyVector(self, x: np.ndarray) -> int:  # noqa: N802 (flatbuffers API name)
+        if x.dtype == np.uint8 and x.ndim == 1:
+            self.StartVector(1, x.size, 16)
+            self.head = self.head - x.size
+            self.Bytes[self.head:self.head + x.size] = x.tobytes()
+            self.vectorNumElems = x.size
+            return self.EndVector()
+        return super().CreateNumpyVector(x)
+
+
+def pack_model(model: S.ModelT) -> bytes:
+    """Serialize a schema ModelT with the 'TFL3' identifier."""
+    builder = _AlignedBuilder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _add_buffer(model: S.ModelT, arr: np.ndarray | None) -> int:
+    buf = S.BufferT()
+    if arr is not None:
+        raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+        buf.data = np.frombuffer(raw, np.uint8)
+    model.buffers.append(buf)
+    return len(model.buffers) - 1
+
+
+def _quant(scale: float, zp: int) -> S.QuantizationParametersT:
+    q = S.QuantizationParametersT()
+    q.scale, q.zeroPoint, q.quantizedDimension = [float(scale)], [int(zp)], 0
+    return q
+
+
+def _add_tensor(model: S.ModelT, name: str, ttype: int, shape: list[int], data: np.ndarray | None = None,
+                quant: S.QuantizationParametersT | None = None, variable: bool = False) -> int:
+    sg = model.subgraphs[0]
+    t = S.TensorT()
+    t.name, t.type, t.shape = name, ttype, np.asarray(shape, np.int32)
+    t.buffer = _add_buffer(model, data)
+    t.quantization, t.isVariable = quant, variable
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
+def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: int = 1) -> bytes:
+    """Put the FastGRNN custom op in front of an int8 head model (see the module docstring)."""
+    if time_steps < 1 or batch < 1:
+        raise ValueError(f"time_steps and batch must be >= 1, got {time_steps}, {batch}")
+    p.validate()
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(head_tflite, 0))
+    sg = model.subgraphs[0]
+    if len(sg.inputs) != 1:
+        raise ValueError("the head model must have exactly one input")
+    h_idx = int(sg.inputs[0])
+    h_t = sg.tensors[h_idx]
+    if h_t.type != S.TensorType.INT8 or [int(s) for s in h_t.shape][-1] != p.units:
+        raise ValueError(f"head input must be int8 [..., {p.units}]")
+    h_t.shape = np.asarray([batch, p.units], np.int32)
+    h_t.name = "fastgrnn/h"
+    H, D = p.units, p.input_dim
+    I8, I16, I32 = S.TensorType.INT8, S.TensorType.INT16, S.TensorType.INT32
+    x = _add_tensor(model, "features", I8, [batch, time_steps, D],
+                    quant=_quant(p.input_scale, p.input_zero_point))
+    w1 = _add_tensor(model, "fastgrnn/W1" if p.w_rank else "fastgrnn/W", I8, list(p.w1.shape), p.w1)
+    w2 = _add_tensor(model, "fastgrnn/W2", I8, list(p.w2.shape), p.w2) if p.w_rank else -1
+    u1 = _add_tensor(model, "fastgrnn/U1" if p.u_rank else "fastgrnn/U", I8, list(p.u1.shape), p.u1)
+    u2 = _add_tensor(model, "fastgrnn/U2", I8, list(p.u2.shape), p.u2) if p.u_rank else -1
+    bz = _add_tensor(model, "fastgrnn/bias_z", I32, [H], p.bias_z)
+    bh = _add_tensor(model, "fastgrnn/bias_h", I32, [H], p.bias_h)
+    gl = _add_tensor(model, "fastgrnn/gate_lut", I16, [256], p.gate_lut)
+    ul = _add_tensor(model, "fastgrnn/update_lut", I16, [256], p.update_lut)
+    st = _add_tensor(model, "fastgrnn/state", I8, [batch, H], None, _quant(1 / 128, 0), variable=True)
+
+    code = S.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = S.BuiltinOperator.CUSTOM
+    code.customCode, code.version = CUSTOM_CODE, 1
+    model.operatorCodes.append(code)
+    op = S.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs = np.asarray([x, w1, w2, u1, u2, bz, bh, gl, ul, st], np.int32)
+    op.outputs = np.asarray([h_idx], np.int32)
+    opts = {**p.options(), "return_sequences": False}
+    op.customOptions = np.frombuffer(bytes(flexbuffers.Dumps(opts)), np.uint8)
+    op.customOptionsFormat = S.CustomOptionsFormat.FLEXBUFFERS
+    op.builtinOptionsType = 0
+    sg.operators.insert(0, op)
+    sg.inputs = np.asarray([x], np.int32)
+    for sig in model.signatureDefs or []:
+        for tm in sig.inputs or []:
+            if tm.tensorIndex == h_idx:
+                tm.tensorIndex, tm.name = x, "features"
+    model.description = "FastGRNN int8 (custom op) + int8 head"
+    return pack_model(model)
+
+
+# ----------------------------------------------------------------------------------------------
+def _features_float(x_int8: np.ndarray, scale: float, zp: int) -> np.ndarray:
+    return ((x_int8.astype(np.float32) - np.float32(zp)) * np.float32(scale)).astype(np.float32)
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """The exported bytes and what went into them."""
+
+    tflite: bytes
+    params: Int8Params
+    head_tflite: bytes
+    ranges: dict
+
+
+def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None = None,
+                         time_steps: int | None = None, input_scale: float | None = None,
+                         input_zero_point: int | None = None, calibrate: bool = False,
+                         ranges: dict | None = None, max_calib: int = 200) -> ExportResult:
+    """Export `model` as the custom-op int8 `.tflite` (bytes in `.tflite` of the result).
+
+    calib_features: int8 [N, T, D] representative features: they calibrate the head's activation ranges
+      (run through the int8 FastGRNN oracle) and, with `calibrate=True`, the FastGRNN ranges of a float
+      (non-QAT) model. Without them the head is calibrated on uniform random hidden states.
+    time_steps: T of the input tensor (1 = streaming, state kept between invokes); default: the model's
+      input length, else 1.
+    input_scale / input_zero_point: the int8 feature quantization; default: the QAT model's input
+      quantization, else feature_spec.md's defaults (0.1, 12).
+    ranges: explicit {v_absmax, u_absmax, pre_absmax} (overrides QAT/calibration).
+    """
+    parts = split_model(model)
+    fp = float_params(parts)
+    spec = head_spec(parts)
+    if spec[0][0].shape[0] != fp.units:
+        raise ValueError(f"first head Dense expects {spec[0][0].shape[0]} inputs, "
+                         f"FastGRNN has {fp.units} units")
+    found = qat_ranges(model) if ranges is None else None
+    if found is not None and found.get("input_scale") is not None:
+        q_scale, q_zp = float(found["input_scale"]), int(found["input_zero_point"])
+        if (input_scale is not None and abs(input_scale - q_scale) > 1e-9 * q_scale) or \
+                (input_zero_point is not None and input_zero_point != q_zp):
+            raise ValueError(f"input quantization ({input_scale}, {input_zero_point}) differs from the QAT "
+                             f"model's ({q_scale}, {q_zp})")
+        input_scale, input_zero_point = q_scale, q_zp
+    input_scale = DEFAULT_INPUT_SCALE if input_scale is None else float(input_scale)
+    input_zero_point = DEFAULT_INPUT_ZERO_POINT if input_zero_point is None else int(input_zero_point)
+    calib_q = None
+    if calib_features is not None:
+        calib_q = np.asarray(calib_features)
+        if calib_q.dtype != np.int8 or calib_q.ndim != 3 or calib_q.shape[2] != fp.input_dim:
+            raise ValueError(f"calib_features must be int8 [N, T, {fp.input_dim}], got {calib_q.dtype} "
+                             f"{list(calib_q.shape)}")
+        calib_q = calib_q[:max_calib]
+    if ranges is None:
+        ranges = found
+    if ranges is None:
+        if not calibrate:
+            raise ValueError("model is not quantization-aware (no QAT ranges found via "
+                             "fastgrnn_tf.qat.quant_ranges); train with QAT, or pass calibrate=True with "
+                             "calibration features to measure ranges")
+        if calib_q is None:
+            raise ValueError("calibrate=True needs calib_features")
+        ranges = calibrate_ranges(fp, _features_float(calib_q, input_scale, input_zero_point))
+    params = quantize_params(fp, input_scale, input_zero_point, ranges=ranges)
+    if calib_q is not None:
+        h, _ = run_fastgrnn(params, calib_q)
+        calib_h = h.astype(np.float32) / 128.0
+    else:
+        calib_h = np.random.default_rng(0).uniform(-1, 1, (64, fp.units)).astype(np.float32)
+    head = convert_head(spec, calib_h)
+    if time_steps is None:
+        t = model.input_shape[1] if isinstance(model.input_shape, tuple) else None
+        time_steps = int(t) if t else 1
+    data = splice_fastgrnn(head, params, time_steps)
+    return ExportResult(tflite=data, params=params, head_tflite=head, ranges=dict(ranges))

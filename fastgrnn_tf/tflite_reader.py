@@ -1,0 +1,393 @@
+"""Read an exported `.tflite` (FastGRNN custom op + int8 head) back into oracle parameters.
+
+    m = read_exported("model.tflite")          # ExportedModel: fastgrnn Int8Params, head layers, quant
+    logits, h = run_model(m, features_int8)    # [T, D] or [B, T, D] -> int8 logits, final state
+    s = model_scores(m, logits)                # uint8 detector scores (detector_spec.md)
+    export_bundle("model.tflite", "model.fgb", feature_spec=..., detector=..., classes=[...])
+
+Everything the oracle uses comes from the file's tensors and options, nothing from Keras.
+Also `read_model` / `operator_names` / `head_from_fc_ops` for any int8 `.tflite` (builtin export).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from flatbuffers import flexbuffers
+from tensorflow.lite.python import schema_py_generated as S
+
+from fastgrnn_tf import bundle as B
+from fastgrnn_tf.head_oracle import HeadLayer, fc_multiplier, run_head, scores
+from fastgrnn_tf.int8_oracle import OPTION_KEYS, Int8Params
+from fastgrnn_tf.int8_oracle import run as run_fastgrnn
+
+CUSTOM_CODE = "FastGRNN"
+NUMPY_TYPES = {S.TensorType.INT8: np.int8, S.TensorType.INT16: np.int16, S.TensorType.INT32: np.int32,
+               S.TensorType.UINT8: np.uint8, S.TensorType.FLOAT32: np.float32, S.TensorType.INT64: np.int64}
+TYPE_NAMES = {v: k for k, v in vars(S.TensorType).items() if not k.startswith("_")}
+BUILTIN_NAMES = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
+SHAPE_OPS = ("RESHAPE", "SQUEEZE")
+
+
+@dataclasses.dataclass
+class ExportedModel:
+    """What the oracle needs from a custom-op `.tflite`."""
+
+    fastgrnn: Int8Params
+    head: list[HeadLayer]
+    logit_scale: float
+    logit_zero_point: int
+    time_steps: int
+    output_scale: float
+    output_zero_point: int
+    operators: list[str]
+
+    @property
+    def input_scale(self) -> float:
+        return self.fastgrnn.input_scale
+
+    @property
+    def input_zero_point(self) -> int:
+        return self.fastgrnn.input_zero_point
+
+
+# ----------------------------------------------------------------------------------------------
+def read_model(source: bytes | str | os.PathLike) -> tuple[S.ModelT, str]:
+    """Parse a `.tflite` (bytes or path) into the schema object API; ValueError for a foreign/corrupt file."""
+    if isinstance(source, (bytes, bytearray)):
+        data, label = bytes(source), "<tflite bytes>"
+    else:
+        label = os.fspath(source)
+        with open(source, "rb") as f:
+            data = f.read()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ValueError(f"{label}: not a TFLite flatbuffer (missing 'TFL3' identifier)")
+    try:
+        model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
+        for buf in model.buffers or []:
+            if buf.offset:
+                raise ValueError("external buffers (offset/size) are not supported")
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from e
+    except Exception as e:  # flatbuffers raises struct/index errors on truncated data
+        raise ValueError(f"{label}: cannot parse the TFLite flatbuffer (truncated or corrupt): "
+                         f"{type(e).__name__}: {e}") from e
+    if not model.subgraphs:
+        raise ValueError(f"{label}: the model has no subgraph")
+    return model, label
+
+
+def _op_name(model: S.ModelT, op: S.OperatorT) -> str:
+    code = model.operatorCodes[op.opcodeIndex]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if builtin == S.BuiltinOperator.CUSTOM:
+        cc = code.customCode
+        return cc.decode() if isinstance(cc, bytes) else str(cc)
+    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def is_custom(model: S.ModelT, op: S.OperatorT) -> bool:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode) == S.BuiltinOperator.CUSTOM
+
+
+def operator_names(model: S.ModelT) -> list[str]:
+    """Names of the first subgraph's operators in execution order (custom ops by custom code)."""
+    return [_op_name(model, op) for op in model.subgraphs[0].operators or []]
+
+
+def tensor_data(model: S.ModelT, index: int) -> np.ndarray | None:
+    """A constant tensor's data as a numpy array of its type and shape (None if it has no data)."""
+    t = model.subgraphs[0].tensors[index]
+    buf = model.buffers[t.buffer] if t.buffer < len(model.buffers) else None
+    if buf is None or buf.data is None or len(buf.data) == 0:
+        return None
+    if t.type not in NUMPY_TYPES:
+        raise ValueError(f"tensor {index} ({_tname(t)}): unsupported type {TYPE_NAMES.get(t.type, t.type)}")
+    shape = [int(s) for s in (t.shape if t.shape is not None else [])]
+    raw = np.asarray(buf.data, np.uint8).tobytes()
+    arr = np.frombuffer(raw, NUMPY_TYPES[t.type])
+    if arr.size != int(np.prod(shape)):
+        raise ValueError(f"tensor {index} ({_tname(t)}): buffer holds {arr.size} values, shape {shape}")
+    return arr.reshape(shape).copy()
+
+
+def _tname(t: S.TensorT) -> str:
+    return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+
+
+def tensor_quant(model: S.ModelT, index: int, what: str) -> tuple[float, int]:
+    """Per-tensor (scale, zero_point); ValueError if absent or per-channel."""
+    t = model.subgraphs[0].tensors[index]
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        raise ValueError(f"{what} (tensor {_tname(t)!r}) has no quantization parameters")
+    if len(q.scale) != 1:
+        raise ValueError(f"{what} (tensor {_tname(t)!r}) is per-channel quantized; per-tensor is required")
+    zp = int(q.zeroPoint[0]) if q.zeroPoint is not None and len(q.zeroPoint) else 0
+    return float(q.scale[0]), zp
+
+
+def _expect(model: S.ModelT, index: int, what: str, dtype: int, shape: Sequence[int] | None = None) -> None:
+    if index < 0:
+        raise ValueError(f"FastGRNN op: {what} is absent")
+    t = model.subgraphs[0].tensors[index]
+    if t.type != dtype:
+        raise ValueError(f"FastGRNN op: {what} (tensor {_tname(t)!r}) must be {TYPE_NAMES[dtype]}, "
+                         f"got {TYPE_NAMES.get(t.type, t.type)}")
+    if shape is not None and [int(s) for s in t.shape] != list(shape):
+        raise ValueError(f"FastGRNN op: {what} (tensor {_tname(t)!r}) must have shape {list(shape)}, "
+                         f"got {[int(s) for s in t.shape]}")
+
+
+# ----------------------------------------------------------------------------------------------
+def head_from_fc_ops(model: S.ModelT, start_tensor: int) -> tuple[list[HeadLayer], int, list[str]]:
+    """Follow the int8 FULLY_CONNECTED chain consuming `start_tensor` (through RESHAPE/SQUEEZE) up to
+    SOFTMAX or the graph output. Returns (layers, index of the logits tensor, op names walked)."""
+    sg = model.subgraphs[0]
+    consumers: dict[int, list[S.OperatorT]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                consumers.setdefault(int(i), []).append(op)
+    layers: list[HeadLayer] = []
+    walked: list[str] = []
+    cur = start_tensor
+    while True:
+        ops = consumers.get(cur, [])
+        if not ops:
+            break
+        if len(ops) > 1:
+            raise ValueError(f"head: tensor {cur} feeds {len(ops)} operators; expected a chain")
+        op = ops[0]
+        name = _op_name(model, op)
+        if name == "SOFTMAX":
+            walked.append(name)
+            break
+        if name in SHAPE_OPS:
+            walked.append(name)
+            cur = int(op.outputs[0])
+            continue
+        if name != "FULLY_CONNECTED":
+            raise ValueError(f"head: unsupported operator {name} (only FULLY_CONNECTED, RESHAPE, SOFTMAX)")
+        inp, wi = int(op.inputs[0]), int(op.inputs[1])
+        bi = int(op.inputs[2]) if len(op.inputs) > 2 else -1
+        out = int(op.outputs[0])
+        for idx, what in ((inp, "FC input"), (wi, "FC weights"), (out, "FC output")):
+            if sg.tensors[idx].type != S.TensorType.INT8:
+                raise ValueError(f"head: {what} (tensor {_tname(sg.tensors[idx])!r}) must be INT8")
+        w = tensor_data(model, wi)
+        if w is None or w.ndim != 2:
+            raise ValueError("head: FC weights must be a constant 2-D tensor")
+        s_in, zp_in = tensor_quant(model, inp, "FC input")
+        s_w, zp_w = tensor_quant(model, wi, "FC weights")
+        s_out, zp_out = tensor_quant(model, out, "FC output")
+        if zp_w != 0:
+            raise ValueError("head: FC weights must have zero point 0")
+        if bi >= 0:
+            if sg.tensors[bi].type != S.TensorType.INT32:
+                raise ValueError("head: FC bias must be INT32")
+            bias = tensor_data(model, bi).reshape(-1).astype(np.int32)
+        else:
+            bias = np.zeros(w.shape[0], np.int32)
+        act = op.builtinOptions.fusedActivationFunction if op.builtinOptions is not None else 0
+        if act not in (S.ActivationFunctionType.NONE, S.ActivationFunctionType.RELU):
+            raise ValueError(f"head: unsupported fused activation {act} (NONE or RELU only)")
+        m, sh = fc_multiplier(s_in, s_w, s_out)
+        layers.append(HeadLayer(w.astype(np.int8), bias, zp_in, zp_out, m, sh,
+                                relu=act == S.ActivationFunctionType.RELU, input_scale=s_in,
+                                output_scale=s_out))
+        walked.append(name)
+        cur = out
+    if not layers:
+        raise ValueError("head: no FULLY_CONNECTED layer after the recurrent part")
+    return layers, cur, walked
+
+
+def find_fastgrnn_op(model: S.ModelT, label: str) -> S.OperatorT:
+    ops = [op for op in model.subgraphs[0].operators or [] if is_custom(model, op)]
+    fg = [op for op in ops if _op_name(model, op) == CUSTOM_CODE]
+    others = sorted({_op_name(model, op) for op in ops} - {CUSTOM_CODE})
+    if others:
+        raise ValueError(f"{label}: unexpected custom operator(s) {others}; only {CUSTOM_CODE} is supported")
+    if not fg:
+        raise ValueError(f"{label}: no {CUSTOM_CODE} custom operator in the model")
+    if len(fg) > 1:
+        raise ValueError(f"{label}: {len(fg)} {CUSTOM_CODE} operators; exactly one is supported")
+    return fg[0]
+
+
+def parse_options(op: S.OperatorT, label: str) -> dict:
+    """The FastGRNN op's flexbuffer options, with every key of `OPTION_KEYS` checked."""
+    if op.customOptions is None or len(op.customOptions) == 0:
+        raise ValueError(f"{label}: {CUSTOM_CODE} op has no custom options")
+    try:
+        opts = flexbuffers.Loads(bytes(np.asarray(op.customOptions, np.uint8)))
+    except Exception as e:
+        raise ValueError(f"{label}: {CUSTOM_CODE} custom options are not a flexbuffer map: {e}") from e
+    if not isinstance(opts, dict):
+        raise ValueError(f"{label}: {CUSTOM_CODE} custom options are not a flexbuffer map")
+    missing = [k for k in OPTION_KEYS if k not in opts]
+    if missing:
+        raise ValueError(f"{label}: {CUSTOM_CODE} options miss {missing}")
+    if opts["version"] != 1:
+        raise ValueError(f"{label}: {CUSTOM_CODE} options version {opts['version']} unsupported (need 1)")
+    return opts
+
+
+def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
+    """Oracle parameters from a custom-op `.tflite` (see the module docstring)."""
+    model, label = read_model(source)
+    sg = model.subgraphs[0]
+    op = find_fastgrnn_op(model, label)
+    opts = parse_options(op, label)
+    ins = [int(i) for i in op.inputs]
+    if len(ins) != 10 or len(op.outputs) != 1:
+        raise ValueError(f"{label}: {CUSTOM_CODE} op must have 10 inputs and 1 output, "
+                         f"got {len(ins)} and {len(op.outputs)}")
+    H, D, rw, ru = (int(opts[k]) for k in ("units", "input_dim", "w_rank", "u_rank"))
+    try:
+        _expect(model, ins[0], "input x", S.TensorType.INT8)
+        x_shape = [int(s) for s in sg.tensors[ins[0]].shape]
+        if len(x_shape) != 3 or x_shape[2] != D:
+            raise ValueError(f"FastGRNN op: input x must be [B, T, {D}], got {x_shape}")
+        _expect(model, ins[1], "W/W1", S.TensorType.INT8, [rw, D] if rw else [H, D])
+        if rw:
+            _expect(model, ins[2], "W2", S.TensorType.INT8, [H, rw])
+        elif ins[2] >= 0:
+            raise ValueError("FastGRNN op: W2 must be absent (-1) at full rank")
+        _expect(model, ins[3], "U/U1", S.TensorType.INT8, [ru, H] if ru else [H, H])
+        if ru:
+            _expect(model, ins[4], "U2", S.TensorType.INT8, [H, ru])
+        elif ins[4] >= 0:
+            raise ValueError("FastGRNN op: U2 must be absent (-1) at full rank")
+        _expect(model, ins[5], "bias_z", S.TensorType.INT32, [H])
+        _expect(model, ins[6], "bias_h", S.TensorType.INT32, [H])
+        _expect(model, ins[7], "gate_lut", S.TensorType.INT16, [256])
+        _expect(model, ins[8], "update_lut", S.TensorType.INT16, [256])
+        _expect(model, ins[9], "hidden state", S.TensorType.INT8, [x_shape[0], H])
+        if not sg.tensors[ins[9]].isVariable:
+            raise ValueError("FastGRNN op: the hidden state tensor must be a variable tensor")
+        _expect(model, int(op.outputs[0]), "output", S.TensorType.INT8)
+        s_x, z_x = tensor_quant(model, ins[0], "FastGRNN input")
+        s_h, z_h = tensor_quant(model, int(op.outputs[0]), "FastGRNN output")
+        if abs(s_h - 1 / 128) > 1e-9 or z_h != 0:
+            raise ValueError(f"FastGRNN op: output must have scale 1/128 and zero point 0, got {s_h}, {z_h}")
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from e
+
+    def const(i: int, what: str) -> np.ndarray | None:
+        if i < 0:
+            return None
+        arr = tensor_data(model, i)
+        if arr is None:
+            raise ValueError(f"{label}: FastGRNN {what} tensor has no constant data")
+        return arr
+
+    p = Int8Params(
+        input_dim=D, units=H, w_rank=rw, u_rank=ru, input_zero_point=z_x,
+        w1=const(ins[1], "W1"), w2=const(ins[2], "W2"), u1=const(ins[3], "U1"), u2=const(ins[4], "U2"),
+        bias_z=const(ins[5], "bias_z"), bias_h=const(ins[6], "bias_h"),
+        gate_lut=const(ins[7], "gate_lut"), update_lut=const(ins[8], "update_lut"),
+        **{k: int(opts[k]) for k in ("v_multiplier", "v_shift", "u_multiplier", "u_shift", "pre_w_multiplier",
+                                     "pre_u_multiplier", "pre_shift", "zeta_q15", "nu_q15")},
+        input_scale=s_x, gate_activation=str(opts["gate_activation"]),
+        update_activation=str(opts["update_activation"]), return_sequences=bool(opts["return_sequences"]),
+    )
+    try:
+        p.validate()
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from e
+    try:
+        head, logits_idx, walked = head_from_fc_ops(model, int(op.outputs[0]))
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from e
+    l_scale, l_zp = tensor_quant(model, logits_idx, "logits")
+    out_idx = int(sg.outputs[0])
+    o_scale, o_zp = tensor_quant(model, out_idx, "model output")
+    return ExportedModel(fastgrnn=p, head=head, logit_scale=l_scale, logit_zero_point=l_zp,
+                         time_steps=x_shape[1], output_scale=o_scale, output_zero_point=o_zp,
+                         operators=operator_names(model))
+
+
+# ----------------------------------------------------------------------------------------------
+def run_model(m: ExportedModel, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """int8 features [T, D] or [B, T, D] -> (int8 logits [B?, classes], final state). Any T works."""
+    out, h = run_fastgrnn(m.fastgrnn, x, h0, return_sequences=False)
+    return run_head(m.head, out), h
+
+
+def run_model_frames(m: ExportedModel, x: np.ndarray) -> np.ndarray:
+    """Streaming: logits after every frame, int8 [T, classes] (the detector's per-frame input)."""
+    seq, _ = run_fastgrnn(m.fastgrnn, x, None, return_sequences=True)
+    return run_head(m.head, seq)
+
+
+def model_scores(m: ExportedModel, logits: np.ndarray) -> np.ndarray:
+    return scores(logits, m.logit_scale, m.logit_zero_point)
+
+
+def predict(m: ExportedModel, x: np.ndarray) -> np.ndarray:
+    """Class index per row of [B, T, D] int8 features (argmax of the int8 logits, lowest index on ties)."""
+    logits, _ = run_model(m, x)
+    return np.argmax(logits.astype(np.int32), axis=-1)
+
+
+# ----------------------------------------------------------------------------------------------
+def head_arrays(layers: Sequence[HeadLayer], logit_scale: float, logit_zero_point: int) -> dict[str, object]:
+    """The `head.*` entries of `bundle_spec.md`."""
+    d: dict[str, object] = {"head.num_layers": len(layers)}
+    for i, L in enumerate(layers):
+        d.update({f"head.{i}.weights": L.weights, f"head.{i}.bias": L.bias,
+                  f"head.{i}.input_zero_point": int(L.input_zero_point),
+                  f"head.{i}.output_zero_point": int(L.output_zero_point),
+                  f"head.{i}.output_multiplier": int(L.output_multiplier),
+                  f"head.{i}.output_shift": int(L.output_shift), f"head.{i}.relu": int(L.relu)})
+    d["head.logit_scale"] = np.float32(logit_scale)
+    d["head.logit_zero_point"] = np.int32(logit_zero_point)
+    return d
+
+
+def head_from_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[list[HeadLayer], float, int]:
+    """Inverse of `head_arrays` (for bundle readers/tests)."""
+    n = int(arrays["head.num_layers"])
+    layers = []
+    for i in range(n):
+        g = lambda k, i=i: int(np.asarray(arrays[f"head.{i}.{k}"]).reshape(-1)[0])  # noqa: E731
+        layers.append(HeadLayer(np.asarray(arrays[f"head.{i}.weights"]), np.asarray(arrays[f"head.{i}.bias"]),
+                                g("input_zero_point"), g("output_zero_point"), g("output_multiplier"),
+                                g("output_shift"), bool(g("relu"))))
+    return layers, float(arrays["head.logit_scale"]), int(arrays["head.logit_zero_point"])
+
+
+def export_bundle(tflite: bytes | str | os.PathLike, out_path: str | os.PathLike,
+                  feature_spec: Mapping | object | None = None, detector: Mapping[str, object] | None = None,
+                  classes: Sequence[str] | None = None, extra: Mapping[str, object] | None = None) -> dict:
+    """Write `out_path` (.fgb) from a custom-op `.tflite`; returns the arrays written.
+
+    feature_spec: a `FeatureSpec` (or its dict) -> `features.<field>`;
+    detector: {param: int, "keywords": [..]} -> `detector.*`; classes -> `classes` text;
+    extra: more entries (e.g. `vec.*`).
+    """
+    m = read_exported(tflite)
+    arrays = B.fastgrnn_arrays(m.fastgrnn)
+    arrays.update(head_arrays(m.head, m.logit_scale, m.logit_zero_point))
+    if feature_spec is not None:
+        fs = feature_spec.to_dict() if hasattr(feature_spec, "to_dict") else dict(feature_spec)
+        for k, v in fs.items():
+            arrays[f"features.{k}"] = np.float32(v) if isinstance(v, float) else np.int32(v)
+    for k, v in (detector or {}).items():
+        arrays[f"detector.{k}"] = np.asarray(v, np.int32)
+    if classes is not None:
+        if any("\n" in c for c in classes):
+            raise ValueError("class names must not contain newlines")
+        arrays["classes"] = "\n".join(classes)
+    for k, v in (extra or {}).items():
+        if k in arrays:
+            raise ValueError(f"extra bundle entry {k!r} collides with a model entry")
+        arrays[k] = v
+    B.write_bundle(out_path, arrays)
+    return arrays

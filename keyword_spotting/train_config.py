@@ -1,0 +1,143 @@
+"""The training configuration: one dataclass tree, loadable from YAML and overridable by flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from keyword_spotting.features import FeatureSpec
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the clips come from. kind: speech_commands | custom | filename | tts."""
+
+    kind: str = "tts"
+    root: str = ""
+    task: str = "google12"  # speech_commands only: google12 | full
+    pattern: str = r"(?P<label>[^_]+)_(?P<speaker>[^_]+)_\d+\.wav"  # filename only
+    phrase: str = "hey nano"  # tts only
+    tts_positives: int = 400
+    tts_negatives: int = 800
+    tts_noise: int = 120
+    augment_copies: int = 2
+    snr_db: tuple[float, float] = (5.0, 20.0)
+    max_shift_ms: float = 100.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.kind not in ("speech_commands", "custom", "filename", "tts"):
+            raise ValueError(f"data.kind must be speech_commands, custom, filename or tts, got {self.kind!r}")
+        if self.kind != "tts" and not self.root:
+            raise ValueError(f"data.root is required for data.kind={self.kind!r}")
+        if self.augment_copies < 0:
+            raise ValueError("data.augment_copies must be >= 0")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """The network: FastGRNN (or a GRU baseline) over int8 features, then a Dense head."""
+
+    kind: str = "fastgrnn"  # fastgrnn | gru
+    units: int = 100
+    w_rank: int | None = 16
+    u_rank: int | None = 25
+    gate_activation: str = "sigmoid"
+    update_activation: str = "tanh"
+
+    def validate(self) -> None:
+        if self.kind not in ("fastgrnn", "gru"):
+            raise ValueError(f"model.kind must be fastgrnn or gru, got {self.kind!r}")
+        if self.units <= 0:
+            raise ValueError(f"model.units must be positive, got {self.units}")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Epochs and learning rates of the three stages + QAT; keep fractions are non-zeros kept."""
+
+    batch_size: int = 64
+    epochs_dense: int = 20
+    epochs_prune: int = 10
+    epochs_retrain: int = 5
+    epochs_qat: int = 5
+    learning_rate: float = 3e-3
+    keep_w: float = 0.3
+    keep_u: float = 0.3
+    qat: bool = True
+
+
+@dataclasses.dataclass
+class DetectorConfig:
+    window_frames: int = 30
+    threshold: int = 160
+    refractory_frames: int = 100
+
+
+@dataclasses.dataclass
+class Config:
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    features: FeatureSpec = dataclasses.field(default_factory=FeatureSpec)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    detector: DetectorConfig = dataclasses.field(default_factory=DetectorConfig)
+    out_dir: str = "build/train"
+
+    def validate(self) -> None:
+        self.data.validate()
+        self.model.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "detector": DetectorConfig}
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """Build a Config from nested dicts, rejecting unknown keys with their full name."""
+    d = dict(d or {})
+    cfg = Config()
+    for key, value in d.items():
+        if key == "out_dir":
+            cfg.out_dir = str(value)
+        elif key == "features":
+            cfg.features = FeatureSpec.from_dict({**cfg.features.to_dict(), **(value or {})})
+        elif key in _SECTIONS:
+            section = getattr(cfg, key)
+            known = {f.name for f in dataclasses.fields(section)}
+            for k, v in (value or {}).items():
+                if k not in known:
+                    raise ValueError(f"unknown config key {key}.{k}")
+                setattr(section, k, tuple(v) if isinstance(v, list) else v)
+        else:
+            raise ValueError(f"unknown config section {key!r}")
+    cfg.validate()
+    return cfg
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """YAML file (optional) + `section.key=value` overrides (values parsed as YAML)."""
+    d: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"config file not found: {p}")
+        d = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(d, dict):
+            raise ValueError(f"config file {p} must hold a mapping")
+    for item in overrides or []:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"override must look like section.key=value, got {item!r}")
+        dotted, value = item.split("=", 1)
+        section, key = dotted.split(".", 1)
+        d.setdefault(section, {})[key] = yaml.safe_load(value)
+    return config_from_dict(d)
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2, default=list))

@@ -1,0 +1,40 @@
+"""Shared pytest setup: import path, legacy Keras, seeds, and the scikit-learn digits data set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn digits as sequences: 8 rows = 8 time steps of 8 pixels in [0, 1].
+
+    Returns (x_train, y_train, x_test, y_test), a fixed stratified 75/25 split.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x = (data.images / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    return x_train, y_train, x_test, y_test
+
+
+@pytest.fixture()
+def seeded() -> None:
+    """Deterministic Python / NumPy / TensorFlow random state for one test."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(1234)

@@ -1,0 +1,371 @@
+"""Static checks of the TFLM adapter `tflm_app/tflm/fastgrnn_op.{h,cc}` against its contracts.
+
+TFLM is never vendored or built here, so the adapter cannot be compiled against the real TFLM.
+These tests check what can be checked without it:
+- every custom-option key of `fastgrnn_tf/int8_step_spec.md` is parsed, and nothing else;
+- the tensor index constants match the spec's input table, and Prepare checks the spec's types;
+- every TFLM/flexbuffers symbol the adapter uses is in `TFLM_API` below, which names the TFLM
+  header that declares it (read in tensorflow/tflite-micro) and the header the adapter includes;
+- the registration follows TFLM's custom-op convention; no heap, exceptions or RTTI;
+- a syntax-only compile (when g++ exists) against stub declarations transcribed from those
+  TFLM headers, which catches signature mistakes (argument counts, const-ness, return types).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "fastgrnn_tf" / "int8_step_spec.md"
+HEADER = ROOT / "tflm_app" / "tflm" / "fastgrnn_op.h"
+SOURCE = ROOT / "tflm_app" / "tflm" / "fastgrnn_op.cc"
+CORE_HEADER = ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8.h"
+
+_MICRO_KU = "tensorflow/lite/micro/kernels/kernel_util.h"
+_MICRO_CTX = "tensorflow/lite/micro/micro_context.h"
+_COMMON = "tensorflow/lite/c/common.h"
+_LITE_KU = "tensorflow/lite/kernels/kernel_util.h"
+_FLEX = "flatbuffers/flexbuffers.h"
+
+# symbol -> (TFLM file that declares it, header the adapter includes to get it)
+TFLM_API: dict[str, tuple[str, str]] = {
+    "TFLMRegistration": ("tensorflow/lite/micro/micro_common.h", "tensorflow/lite/micro/micro_common.h"),
+    "TfLiteRegistration": ("tensorflow/lite/c/common.h (pre-2023 TFLM)", _COMMON),
+    "RegisterOp": (_MICRO_KU, _MICRO_KU),
+    "GetEvalInput": (_MICRO_KU, _MICRO_KU),
+    "GetMutableEvalInput": (_MICRO_KU, _MICRO_KU),
+    "GetEvalOutput": (_MICRO_KU, _MICRO_KU),
+    "GetTensorData": (_MICRO_KU, _MICRO_KU),
+    "TFLITE_DCHECK": ("tensorflow/lite/kernels/internal/compatibility.h", _MICRO_KU),
+    "MicroContext": (_MICRO_CTX, _MICRO_CTX),
+    "GetMicroContext": (_MICRO_CTX, _MICRO_CTX),
+    "AllocatePersistentBuffer": (_MICRO_CTX, _MICRO_CTX),
+    "RequestScratchBufferInArena": (_MICRO_CTX, _MICRO_CTX),
+    "GetScratchBuffer": (_MICRO_CTX, _MICRO_CTX),
+    "AllocateTempInputTensor": (_MICRO_CTX, _MICRO_CTX),
+    "AllocateTempOutputTensor": (_MICRO_CTX, _MICRO_CTX),
+    "DeallocateTempTfLiteTensor": (_MICRO_CTX, _MICRO_CTX),
+    "MicroPrintf": ("tensorflow/lite/micro/micro_log.h", "tensorflow/lite/micro/micro_log.h"),
+    "NumInputs": (_LITE_KU, _LITE_KU),
+    "NumOutputs": (_LITE_KU, _LITE_KU),
+    "NumDimensions": (_LITE_KU, _LITE_KU),
+    "IsConstantTensor": (_LITE_KU, _LITE_KU),
+    "TfLiteContext": (_COMMON, _COMMON),
+    "TfLiteNode": (_COMMON, _COMMON),
+    "TfLiteTensor": (_COMMON, _COMMON),
+    "TfLiteEvalTensor": (_COMMON, _COMMON),
+    "TfLiteStatus": (_COMMON, _COMMON),
+    "TfLiteType": (_COMMON, _COMMON),
+    "TfLiteTypeGetName": (_COMMON, _COMMON),
+    "TfLiteAffineQuantization": (_COMMON, _COMMON),
+    "kTfLiteOk": (_COMMON, _COMMON),
+    "kTfLiteError": (_COMMON, _COMMON),
+    "kTfLiteInt8": (_COMMON, _COMMON),
+    "kTfLiteInt16": (_COMMON, _COMMON),
+    "kTfLiteInt32": (_COMMON, _COMMON),
+    "kTfLiteAffineQuantization": (_COMMON, _COMMON),
+    "flexbuffers": (_FLEX, _FLEX),
+    "GetRoot": (_FLEX, _FLEX),
+    "Reference": (_FLEX, _FLEX),
+    "Map": (_FLEX, _FLEX),
+    "IsNull": (_FLEX, _FLEX),
+    "IsIntOrUint": (_FLEX, _FLEX),
+    "IsBool": (_FLEX, _FLEX),
+    "IsString": (_FLEX, _FLEX),
+    "IsMap": (_FLEX, _FLEX),
+    "AsInt64": (_FLEX, _FLEX),
+    "AsBool": (_FLEX, _FLEX),
+    "AsMap": (_FLEX, _FLEX),
+}
+
+# Spec table row label -> the adapter's constant.
+ROW_TO_CONSTANT = {
+    "input x": "kInputTensor",
+    "W (full) or W1": "kW1Tensor",
+    "W2 (low rank) or absent": "kW2Tensor",
+    "U (full) or U1": "kU1Tensor",
+    "U2 (low rank) or absent": "kU2Tensor",
+    "bias_z": "kBiasZTensor",
+    "bias_h": "kBiasHTensor",
+    "gate_lut": "kGateLutTensor",
+    "update_lut": "kUpdateLutTensor",
+    "hidden state (variable)": "kStateTensor",
+}
+SPEC_TYPE_TO_ENUM = {"int8": "kTfLiteInt8", "int16": "kTfLiteInt16", "int32": "kTfLiteInt32"}
+
+
+def _strip_comments_and_strings(code: str) -> str:
+    code = re.sub(r"/\*.*?\*/", " ", code, flags=re.S)
+    code = re.sub(r"//[^\n]*", " ", code)
+    return re.sub(r'"(?:\\.|[^"\\])*"', '""', code)
+
+
+def _spec_section(title: str) -> str:
+    text = SPEC.read_text()
+    start = text.index(title)
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _spec_option_keys() -> list[str]:
+    section = _spec_section("## The custom operator")
+    para = section[section.index("Custom options") :]
+    return re.findall(r"`(\w+)`", para)
+
+
+def _spec_inputs() -> list[tuple[int, str, str]]:
+    rows = re.findall(r"^\| (\d+) \| ([^|]+?) \| (\w+) \|", _spec_section("## The custom operator"), re.M)
+    return [(int(i), name, dtype) for i, name, dtype in rows]
+
+
+def _header_constants() -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"constexpr int (k\w+) = (-?\d+);", HEADER.read_text())}
+
+
+def _function_body(code: str, signature_regex: str) -> str:
+    m = re.search(signature_regex, code)
+    assert m, f"no function matching {signature_regex!r} in {SOURCE.name}"
+    depth, i = 0, code.index("{", m.end())
+    for j in range(i, len(code)):
+        depth += {"{": 1, "}": -1}.get(code[j], 0)
+        if depth == 0:
+            return code[i : j + 1]
+    raise AssertionError(f"unbalanced braces after {signature_regex!r}")
+
+
+def test_every_spec_option_key_is_parsed_and_no_other() -> None:
+    keys = _spec_option_keys()
+    assert len(keys) == 17 and keys[0] == "version" and keys[-1] == "update_activation", keys
+    code = SOURCE.read_text()
+    parsed = set(re.findall(r'"(\w+)"', _function_body(code, r"const char\* ParseOptions\(")))
+    missing = [k for k in keys if k not in parsed]
+    assert not missing, f"option keys of the spec not parsed by the adapter: {missing}"
+    # Every string literal used as a key in ParseOptions is a spec key (no invented options).
+    key_literals = set(re.findall(r'(?:\{|m\[)"(\w+)"', _function_body(code, r"const char\* ParseOptions\(")))
+    key_literals |= set(re.findall(r'"(\w+_activation)"', code))
+    assert key_literals <= set(keys), f"adapter reads keys not in the spec: {key_literals - set(keys)}"
+
+
+def test_option_keys_agree_with_the_oracle() -> None:
+    from fastgrnn_tf.int8_oracle import OPTION_KEYS
+
+    assert list(OPTION_KEYS) == _spec_option_keys()
+
+
+def test_tensor_index_constants_match_the_spec_table() -> None:
+    rows = _spec_inputs()
+    consts = _header_constants()
+    assert [i for i, _, _ in rows] == list(range(10))
+    for index, label, _ in rows:
+        name = ROW_TO_CONSTANT[label]
+        got = consts.get(name)
+        assert got == index, f"{name} should be {index} (spec row '{label}'), got {got}"
+    assert consts["kNumInputs"] == len(rows)
+    assert consts["kOutputTensor"] == 0 and consts["kNumOutputs"] == 1
+    assert consts["kOptionsVersion"] == 1 and consts["kLutSize"] == 256
+    assert 'kFastGrnnOpName[] = "FastGRNN"' in HEADER.read_text()
+
+
+def test_prepare_checks_the_spec_types_of_every_input() -> None:
+    code = _strip_comments_and_strings(SOURCE.read_text())
+    prepare = _function_body(code, r"TfLiteStatus Prepare\(TfLiteContext\* context, TfLiteNode\* node\)")
+    for _, label, dtype in _spec_inputs():
+        const = ROW_TO_CONSTANT[label]
+        enum = SPEC_TYPE_TO_ENUM[dtype]
+        assert const in prepare, f"Prepare never looks at {const} ({label})"
+        if const in ("kBiasZTensor", "kBiasHTensor", "kGateLutTensor", "kUpdateLutTensor"):
+            assert re.search(rf"\{{{const}, \"\", {enum}", prepare), f"{const} must be checked as {enum}"
+    # Weights go through CheckWeight (int8, constant, zero point 0); x and state are int8 too.
+    assert "kTfLiteInt8, 2, dims) && CheckConstant(t, what) && CheckZeroPoint(t, what, 0)" in code
+    assert prepare.count("CheckWeight(") == 4
+    assert "is_variable" in prepare and "CheckQ07(state" in prepare and "CheckQ07(t.out" in prepare
+    assert "kTfLiteInt8, 3, x_dims" in prepare
+
+
+def test_eval_binds_every_input_from_eval_tensors() -> None:
+    code = _strip_comments_and_strings(SOURCE.read_text())
+    ev = _function_body(code, r"TfLiteStatus Eval\(TfLiteContext\* context, TfLiteNode\* node\)")
+    for const in ROW_TO_CONSTANT.values():
+        assert const in ev, f"Eval does not bind {const}"
+    assert "GetMutableEvalInput(context, node, kStateTensor)" in ev
+    assert "GetEvalOutput(context, node, kOutputTensor)" in ev
+    assert "fastgrnn::PrepareWeights(" in ev and "weights_prepared = true" in ev
+    assert re.search(r"for \(int32_t b = 0; b < data->batch; \+\+b\)\s*\{\s*fastgrnn::Run\(", ev)
+
+
+def _used_api_symbols(code: str) -> set[str]:
+    code = _strip_comments_and_strings(code)
+    used: set[str] = set()
+    used |= set(re.findall(r"\btflite::micro::(\w+)", code))
+    used |= {"flexbuffers"} if "flexbuffers::" in code else set()
+    used |= set(re.findall(r"\bflexbuffers::(\w+)", code))
+    used |= set(re.findall(r"\b(TfLite\w+|kTfLite\w+|TFLM[A-Z][a-z]\w*|TFLITE_\w+)\b", code))
+    used |= set(re.findall(r"\.(Is\w+|As\w+)\(", code))
+    used |= set(re.findall(r"(?:mc|mc_|GetMicroContext\(context\))->(\w+)\(", code))
+    # Unqualified calls of capitalised functions not defined in this file nor in the core.
+    defined = set(re.findall(r"^\s*(?:[\w:<>*&]+\s+)+\**(\w+)\(", code, re.M))
+    defined |= set(re.findall(r"\b(?:class|struct)\s+(\w+)", code))
+    core = set(re.findall(r"\b(\w+)\(", CORE_HEADER.read_text()))
+    for name in re.findall(r"(?<![\w.>:])([A-Z]\w*)\(", code):
+        if name not in defined and name not in core:
+            used.add(name)
+    if "MicroContext*" in code:
+        used.add("MicroContext")
+    return used
+
+
+def test_every_tflm_symbol_used_is_known_and_its_header_included() -> None:
+    header_code, source_code = HEADER.read_text(), SOURCE.read_text()
+    used = _used_api_symbols(source_code) | _used_api_symbols(header_code)
+    unknown = sorted(used - set(TFLM_API))
+    assert not unknown, f"TFLM symbols missing from TFLM_API (add each with its declaring header): {unknown}"
+    includes = set(re.findall(r'#include "([^"]+)"', header_code + source_code))
+    for sym in sorted(used):
+        via = TFLM_API[sym][1]
+        assert any(inc.endswith(via) for inc in includes), f"{sym} needs #include \"{via}\""
+
+
+def test_source_cites_the_tflm_files_it_follows() -> None:
+    head = SOURCE.read_text().split("#include", 1)[0]
+    for declared_in, _ in TFLM_API.values():
+        path = declared_in.split(" ")[0]
+        if path.startswith("tensorflow/lite/micro") or path == _LITE_KU:
+            assert path in head, f"{SOURCE.name} top comment should cite {path}"
+    assert "not compiled against TFLM" in head
+
+
+def test_registration_follows_the_tflm_custom_op_convention() -> None:
+    assert re.search(r"^TFLMRegistration\* Register_FASTGRNN\(\);", HEADER.read_text(), re.M)
+    body = _function_body(SOURCE.read_text(), r"TFLMRegistration\* Register_FASTGRNN\(\)")
+    assert "static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval);" in body
+    assert "return &r;" in body
+
+
+def test_device_code_rules() -> None:
+    code = _strip_comments_and_strings(HEADER.read_text() + SOURCE.read_text()).replace("= delete;", ";")
+    code = re.sub(r"^#include[^\n]*", "", code, flags=re.M)
+    assert not re.search(r"\b(throw|try|catch|dynamic_cast|typeid|malloc|calloc|free|delete)\b", code)
+    assert re.findall(r"\bnew\b\s*(\S)", code) == ["("], "only placement new into the persistent arena"
+    assert "std::vector" not in code and "std::string" not in code
+
+
+# Declarations transcribed from the TFLM headers named in TFLM_API (signatures only).
+_STUBS = {
+    "tensorflow/lite/c/common.h": """#pragma once
+#include <cstddef>
+#include <cstdint>
+typedef enum { kTfLiteOk = 0, kTfLiteError = 1 } TfLiteStatus;
+typedef enum { kTfLiteNoType = 0, kTfLiteInt32 = 2, kTfLiteInt16 = 7, kTfLiteInt8 = 9 } TfLiteType;
+typedef enum { kTfLiteNoQuantization = 0, kTfLiteAffineQuantization = 1 } TfLiteQuantizationType;
+typedef enum { kTfLiteMemNone = 0, kTfLiteMmapRo, kTfLiteArenaRw } TfLiteAllocationType;
+typedef struct { int size; int data[]; } TfLiteIntArray;
+typedef struct { int size; float data[]; } TfLiteFloatArray;
+typedef struct { float scale; int32_t zero_point; } TfLiteQuantizationParams;
+typedef struct { TfLiteQuantizationType type; void* params; } TfLiteQuantization;
+typedef struct { TfLiteFloatArray* scale; TfLiteIntArray* zero_point; int32_t quantized_dimension; }
+    TfLiteAffineQuantization;
+typedef union { int32_t* i32; int16_t* i16; int8_t* int8; char* raw; void* data; } TfLitePtrUnion;
+typedef struct { TfLiteType type; TfLitePtrUnion data; TfLiteIntArray* dims; TfLiteQuantizationParams params;
+    TfLiteAllocationType allocation_type; size_t bytes; TfLiteQuantization quantization; bool is_variable;
+} TfLiteTensor;
+typedef struct { TfLitePtrUnion data; TfLiteIntArray* dims; TfLiteType type; } TfLiteEvalTensor;
+typedef struct { TfLiteIntArray* inputs; TfLiteIntArray* outputs; void* user_data; } TfLiteNode;
+typedef struct TfLiteContext { void* impl_; } TfLiteContext;
+const char* TfLiteTypeGetName(TfLiteType type);
+#define TFLITE_DCHECK(x) (void)(x)
+""",
+    "tensorflow/lite/micro/micro_common.h": """#pragma once
+#include "tensorflow/lite/c/common.h"
+struct TFLMRegistration {
+  void* (*init)(TfLiteContext* context, const char* buffer, size_t length);
+  void (*free)(TfLiteContext* context, void* buffer);
+  TfLiteStatus (*prepare)(TfLiteContext* context, TfLiteNode* node);
+  TfLiteStatus (*invoke)(TfLiteContext* context, TfLiteNode* node);
+  void (*reset)(TfLiteContext* context, void* buffer);
+  int32_t builtin_code;
+  const char* custom_name;
+};
+""",
+    "tensorflow/lite/kernels/kernel_util.h": """#pragma once
+#include "tensorflow/lite/c/common.h"
+namespace tflite {
+inline int NumDimensions(const TfLiteTensor* t) { return t->dims->size; }
+inline int NumInputs(const TfLiteNode* node) { return node->inputs->size; }
+inline int NumOutputs(const TfLiteNode* node) { return node->outputs->size; }
+inline bool IsConstantTensor(const TfLiteTensor* tensor) { return tensor->allocation_type == kTfLiteMmapRo; }
+}
+""",
+    "tensorflow/lite/micro/micro_context.h": """#pragma once
+#include "tensorflow/lite/c/common.h"
+namespace tflite {
+class MicroContext {
+ public:
+  virtual ~MicroContext() = default;
+  virtual void* AllocatePersistentBuffer(size_t bytes) = 0;
+  virtual TfLiteStatus RequestScratchBufferInArena(size_t bytes, int* buffer_idx) = 0;
+  virtual void* GetScratchBuffer(int buffer_idx) = 0;
+  TfLiteTensor* AllocateTempInputTensor(const TfLiteNode* node, int index);
+  TfLiteTensor* AllocateTempOutputTensor(const TfLiteNode* node, int index);
+  virtual void DeallocateTempTfLiteTensor(TfLiteTensor* tensor) = 0;
+};
+inline MicroContext* GetMicroContext(const struct TfLiteContext* context) {
+  return reinterpret_cast<MicroContext*>(context->impl_);
+}
+}
+""",
+    "tensorflow/lite/micro/kernels/kernel_util.h": """#pragma once
+#include "tensorflow/lite/micro/micro_common.h"
+#include "tensorflow/lite/micro/micro_context.h"
+namespace tflite { namespace micro {
+TFLMRegistration RegisterOp(
+    void* (*init)(TfLiteContext* context, const char* buffer, size_t length),
+    TfLiteStatus (*prepare)(TfLiteContext* context, TfLiteNode* node),
+    TfLiteStatus (*invoke)(TfLiteContext* context, TfLiteNode* node),
+    void (*free)(TfLiteContext* context, void* buffer) = nullptr,
+    void (*reset)(TfLiteContext* context, void* buffer) = nullptr);
+TfLiteEvalTensor* GetMutableEvalInput(const TfLiteContext* context, const TfLiteNode* node, int index);
+const TfLiteEvalTensor* GetEvalInput(const TfLiteContext* context, const TfLiteNode* node, int index);
+TfLiteEvalTensor* GetEvalOutput(const TfLiteContext* context, const TfLiteNode* node, int index);
+template <typename T> T* GetTensorData(TfLiteEvalTensor* tensor) {
+  return reinterpret_cast<T*>(tensor->data.raw);
+}
+template <typename T> const T* GetTensorData(const TfLiteEvalTensor* tensor) {
+  return reinterpret_cast<const T*>(tensor->data.raw);
+}
+}}
+""",
+    "tensorflow/lite/micro/micro_log.h": """#pragma once
+void MicroPrintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
+""",
+    "flatbuffers/flexbuffers.h": """#pragma once
+#include <cstddef>
+#include <cstdint>
+namespace flexbuffers {
+class Map;
+class Reference {
+ public:
+  bool IsNull() const; bool IsBool() const; bool IsIntOrUint() const; bool IsString() const;
+  bool IsMap() const; int64_t AsInt64() const; bool AsBool() const; Map AsMap() const;
+};
+class Map { public: Reference operator[](const char* key) const; };
+Reference GetRoot(const uint8_t* buffer, size_t size);
+}
+""",
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
+def test_syntax_against_transcribed_tflm_declarations(tmp_path: Path) -> None:
+    for rel, text in _STUBS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    flags = ["-std=c++17", "-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-Wformat=2"]
+    flags += ["-fno-exceptions", "-fno-rtti"]
+    cmd = ["g++", *flags, f"-I{tmp_path}", str(SOURCE)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr

@@ -1,0 +1,530 @@
+#include "frontend.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace frontend {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// ---- librosa's Slaney mel scale (librosa/core/convert.py), in float64 like librosa ----------
+constexpr double kFSp = 200.0 / 3;
+constexpr double kMinLogHz = 1000.0;
+constexpr double kMinLogMel = kMinLogHz / kFSp;  // 15
+
+double LogStep() { return std::log(6.4) / 27.0; }
+
+double HzToMel(double hz) {
+  if (hz >= kMinLogHz) return kMinLogMel + std::log(hz / kMinLogHz) / LogStep();
+  return (hz - 0.0) / kFSp;
+}
+
+double MelToHz(double mel) {
+  if (mel >= kMinLogMel) return kMinLogHz * std::exp(LogStep() * (mel - kMinLogMel));
+  return 0.0 + kFSp * mel;
+}
+
+// mel_f[i] of librosa.filters.mel: np.linspace(min_mel, max_mel, n_mels + 2) mapped to Hz.
+double MelEdgeHz(const Config& c, int i) {
+  const double min_mel = HzToMel(c.fmin);
+  const double max_mel = HzToMel(c.fmax);
+  const int num = c.n_mels + 2;
+  const double step = (max_mel - min_mel) / (num - 1);
+  const double mel = (i == num - 1) ? max_mel : i * step + min_mel;
+  return MelToHz(mel);
+}
+
+// np.fft.rfftfreq(n_fft, 1 / sr)[k]
+double BinHz(const Config& c, int k) {
+  const double d = 1.0 / c.sample_rate;
+  const double val = 1.0 / (c.n_fft * d);
+  return k * val;
+}
+
+// librosa.filters.mel(...)[i, k] with dtype float32, from the filter's edges m0 < m1 < m2 (Hz) and
+// the bin frequency f: the weights are stored as float32 first, then multiplied in float64 by the
+// Slaney norm and rounded again, exactly as librosa does.
+float MelWeightLibrosa(double m0, double m1, double m2, double f) {
+  const double lower = -(m0 - f) / (m1 - m0);
+  const double upper = (m2 - f) / (m2 - m1);
+  double w = lower < upper ? lower : upper;
+  if (!(w > 0.0)) w = 0.0;
+  const float w32 = static_cast<float>(w);
+  const double enorm = 2.0 / (m2 - m0);
+  return static_cast<float>(static_cast<double>(w32) * enorm);
+}
+
+// scipy.signal.get_window("hann", N, fftbins=True)[n] as float32.
+float HannValue(int n, int window) {
+  // scipy: general_cosine([0.5, 0.5]) with fac = linspace(-pi, pi, N + 1)[n] = n * (2 pi / N) - pi.
+  const double fac = n * ((kPi - -kPi) / window) + -kPi;
+  return static_cast<float>(0.5 + 0.5 * std::cos(fac));
+}
+
+unsigned BitReverse(unsigned x, int bits) {
+  unsigned r = 0;
+  for (int b = 0; b < bits; ++b) {
+    r = (r << 1) | (x & 1u);
+    x >>= 1;
+  }
+  return r;
+}
+
+int Log2(int n) {
+  int l = 0;
+  while ((1 << l) < n) ++l;
+  return l;
+}
+
+bool IsFinite(double x) { return std::isfinite(x); }
+
+}  // namespace
+
+float FastLog(float x) {
+  // x = 2^e * m, m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172;
+  // the odd series to s^9 is exact to 1e-9, so float rounding (~1 ulp) dominates.
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int e = 0;
+  if ((bits & 0x7f800000u) == 0) {  // zero or subnormal: scale into the normal range
+    if ((bits & 0x007fffffu) == 0) return -INFINITY;
+    x *= 8388608.0f;  // 2^23
+    std::memcpy(&bits, &x, sizeof bits);
+    e = -23;
+  }
+  e += static_cast<int>((bits >> 23) & 0xffu) - 127;
+  bits = (bits & 0x007fffffu) | 0x3f800000u;
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    ++e;
+  }
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  const float p = s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9))));
+  const float ln_m = 2.0f * s + 2.0f * s * p;
+  const float fe = static_cast<float>(e);
+  // ln 2 split so that fe * kLn2Hi is exact for |e| < 256.
+  constexpr float kLn2Hi = 0.693145751953125f;
+  constexpr float kLn2Lo = 1.42860682030941723212e-06f;
+  return fe * kLn2Hi + (ln_m + fe * kLn2Lo);
+}
+
+int8_t QuantizeFeature(float value, float scale, float offset) {
+  // quantize(): sign(x) * floor(|x| + 0.5) in float32, then clamp. |x| + 0.5 >= 0, so the int
+  // conversion (truncation) is the floor; clamping first keeps it in range (and maps NaN to 128).
+  const float x = (value - offset) / scale;
+  float a = std::fabs(x) + 0.5f;
+  if (!(a <= 128.f)) a = 128.f;
+  const int r = static_cast<int>(a);
+  const int q = x < 0.f ? -r : r;
+  return static_cast<int8_t>(q > 127 ? 127 : q);
+}
+
+const char* ValidateConfig(const Config& c, char* buf, size_t n) {
+  if (c.sample_rate <= 0) {
+    snprintf(buf, n, "sample_rate must be positive, got %d", c.sample_rate);
+  } else if (c.hop_samples <= 0) {
+    snprintf(buf, n, "hop_samples must be positive, got %d", c.hop_samples);
+  } else if (c.n_fft < kMinFft || c.n_fft > kMaxFft || (c.n_fft & (c.n_fft - 1)) != 0) {
+    snprintf(buf, n, "n_fft must be a power of two in [%d, %d] (FRONTEND_MAX_FFT), got %d", kMinFft, kMaxFft,
+             c.n_fft);
+  } else if (c.window_samples <= 0 || c.window_samples > c.n_fft) {
+    snprintf(buf, n, "window_samples must be in (0, n_fft=%d], got %d", c.n_fft, c.window_samples);
+  } else if (c.n_mels < 1 || c.n_mels > kMaxMels) {
+    snprintf(buf, n, "n_mels must be in [1, %d] (FRONTEND_MAX_MELS), got %d", kMaxMels, c.n_mels);
+  } else if (c.n_mfcc < 0 || c.n_mfcc > c.n_mels) {
+    snprintf(buf, n, "n_mfcc must be in [0, n_mels=%d], got %d", c.n_mels, c.n_mfcc);
+  } else if (!IsFinite(c.fmin) || !IsFinite(c.fmax) || !(0.0 <= c.fmin && c.fmin < c.fmax) ||
+             c.fmax > c.sample_rate / 2.0) {
+    snprintf(buf, n, "need 0 <= fmin < fmax <= sample_rate / 2, got fmin=%g fmax=%g sample_rate=%d", c.fmin,
+             c.fmax, c.sample_rate);
+  } else if (!IsFinite(c.quant_scale) || !(c.quant_scale > 0.0)) {
+    snprintf(buf, n, "quant_scale must be positive, got %g", c.quant_scale);
+  } else if (!IsFinite(c.quant_offset)) {
+    snprintf(buf, n, "quant_offset must be finite, got %g", c.quant_offset);
+  } else if (!IsFinite(c.log_floor) || !(c.log_floor > 0.0)) {
+    snprintf(buf, n, "log_floor must be positive, got %g", c.log_floor);
+  } else {
+    return nullptr;
+  }
+  return buf;
+}
+
+const char* Frontend::Init(const Config& cfg) {
+  initialized_ = false;
+  if (const char* err = ValidateConfig(cfg, error_, sizeof error_)) return err;
+  cfg_ = cfg;
+  n_fft_ = cfg.n_fft;
+  nc_ = n_fft_ / 2;
+  window_ = cfg.window_samples;
+  pad_ = (n_fft_ - window_) / 2;
+  hop_ = cfg.hop_samples;
+  n_mels_ = cfg.n_mels;
+  n_mfcc_ = cfg.n_mfcc;
+  num_features_ = cfg.num_features();
+  log_floor_ = static_cast<float>(cfg.log_floor);
+  quant_scale_ = static_cast<float>(cfg.quant_scale);
+  quant_offset_ = static_cast<float>(cfg.quant_offset);
+
+  // Window: Hann / 32768 (folds the int16 -> float scaling in exactly: both are powers of two).
+  for (int i = 0; i < n_fft_; ++i) win_[i] = 0.f;
+  for (int i = 0; i < window_; ++i) win_[pad_ + i] = HannValue(i, window_) * (1.0f / 32768.0f);
+
+  // FFT of nc_ complex points: an optional radix-2 first pass, then radix-4 passes.
+  const int log2nc = Log2(nc_);
+  first_radix4_ = (log2nc % 2) == 0;
+  first_h_ = first_radix4_ ? 4 : 2;
+  const int first_group = first_radix4_ ? 4 : 2;
+  const int quarter_bits = log2nc - (first_radix4_ ? 2 : 1);
+  for (int g = 0; g < nc_ / first_group; ++g) {
+    first_base_[g] = static_cast<uint16_t>(BitReverse(static_cast<unsigned>(g), quarter_bits));
+  }
+  int t = 0;
+  for (int h = first_h_; h < nc_; h *= 4) {
+    for (int j = 0; j < h; ++j) {
+      const double a = -2.0 * kPi * j / (4.0 * h);
+      twiddle_[t++] = static_cast<float>(std::cos(2 * a));
+      twiddle_[t++] = static_cast<float>(std::sin(2 * a));
+      twiddle_[t++] = static_cast<float>(std::cos(a));
+      twiddle_[t++] = static_cast<float>(std::sin(a));
+      twiddle_[t++] = static_cast<float>(std::cos(3 * a));
+      twiddle_[t++] = static_cast<float>(std::sin(3 * a));
+    }
+  }
+  for (int k = 0; k <= nc_ / 2; ++k) {
+    const double a = -kPi * k / nc_;
+    split_tw_[2 * k] = static_cast<float>(std::cos(a));
+    split_tw_[2 * k + 1] = static_cast<float>(std::sin(a));
+  }
+
+  // Mel filterbank, packed: filter i covers bins [mel_start_[i], + mel_len_[i]). A weight is
+  // nonzero only for m0 < f < m2, so only bins near that range are evaluated (fast Init on the M4,
+  // where float64 is emulated).
+  double edges[kMaxMels + 2];
+  for (int i = 0; i < n_mels_ + 2; ++i) edges[i] = MelEdgeHz(cfg, i);
+  const int bins = nc_ + 1;
+  const double bin_hz = BinHz(cfg, 1);
+  int off = 0;
+  for (int i = 0; i < n_mels_; ++i) {
+    const double m0 = edges[i], m1 = edges[i + 1], m2 = edges[i + 2];
+    int k_lo = static_cast<int>(m0 / bin_hz) - 1, k_hi = static_cast<int>(m2 / bin_hz) + 2;
+    k_lo = k_lo < 0 ? 0 : k_lo;
+    k_hi = k_hi > bins ? bins : k_hi;
+    int first = -1, last = -1;
+    for (int k = k_lo; k < k_hi; ++k) {
+      if (MelWeightLibrosa(m0, m1, m2, BinHz(cfg, k)) != 0.f) {
+        if (first < 0) first = k;
+        last = k;
+      }
+    }
+    const int len = first < 0 ? 0 : last - first + 1;
+    if (off + len > 2 * kMaxBins) {
+      snprintf(error_, sizeof error_, "mel filters overlap more than 2 per FFT bin (n_mels=%d, n_fft=%d)",
+               n_mels_, n_fft_);
+      return error_;
+    }
+    mel_start_[i] = static_cast<uint16_t>(first < 0 ? 0 : first);
+    mel_len_[i] = static_cast<uint16_t>(len);
+    mel_off_[i] = static_cast<uint16_t>(off);
+    for (int k = 0; k < len; ++k) mel_w_[off + k] = MelWeightLibrosa(m0, m1, m2, BinHz(cfg, first + k)) * 0.25f;
+    off += len;
+  }
+
+  // DCT-II ortho: y[k] = scale_k * sum_n x[n] cos(pi k (2n + 1) / (2N)).
+  if (n_mfcc_ > 0) {
+    for (int m = 0; m < 4 * n_mels_; ++m) {
+      dct_cos_[m] = static_cast<float>(std::cos(kPi * m / (2.0 * n_mels_)));
+    }
+    dct_scale0_ = static_cast<float>(std::sqrt(1.0 / n_mels_));
+    dct_scale_ = static_cast<float>(std::sqrt(2.0 / n_mels_));
+  }
+
+  for (int i = 0; i < kMaxFeatures; ++i) {
+    feats_[i] = 0.f;
+    out_[i] = 0;
+  }
+  initialized_ = true;
+  Reset();
+  return nullptr;
+}
+
+void Frontend::Reset() {
+  for (int i = 0; i < kMaxFft; ++i) frame_[i] = 0.f;
+  filled_ = 0;
+  skip_ = 0;
+}
+
+float Frontend::window_value(int n) const {
+  if (n < 0 || n >= window_) return 0.f;
+  return win_[pad_ + n] * 32768.0f;
+}
+
+float Frontend::mel_weight(int mel, int bin) const {
+  if (mel < 0 || mel >= n_mels_ || bin < mel_start_[mel] || bin >= mel_start_[mel] + mel_len_[mel]) return 0.f;
+  return mel_w_[mel_off_[mel] + bin - mel_start_[mel]] * 4.0f;
+}
+
+size_t Frontend::FramesAfter(size_t n) const {
+  if (!initialized_ || n <= skip_) return 0;
+  n -= skip_;
+  const size_t need = static_cast<size_t>(window_) - filled_;
+  if (n < need) return 0;
+  return 1 + (n - need) / static_cast<size_t>(hop_);
+}
+
+bool Frontend::AddSample(const int16_t* pcm, size_t n, size_t* used) {
+  size_t i = 0;
+  if (skip_ > 0) {
+    const size_t s = skip_ < n ? skip_ : n;
+    skip_ -= s;
+    i = s;
+  }
+  const size_t need = static_cast<size_t>(window_) - filled_;
+  const size_t take = (n - i) < need ? (n - i) : need;
+  float* dst = frame_ + pad_ + filled_;
+  for (size_t k = 0; k < take; ++k) dst[k] = static_cast<float>(pcm[i + k]);
+  filled_ += take;
+  *used = i + take;
+  if (filled_ < static_cast<size_t>(window_)) return false;
+
+  ComputeFrame();
+  if (hop_ < window_) {
+    std::memmove(frame_ + pad_, frame_ + pad_ + hop_, sizeof(float) * static_cast<size_t>(window_ - hop_));
+    filled_ = static_cast<size_t>(window_ - hop_);
+  } else {
+    filled_ = 0;
+    skip_ = static_cast<size_t>(hop_ - window_);
+  }
+  return true;
+}
+
+size_t Frontend::Push(const int16_t* pcm, size_t n, FrameCallback cb, void* user) {
+  if (!initialized_ || pcm == nullptr) return 0;
+  size_t frames = 0;
+  while (n > 0) {
+    size_t used = 0;
+    if (AddSample(pcm, n, &used)) {
+      ++frames;
+      if (cb != nullptr) cb(out_, num_features_, user);
+    }
+    pcm += used;
+    n -= used;
+  }
+  return frames;
+}
+
+size_t Frontend::Push(const int16_t* pcm, size_t n, int8_t* out, size_t max_frames, size_t* consumed) {
+  size_t frames = 0, total = 0;
+  if (initialized_ && pcm != nullptr && out != nullptr) {
+    while (total < n && frames < max_frames) {
+      size_t used = 0;
+      if (AddSample(pcm + total, n - total, &used)) {
+        std::memcpy(out + frames * static_cast<size_t>(num_features_), out_, static_cast<size_t>(num_features_));
+        ++frames;
+      }
+      total += used;
+    }
+  }
+  if (consumed != nullptr) *consumed = total;
+  return frames;
+}
+
+// ---- FFT ------------------------------------------------------------------------------------
+// Decimation in time over nc_ complex points with bit-reversed input. A radix-4 pass with span
+// h combines a = x[k], b = x[k+h], c = x[k+2h], d = x[k+3h] (two radix-2 stages at once):
+//   b' = W^{2j} b, c' = W^{j} c, d' = W^{3j} d (W = exp(-2 pi i / 4h))
+//   x[k] = a + b' + (c' + d'), x[k+2h] = a + b' - (c' + d'),
+//   x[k+h] = a - b' - i (c' - d'), x[k+3h] = a - b' + i (c' - d').
+
+// z[m] = (x[2m] w[2m], x[2m + 1] w[2m + 1]) read straight from the frame in bit-reversed order.
+void Frontend::FirstPass(float* out) const {
+  const float* x = frame_;
+  const float* w = win_;
+  if (first_radix4_) {
+    const int q = nc_ / 4;
+    const int off_b = 2 * (nc_ / 2), off_c = 2 * q, off_d = 2 * (3 * q);
+    for (int g = 0; g < q; ++g) {
+      const float* xa = x + 2 * first_base_[g];
+      const float* wa = w + 2 * first_base_[g];
+      const float* xb = xa + off_b;
+      const float* wb = wa + off_b;
+      const float* xc = xa + off_c;
+      const float* wc = wa + off_c;
+      const float* xd = xa + off_d;
+      const float* wd = wa + off_d;
+      const float ar = xa[0] * wa[0], ai = xa[1] * wa[1];
+      const float br = xb[0] * wb[0], bi = xb[1] * wb[1];
+      const float cr = xc[0] * wc[0], ci = xc[1] * wc[1];
+      const float dr = xd[0] * wd[0], di = xd[1] * wd[1];
+      const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
+      const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+      float* o = out + 8 * g;
+      o[0] = s1r + s2r;
+      o[1] = s1i + s2i;
+      o[2] = d1r + d2i;
+      o[3] = d1i - d2r;
+      o[4] = s1r - s2r;
+      o[5] = s1i - s2i;
+      o[6] = d1r - d2i;
+      o[7] = d1i + d2r;
+    }
+  } else {
+    const int half = nc_ / 2;
+    for (int g = 0; g < half; ++g) {
+      const int ia = 2 * first_base_[g];
+      const int ib = ia + 2 * half;
+      const float ar = x[ia] * w[ia], ai = x[ia + 1] * w[ia + 1];
+      const float br = x[ib] * w[ib], bi = x[ib + 1] * w[ib + 1];
+      float* o = out + 4 * g;
+      o[0] = ar + br;
+      o[1] = ai + bi;
+      o[2] = ar - br;
+      o[3] = ai - bi;
+    }
+  }
+}
+
+void Frontend::FirstPassInPlace(float* z) const {
+  if (first_radix4_) {
+    for (int g = 0; g < nc_ / 4; ++g) {
+      float* o = z + 8 * g;
+      const float ar = o[0], ai = o[1], br = o[2], bi = o[3], cr = o[4], ci = o[5], dr = o[6], di = o[7];
+      const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
+      const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+      o[0] = s1r + s2r;
+      o[1] = s1i + s2i;
+      o[2] = d1r + d2i;
+      o[3] = d1i - d2r;
+      o[4] = s1r - s2r;
+      o[5] = s1i - s2i;
+      o[6] = d1r - d2i;
+      o[7] = d1i + d2r;
+    }
+  } else {
+    for (int g = 0; g < nc_ / 2; ++g) {
+      float* o = z + 4 * g;
+      const float ar = o[0], ai = o[1], br = o[2], bi = o[3];
+      o[0] = ar + br;
+      o[1] = ai + bi;
+      o[2] = ar - br;
+      o[3] = ai - bi;
+    }
+  }
+}
+
+void Frontend::Radix4Passes(float* z) const {
+  const float* tw = twiddle_;
+  for (int h = first_h_; h < nc_; h *= 4) {
+    const int stride = 2 * 4 * h;  // floats between groups
+    for (int j = 0; j < h; ++j, tw += 6) {
+      const float wbr = tw[0], wbi = tw[1], wcr = tw[2], wci = tw[3], wdr = tw[4], wdi = tw[5];
+      for (float* a = z + 2 * j; a < z + 2 * nc_; a += stride) {
+        float* b = a + 2 * h;
+        float* c = a + 4 * h;
+        float* d = a + 6 * h;
+        const float ar = a[0], ai = a[1];
+        const float br = b[0] * wbr - b[1] * wbi, bi = b[0] * wbi + b[1] * wbr;
+        const float cr = c[0] * wcr - c[1] * wci, ci = c[0] * wci + c[1] * wcr;
+        const float dr = d[0] * wdr - d[1] * wdi, di = d[0] * wdi + d[1] * wdr;
+        const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
+        const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+        a[0] = s1r + s2r;
+        a[1] = s1i + s2i;
+        b[0] = d1r + d2i;
+        b[1] = d1i - d2r;
+        c[0] = s1r - s2r;
+        c[1] = s1i - s2i;
+        d[0] = d1r - d2i;
+        d[1] = d1i + d2r;
+      }
+    }
+  }
+}
+
+void Frontend::ComplexFft(float* z) const {
+  if (!initialized_) return;
+  const int bits = Log2(nc_);
+  for (int i = 0; i < nc_; ++i) {
+    const int r = static_cast<int>(BitReverse(static_cast<unsigned>(i), bits));
+    if (r > i) {
+      const float tr = z[2 * i], ti = z[2 * i + 1];
+      z[2 * i] = z[2 * r];
+      z[2 * i + 1] = z[2 * r + 1];
+      z[2 * r] = tr;
+      z[2 * r + 1] = ti;
+    }
+  }
+  FirstPassInPlace(z);
+  Radix4Passes(z);
+}
+
+// Real FFT of n_fft points from the nc_-point complex FFT Z of z[m] = x[2m] + i x[2m+1]:
+//   2 X[k] = E + T, 2 X[nc-k] = conj(E - T), E = Z[k] + conj(Z[nc-k]),
+//   T = W^k (-i) (Z[k] - conj(Z[nc-k])), W = exp(-i pi / nc).
+// power_[k] = |2 X[k]|^2 = 4 |X[k]|^2 exactly (the 1/4 is folded into the mel weights).
+void Frontend::SplitPower(const float* z) {
+  const int n = nc_;
+  const float t0 = z[0] + z[1], tn = z[0] - z[1];
+  power_[0] = (t0 + t0) * (t0 + t0);
+  power_[n] = (tn + tn) * (tn + tn);
+  const float* w = split_tw_ + 2;
+  for (int k = 1; k < n / 2; ++k, w += 2) {
+    const float ar = z[2 * k], ai = z[2 * k + 1];
+    const float zr = z[2 * (n - k)], zi = z[2 * (n - k) + 1];
+    const float er = ar + zr, ei = ai - zi;
+    const float dr = ar - zr, di = ai + zi;
+    const float tr = w[0] * di + w[1] * dr;
+    const float ti = w[1] * di - w[0] * dr;
+    const float xr = er + tr, xi = ei + ti;
+    const float yr = er - tr, yi = ei - ti;
+    power_[k] = xr * xr + xi * xi;
+    power_[n - k] = yr * yr + yi * yi;
+  }
+  const float hr = z[n] + z[n], hi = z[n + 1] + z[n + 1];  // k = nc/2: 2 X = 2 conj(Z[nc/2])
+  power_[n / 2] = hr * hr + hi * hi;
+}
+
+void Frontend::MelLogQuantize() {
+  float* logmel = n_mfcc_ > 0 ? logmel_ : feats_;
+  for (int i = 0; i < n_mels_; ++i) {
+    const float* w = mel_w_ + mel_off_[i];
+    const float* p = power_ + mel_start_[i];
+    const int len = mel_len_[i];
+    // Sequential sum over the filter's bins (as a dot product), two taps per iteration.
+    float acc = 0.f;
+    int k = 0;
+    for (; k + 1 < len; k += 2) {
+      acc += w[k] * p[k];
+      acc += w[k + 1] * p[k + 1];
+    }
+    if (k < len) acc += w[k] * p[k];
+    logmel[i] = FastLog(acc + log_floor_);
+  }
+  if (n_mfcc_ > 0) {
+    const int m4 = 4 * n_mels_;
+    for (int k = 0; k < n_mfcc_; ++k) {
+      float acc = 0.f;
+      int idx = k;  // k (2n + 1) mod 4N
+      for (int n = 0; n < n_mels_; ++n) {
+        acc += logmel[n] * dct_cos_[idx];
+        idx += 2 * k;
+        while (idx >= m4) idx -= m4;
+      }
+      feats_[k] = acc * (k == 0 ? dct_scale0_ : dct_scale_);
+    }
+  }
+  for (int i = 0; i < num_features_; ++i) out_[i] = QuantizeFeature(feats_[i], quant_scale_, quant_offset_);
+}
+
+void Frontend::ComputeFrame() {
+  FirstPass(fft_);
+  Radix4Passes(fft_);
+  SplitPower(fft_);
+  MelLogQuantize();
+}
+
+}  // namespace frontend

@@ -1,0 +1,151 @@
+// Streaming int8 log-mel / MFCC frontend of keyword_spotting/feature_spec.md (contract v1).
+//
+// Float32 arithmetic (the Cortex-M4F has an FPU), no heap, no exceptions. Every table (periodic
+// Hann window, Slaney mel filterbank, FFT twiddles, DCT cosines) is computed by Init() from the
+// Config into arrays inside the object, sized by compile-time maxima, so on the device the object
+// should live in static storage (it is ~14 KB for the default maxima):
+//
+//   static frontend::Frontend fe;
+//   frontend::Config cfg;                      // FeatureSpec() defaults
+//   if (const char* err = fe.Init(cfg)) { printf("frontend: %s\n", err); ... }
+//   int8_t frames[4 * frontend::kMaxFeatures];
+//   size_t used = 0;
+//   size_t n = fe.Push(pcm, num_samples, frames, 4, &used);   // n frames of fe.num_features()
+//
+// Framing is the offline one: frame t covers samples [t*hop, t*hop + window) of the stream, so
+// pushing a clip in chunks of any size emits exactly the frames of keyword_spotting.features.
+#ifndef TFLM_APP_FRONTEND_FRONTEND_H_
+#define TFLM_APP_FRONTEND_FRONTEND_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#ifndef FRONTEND_MAX_FFT
+#define FRONTEND_MAX_FFT 512
+#endif
+#ifndef FRONTEND_MAX_MELS
+#define FRONTEND_MAX_MELS 64
+#endif
+
+namespace frontend {
+
+constexpr int kMaxFft = FRONTEND_MAX_FFT;     // largest n_fft (power of two)
+constexpr int kMinFft = 16;                   // smallest n_fft
+constexpr int kMaxMels = FRONTEND_MAX_MELS;   // largest n_mels
+constexpr int kMaxFeatures = kMaxMels;        // largest num_features()
+constexpr int kMaxBins = kMaxFft / 2 + 1;     // largest number of rfft bins
+static_assert((kMaxFft & (kMaxFft - 1)) == 0 && kMaxFft >= kMinFft, "FRONTEND_MAX_FFT: power of two >= 16");
+static_assert(kMaxMels >= 1, "FRONTEND_MAX_MELS must be positive");
+
+// Mirrors keyword_spotting.features.FeatureSpec field by field (same names, same defaults).
+// Real-valued fields are double because librosa computes the filterbank in float64; the
+// per-frame arithmetic uses them as float32, as the Python side does.
+struct Config {
+  int sample_rate = 16000;
+  int window_samples = 400;
+  int hop_samples = 160;
+  int n_fft = 512;
+  int n_mels = 32;
+  double fmin = 20.0;
+  double fmax = 8000.0;
+  double log_floor = 1e-6;
+  int n_mfcc = 0;
+  double quant_scale = 0.1;
+  double quant_offset = -1.2;
+
+  int num_features() const { return n_mfcc > 0 ? n_mfcc : n_mels; }
+};
+
+// nullptr when `cfg` is usable by this build, else a message naming the bad field (points to
+// `buf`, which must hold at least 160 chars).
+const char* ValidateConfig(const Config& cfg, char* buf, size_t buf_size);
+
+// Called once per emitted frame with num_features int8 values.
+using FrameCallback = void (*)(const int8_t* features, int num_features, void* user);
+
+// int8 feature = clamp(round_half_away((value - offset) / scale), -128, 127), in float32 exactly as
+// keyword_spotting.features.quantize.
+int8_t QuantizeFeature(float value, float scale, float offset);
+
+// ln(x) for x > 0, float32, max error ~2 ulp of the result (no libm call; ~20 instructions).
+float FastLog(float x);
+
+class Frontend {
+ public:
+  // Validates `cfg`, builds every table and resets the stream. Returns nullptr on success, else a
+  // message saying what is wrong (owned by this object); the frontend is then unusable.
+  const char* Init(const Config& cfg);
+
+  // Forgets buffered samples: the next pushed sample is sample 0 of a new stream.
+  void Reset();
+
+  // Feeds `n` samples; calls `cb` for every completed frame. Returns the number of frames.
+  size_t Push(const int16_t* pcm, size_t n, FrameCallback cb, void* user);
+
+  // Feeds samples until `n` are consumed or `max_frames` frames were written to `out`
+  // (frame f at out + f * num_features()). Returns the number of frames written; `*consumed`
+  // (may be nullptr when max_frames >= FramesAfter(n)) receives how many samples were used,
+  // so the caller can push the rest later.
+  size_t Push(const int16_t* pcm, size_t n, int8_t* out, size_t max_frames, size_t* consumed);
+
+  // Frames a Push of `n` more samples would emit from the current state.
+  size_t FramesAfter(size_t n) const;
+
+  bool initialized() const { return initialized_; }
+  int num_features() const { return num_features_; }
+  const Config& config() const { return cfg_; }
+  // Float features (log-mel or MFCC, before quantization) of the last emitted frame.
+  const float* last_float_features() const { return feats_; }
+
+  // Offline helpers for tests and tools (the streaming path does not use them directly).
+  // Periodic Hann window value n (0 <= n < window_samples), float32 as librosa gives it.
+  float window_value(int n) const;
+  // Mel filterbank weight M[mel][bin] as librosa.filters.mel(..., dtype=float32) gives it.
+  float mel_weight(int mel, int bin) const;
+  // Complex FFT of the first n_fft/2 complex values of `inout` (interleaved re, im), in place,
+  // with the same radix-4 code the frames use; exposed so it can be tested on known signals.
+  void ComplexFft(float* inout) const;
+
+ private:
+  bool AddSample(const int16_t* pcm, size_t n, size_t* used);  // true when a frame completed
+  void ComputeFrame();
+  void FirstPass(float* z) const;        // windowing + bit reversal + first FFT pass, fused
+  void FirstPassInPlace(float* z) const; // first FFT pass on data already in bit-reversed order
+  void Radix4Passes(float* z) const;
+  void SplitPower(const float* z);       // rfft split + |X|^2 (times 4) into power_
+  void MelLogQuantize();
+
+  Config cfg_;
+  bool initialized_ = false;
+  int num_features_ = 0;
+  int n_fft_ = 0, nc_ = 0, pad_ = 0, window_ = 0, hop_ = 0, n_mels_ = 0, n_mfcc_ = 0;
+  bool first_radix4_ = true;
+  int first_h_ = 1;  // h of the first twiddled radix-4 pass
+  float log_floor_ = 0.f, quant_scale_ = 0.f, quant_offset_ = 0.f;
+
+  // Stream state: frame_[pad_ + i] holds sample i of the current window (as float), the rest is 0.
+  size_t filled_ = 0;
+  size_t skip_ = 0;  // samples to drop before the next window starts (hop > window)
+
+  float frame_[kMaxFft];
+  float win_[kMaxFft];                 // Hann / 32768 centred in n_fft, zero elsewhere
+  float fft_[kMaxFft];                 // n_fft / 2 complex values, interleaved
+  float twiddle_[kMaxFft];             // per radix-4 pass, per j: W^{2j}, W^{j}, W^{3j}
+  float split_tw_[kMaxFft / 2 + 2];    // exp(-i pi k / nc), k = 0..nc/2
+  uint16_t first_base_[kMaxFft / 4];   // z index of the first input of each first-pass group
+  float power_[kMaxBins];              // 4 |X[k]|^2
+  float mel_w_[2 * kMaxBins];          // packed filter weights / 4 (power_ is 4x)
+  uint16_t mel_start_[kMaxMels];       // first bin of each filter
+  uint16_t mel_len_[kMaxMels];         // number of bins of each filter
+  uint16_t mel_off_[kMaxMels];         // offset of each filter in mel_w_
+  float dct_cos_[4 * kMaxMels];        // cos(pi m / (2 n_mels)), m = 0..4 n_mels - 1
+  float dct_scale0_ = 0.f, dct_scale_ = 0.f;
+  float feats_[kMaxMels];
+  float logmel_[kMaxMels];
+  int8_t out_[kMaxFeatures];
+  char error_[160];
+};
+
+}  // namespace frontend
+
+#endif  // TFLM_APP_FRONTEND_FRONTEND_H_

@@ -1,0 +1,188 @@
+#include "model.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <cmath>
+#include <cstring>
+
+#include "fastgrnn_int8_bundle.h"
+
+namespace kws {
+
+namespace {
+
+bool Fail(Model* m, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(m->error, sizeof(m->error), fmt, args);
+  va_end(args);
+  return false;
+}
+
+bool BundleFail(Model* m, fgb::Bundle* b) { return Fail(m, "%s", b->error()); }
+
+// An optional int32 scalar: keeps *value when absent.
+bool OptionalInt(fgb::Bundle* b, const char* name, int32_t* value) {
+  return !b->Has(name) || b->GetInt(name, value);
+}
+
+// A feature field stored as int32 or float32 (the spec allows either).
+bool FeatureFloat(fgb::Bundle* b, const char* name, float* value) {
+  if (!b->Has(name)) return true;
+  int32_t i = 0;
+  fgb::Array a;
+  if (b->Find(name, fgb::DType::kInt32, &a) && b->GetInt(name, &i)) {
+    *value = static_cast<float>(i);
+    return true;
+  }
+  return b->GetFloat(name, value);
+}
+
+bool FeatureInt(fgb::Bundle* b, const char* name, int32_t* value) {
+  if (!b->Has(name)) return true;
+  fgb::Array a;
+  if (b->Find(name, fgb::DType::kInt32, &a)) return b->GetInt(name, value);
+  float f = 0.0f;
+  if (!b->GetFloat(name, &f)) return false;
+  *value = static_cast<int32_t>(f);
+  return true;
+}
+
+bool LoadStep(fgb::Bundle* b, Model* m) {
+  return fastgrnn::LoadInt8Params(b, &m->step, nullptr, m->error, sizeof(m->error));
+}
+
+bool LoadHead(fgb::Bundle* b, Model* m) {
+  head::HeadParams& hp = m->head;
+  if (!b->GetInt("head.num_layers", &hp.num_layers)) return BundleFail(m, b);
+  if (hp.num_layers < 1 || hp.num_layers > head::kMaxLayers) {
+    return Fail(m, "%s: head.num_layers %d not in [1, %d]", b->label(), hp.num_layers, head::kMaxLayers);
+  }
+  char name[64];
+  for (int32_t i = 0; i < hp.num_layers; ++i) {
+    head::FcLayer& l = hp.layers[i];
+    fgb::Array a;
+    snprintf(name, sizeof(name), "head.%d.weights", i);
+    if (!b->Find(name, fgb::DType::kInt8, &a)) return BundleFail(m, b);
+    if (a.ndim != 2) return Fail(m, "%s: %s must be 2-D [out, in]", b->label(), name);
+    l.output_size = static_cast<int32_t>(a.dims[0]);
+    l.input_size = static_cast<int32_t>(a.dims[1]);
+    l.weights = a.i8();
+    snprintf(name, sizeof(name), "head.%d.bias", i);
+    if (b->Has(name)) {
+      if (!b->FindCount(name, fgb::DType::kInt32, a.dims[0], &a)) return BundleFail(m, b);
+      l.bias = a.i32();
+    }
+    struct {
+      const char* key;
+      int32_t* value;
+    } ints[] = {{"input_zero_point", &l.input_zero_point}, {"output_zero_point", &l.output_zero_point},
+                {"output_multiplier", &l.output_multiplier}, {"output_shift", &l.output_shift}};
+    for (const auto& e : ints) {
+      snprintf(name, sizeof(name), "head.%d.%s", i, e.key);
+      if (!b->GetInt(name, e.value)) return BundleFail(m, b);
+    }
+    int32_t relu = 0;
+    snprintf(name, sizeof(name), "head.%d.relu", i);
+    if (!OptionalInt(b, name, &relu)) return BundleFail(m, b);
+    l.relu = relu != 0;
+  }
+  if (!b->GetFloat("head.logit_scale", &hp.logit_scale)) return BundleFail(m, b);
+  if (!b->GetInt("head.logit_zero_point", &hp.logit_zero_point)) return BundleFail(m, b);
+  if (const char* err = head::Validate(hp)) return Fail(m, "%s: %s", b->label(), err);
+  return true;
+}
+
+bool LoadFeatures(fgb::Bundle* b, Model* m) {
+  FeatureFields& f = m->features;
+  const bool ok = FeatureInt(b, "features.sample_rate", &f.sample_rate) &&
+                  FeatureInt(b, "features.window_samples", &f.window_samples) &&
+                  FeatureInt(b, "features.hop_samples", &f.hop_samples) &&
+                  FeatureInt(b, "features.n_fft", &f.n_fft) && FeatureInt(b, "features.n_mels", &f.n_mels) &&
+                  FeatureInt(b, "features.n_mfcc", &f.n_mfcc) && FeatureFloat(b, "features.fmin", &f.fmin) &&
+                  FeatureFloat(b, "features.fmax", &f.fmax) &&
+                  FeatureFloat(b, "features.log_floor", &f.log_floor) &&
+                  FeatureFloat(b, "features.quant_scale", &f.quant_scale) &&
+                  FeatureFloat(b, "features.quant_offset", &f.quant_offset);
+  if (!ok) return BundleFail(m, b);
+  if (f.sample_rate <= 0 || f.hop_samples <= 0 || f.window_samples <= 0) {
+    return Fail(m, "%s: features: sample_rate, hop_samples and window_samples must be positive", b->label());
+  }
+  return true;
+}
+
+bool LoadDetector(fgb::Bundle* b, Model* m) {
+  DetectorConfig& c = m->detector;
+  if (!OptionalInt(b, "detector.window_frames", &c.window_frames) ||
+      !OptionalInt(b, "detector.threshold", &c.threshold) ||
+      !OptionalInt(b, "detector.refractory_frames", &c.refractory_frames) ||
+      !OptionalInt(b, "detector.min_frames", &c.min_frames)) {
+    return BundleFail(m, b);
+  }
+  fgb::Array a;
+  if (!b->Find("detector.keywords", fgb::DType::kInt32, &a)) return BundleFail(m, b);
+  if (a.count < 1 || a.count > static_cast<size_t>(kMaxKeywords)) {
+    return Fail(m, "%s: detector.keywords must hold 1..%d class indices", b->label(), kMaxKeywords);
+  }
+  c.num_keywords = static_cast<int32_t>(a.count);
+  for (int32_t i = 0; i < c.num_keywords; ++i) c.keywords[i] = a.i32()[i];
+  if (const char* err = ValidateDetectorConfig(c, m->num_classes)) return Fail(m, "%s: %s", b->label(), err);
+  return true;
+}
+
+bool LoadClasses(fgb::Bundle* b, Model* m) {
+  fgb::Array a;
+  if (!b->Find("classes", fgb::DType::kUint8, &a)) return BundleFail(m, b);
+  int32_t n = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= a.count; ++i) {
+    if (i < a.count && a.u8()[i] != '\n') continue;
+    if (n >= kMaxClasses) return Fail(m, "%s: more than %d class names", b->label(), kMaxClasses);
+    const size_t len = i - start;
+    if (len == 0 || len >= static_cast<size_t>(kMaxClassName)) {
+      return Fail(m, "%s: class name %d is empty or longer than %d bytes", b->label(), n, kMaxClassName - 1);
+    }
+    memcpy(m->class_names[n], a.u8() + start, len);
+    m->class_names[n][len] = '\0';
+    ++n;
+    start = i + 1;
+  }
+  m->num_classes = n;
+  return true;
+}
+
+}  // namespace
+
+bool ModelFromBundle(fgb::Bundle* bundle, Model* model) {
+  if (!LoadStep(bundle, model) || !LoadHead(bundle, model) || !LoadFeatures(bundle, model) ||
+      !LoadClasses(bundle, model) || !LoadDetector(bundle, model)) {
+    return false;
+  }
+  const char* label = bundle->label();
+  if (model->features.num_features() != model->step.input_dim) {
+    return Fail(model, "%s: the features give %d values per frame but fastgrnn.opt.input_dim is %d", label,
+                model->features.num_features(), model->step.input_dim);
+  }
+  const long zero_point = lround(-static_cast<double>(model->features.quant_offset) / model->features.quant_scale);
+  if (zero_point != model->step.input_zero_point) {
+    return Fail(model, "%s: input.zero_point %d differs from the feature spec's zero point %ld", label,
+                model->step.input_zero_point, zero_point);
+  }
+  if (model->head.input_size() != model->step.units) {
+    return Fail(model, "%s: head input size %d differs from fastgrnn units %d", label, model->head.input_size(),
+                model->step.units);
+  }
+  if (model->head.num_classes() != model->num_classes) {
+    return Fail(model, "%s: head has %d outputs but there are %d class names", label, model->head.num_classes(),
+                model->num_classes);
+  }
+  return true;
+}
+
+bool LoadModel(const char* path, std::vector<uint8_t>* storage, Model* model) {
+  fgb::Bundle bundle;
+  if (!bundle.LoadFile(path, storage)) return Fail(model, "%s", bundle.error());
+  return ModelFromBundle(&bundle, model);
+}
+
+}  // namespace kws

@@ -1,0 +1,441 @@
+// TFLM kernel adapter of the custom operator "FastGRNN" (fastgrnn_tf/int8_step_spec.md).
+//
+// Init parses and checks the flexbuffer options, Prepare validates every tensor and plans the
+// memory, Eval binds tensor pointers and runs the int8 core (../fastgrnn/fastgrnn_int8.h). No
+// arithmetic lives here.
+//
+// TFLM API used, read in tensorflow/tflite-micro (main branch, 2024-2025):
+//   tensorflow/lite/micro/micro_common.h         TFLMRegistration
+//   tensorflow/lite/micro/kernels/kernel_util.h  micro::RegisterOp, GetEvalInput,
+//                                                GetMutableEvalInput, GetEvalOutput, GetTensorData
+//   tensorflow/lite/micro/kernels/kernel_util.cc an absent optional input (-1) gives nullptr
+//   tensorflow/lite/micro/micro_context.h/.cc    GetMicroContext, AllocatePersistentBuffer,
+//                                                RequestScratchBufferInArena, GetScratchBuffer,
+//                                                AllocateTempInputTensor (nullptr for -1),
+//                                                AllocateTempOutputTensor, DeallocateTempTfLiteTensor
+//   tensorflow/lite/micro/micro_log.h            MicroPrintf
+//   tensorflow/lite/micro/micro_mutable_op_resolver.h  AddCustom(const char*, const TFLMRegistration*)
+//   tensorflow/lite/micro/kernels/svdf.h, svdf.cc, svdf_common.cc  a stateful op: OpData from
+//                                                AllocatePersistentBuffer, is_variable checked in Prepare
+//   tensorflow/lite/micro/kernels/detection_postprocess.cc, signal/micro/kernels/rfft.cc
+//                                                flexbuffers::GetRoot(...).AsMap(), m["key"], IsNull;
+//                                                `static TFLMRegistration r = RegisterOp(...); return &r;`
+//   tensorflow/lite/kernels/kernel_util.h        NumInputs, NumOutputs, NumDimensions, IsConstantTensor
+//   tensorflow/lite/micro/micro_allocator.cc     tensors with flatbuffer data are kTfLiteMmapRo
+// This file is not compiled against TFLM in this repository (TFLM is never vendored);
+// tests/test_tflm_adapter_static.py checks it against the spec and the TFLM API statically.
+#include "fastgrnn_op.h"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+#ifndef FLATBUFFERS_LOCALE_INDEPENDENT
+#define FLATBUFFERS_LOCALE_INDEPENDENT 0
+#endif
+#if __has_include("flatbuffers/flexbuffers.h")
+#include "flatbuffers/flexbuffers.h"
+#else  // the TFLM Arduino library rewrites third-party include paths
+#include "third_party/flatbuffers/include/flatbuffers/flexbuffers.h"
+#endif
+#include "../fastgrnn/fastgrnn_int8.h"
+#include "tensorflow/lite/c/common.h"
+#include "tensorflow/lite/kernels/kernel_util.h"
+#include "tensorflow/lite/micro/kernels/kernel_util.h"
+#include "tensorflow/lite/micro/micro_context.h"
+#include "tensorflow/lite/micro/micro_log.h"
+
+namespace tflite {
+namespace {
+
+using namespace fastgrnn_op;  // NOLINT(build/namespaces): the tensor index constants
+
+constexpr const char* kTensorNames[kNumInputs] = {
+    "input x", "W/W1", "W2", "U/U1", "U2", "bias_z", "bias_h", "gate_lut", "update_lut", "hidden state"};
+
+struct OpData {
+  fastgrnn::Int8Params params;  // shapes and constants; tensor pointers are bound in Eval
+  bool return_sequences = false;
+  int32_t batch = 0;
+  int32_t steps = 0;
+  int scratch_index = -1;          // -1: the core needs no scratch
+  void* prepared = nullptr;        // PreparedBytes() in the persistent arena; nullptr when 0
+  bool weights_prepared = false;   // PrepareWeights ran (first Eval)
+  const char* options_error = nullptr;  // found by Init, reported by Prepare
+  const char* options_key = "";
+};
+
+// ---------------------------------------------------------------------------------------------
+// Custom options (flexbuffer map, every key of the spec required).
+
+const char* ReadInt(const flexbuffers::Map& m, const char* key, int32_t* out) {
+  const flexbuffers::Reference v = m[key];
+  if (v.IsNull()) return "missing";
+  if (!v.IsIntOrUint()) return "not an integer";
+  const int64_t x = v.AsInt64();
+  if (x < INT32_MIN || x > INT32_MAX) return "out of int32 range";
+  *out = static_cast<int32_t>(x);
+  return nullptr;
+}
+
+const char* ParseOptions(const char* buffer, size_t length, OpData* data) {
+  data->options_key = "";
+  if (buffer == nullptr || length < 3) return "no custom options (expected a flexbuffer map)";
+  const flexbuffers::Reference root =
+      flexbuffers::GetRoot(reinterpret_cast<const uint8_t*>(buffer), length);
+  if (!root.IsMap()) return "custom options are not a flexbuffer map";
+  const flexbuffers::Map m = root.AsMap();
+
+  fastgrnn::Int8Params& p = data->params;
+  int32_t version = 0;
+  struct IntKey {
+    const char* key;
+    int32_t* dst;
+  };
+  const IntKey keys[] = {
+      {"version", &version},
+      {"units", &p.units},
+      {"input_dim", &p.input_dim},
+      {"w_rank", &p.w_rank},
+      {"u_rank", &p.u_rank},
+      {"v_multiplier", &p.v_multiplier},
+      {"v_shift", &p.v_shift},
+      {"u_multiplier", &p.u_multiplier},
+      {"u_shift", &p.u_shift},
+      {"pre_w_multiplier", &p.pre_w_multiplier},
+      {"pre_u_multiplier", &p.pre_u_multiplier},
+      {"pre_shift", &p.pre_shift},
+      {"zeta_q15", &p.zeta_q15},
+      {"nu_q15", &p.nu_q15},
+  };
+  for (const IntKey& k : keys) {
+    data->options_key = k.key;
+    if (const char* err = ReadInt(m, k.key, k.dst)) return err;
+  }
+  data->options_key = "version";
+  if (version != kOptionsVersion) return "unsupported version (this adapter reads version 1)";
+
+  data->options_key = "return_sequences";
+  const flexbuffers::Reference rs = m["return_sequences"];
+  if (rs.IsNull()) return "missing";
+  if (!rs.IsBool() && !rs.IsIntOrUint()) return "not a bool";
+  data->return_sequences = rs.AsBool();
+
+  // Informational names: required and must be strings; the LUTs carry the arithmetic.
+  const char* const names[] = {"gate_activation", "update_activation"};
+  for (const char* key : names) {
+    data->options_key = key;
+    const flexbuffers::Reference v = m[key];
+    if (v.IsNull()) return "missing";
+    if (!v.IsString()) return "not a string";
+  }
+  data->options_key = "";
+  return nullptr;
+}
+
+void* Init(TfLiteContext* context, const char* buffer, size_t length) {
+  void* raw = GetMicroContext(context)->AllocatePersistentBuffer(sizeof(OpData));
+  if (raw == nullptr) return nullptr;  // Prepare reports it
+  OpData* data = new (raw) OpData();
+  data->options_error = ParseOptions(buffer, length, data);
+  return data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prepare: tensor checks.
+
+// Holds the temporary TfLiteTensors of one Prepare and gives them back on every return path.
+class TempTensors {
+ public:
+  TempTensors(MicroContext* mc, const TfLiteNode* node) : mc_(mc) {
+    for (int i = 0; i < kNumInputs; ++i) in[i] = mc->AllocateTempInputTensor(node, i);
+    out = mc->AllocateTempOutputTensor(node, kOutputTensor);
+  }
+  ~TempTensors() {
+    for (TfLiteTensor* t : in) {
+      if (t != nullptr) mc_->DeallocateTempTfLiteTensor(t);
+    }
+    if (out != nullptr) mc_->DeallocateTempTfLiteTensor(out);
+  }
+  TempTensors(const TempTensors&) = delete;
+  TempTensors& operator=(const TempTensors&) = delete;
+
+  TfLiteTensor* in[kNumInputs] = {};
+  TfLiteTensor* out = nullptr;
+
+ private:
+  MicroContext* mc_;
+};
+
+// Type and exact shape; `what` names the tensor in the message.
+bool CheckShape(const TfLiteTensor* t, const char* what, TfLiteType type, int rank, const int32_t* dims) {
+  if (t->type != type) {
+    MicroPrintf("FastGRNN: %s has type %s, expected %s", what, TfLiteTypeGetName(t->type),
+                TfLiteTypeGetName(type));
+    return false;
+  }
+  if (NumDimensions(t) != rank) {
+    MicroPrintf("FastGRNN: %s has rank %d, expected %d", what, NumDimensions(t), rank);
+    return false;
+  }
+  for (int i = 0; i < rank; ++i) {
+    if (dims[i] >= 0 && t->dims->data[i] != dims[i]) {
+      MicroPrintf("FastGRNN: %s dimension %d is %d, expected %d", what, i,
+                  static_cast<int>(t->dims->data[i]), static_cast<int>(dims[i]));
+      return false;
+    }
+  }
+  return true;
+}
+
+// Per-tensor quantization with zero point `zp` (per-channel is rejected).
+bool CheckZeroPoint(const TfLiteTensor* t, const char* what, int32_t zp) {
+  if (t->quantization.type == kTfLiteAffineQuantization && t->quantization.params != nullptr) {
+    const auto* q = static_cast<const TfLiteAffineQuantization*>(t->quantization.params);
+    if (q->scale != nullptr && q->scale->size > 1) {
+      MicroPrintf("FastGRNN: %s is quantized per channel (%d scales); the op needs one scale", what,
+                  q->scale->size);
+      return false;
+    }
+  }
+  if (t->params.zero_point != zp) {
+    MicroPrintf("FastGRNN: %s has zero point %d, expected %d", what,
+                static_cast<int>(t->params.zero_point), static_cast<int>(zp));
+    return false;
+  }
+  return true;
+}
+
+// Scale 1/128 (Q0.7) and zero point 0: the hidden state and the output.
+bool CheckQ07(const TfLiteTensor* t, const char* what) {
+  if (std::fabs(t->params.scale * 128.0f - 1.0f) > 1e-5f) {
+    MicroPrintf("FastGRNN: %s has scale %f, expected 1/128 = 0.0078125", what,
+                static_cast<double>(t->params.scale));
+    return false;
+  }
+  return CheckZeroPoint(t, what, 0);
+}
+
+bool CheckConstant(const TfLiteTensor* t, const char* what) {
+  if (!IsConstantTensor(t)) {
+    MicroPrintf("FastGRNN: %s must be a constant tensor (weights stored in the model)", what);
+    return false;
+  }
+  return true;
+}
+
+// A constant int8 weight matrix [rows, cols] with zero point 0.
+bool CheckWeight(const TfLiteTensor* t, const char* what, int32_t rows, int32_t cols) {
+  const int32_t dims[2] = {rows, cols};
+  return CheckShape(t, what, kTfLiteInt8, 2, dims) && CheckConstant(t, what) && CheckZeroPoint(t, what, 0);
+}
+
+TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
+  OpData* data = static_cast<OpData*>(node->user_data);
+  if (data == nullptr) {
+    MicroPrintf("FastGRNN: the arena has no room for the op data (%d bytes)", static_cast<int>(sizeof(OpData)));
+    return kTfLiteError;
+  }
+  if (data->options_error != nullptr) {
+    MicroPrintf("FastGRNN: custom option '%s': %s", data->options_key, data->options_error);
+    return kTfLiteError;
+  }
+  if (NumInputs(node) != kNumInputs) {
+    MicroPrintf("FastGRNN: has %d inputs, expected %d (x, W1, W2, U1, U2, bias_z, bias_h, gate_lut, "
+                "update_lut, state)", NumInputs(node), kNumInputs);
+    return kTfLiteError;
+  }
+  if (NumOutputs(node) != kNumOutputs) {
+    MicroPrintf("FastGRNN: has %d outputs, expected %d", NumOutputs(node), kNumOutputs);
+    return kTfLiteError;
+  }
+
+  fastgrnn::Int8Params p = data->params;  // options; pointers and input zero point below
+  const int32_t H = p.units;
+  const int32_t D = p.input_dim;
+  if (H <= 0 || D <= 0 || p.w_rank < 0 || p.u_rank < 0) {
+    MicroPrintf("FastGRNN: options units=%d input_dim=%d w_rank=%d u_rank=%d are invalid",
+                static_cast<int>(H), static_cast<int>(D), static_cast<int>(p.w_rank), static_cast<int>(p.u_rank));
+    return kTfLiteError;
+  }
+  const bool w_low = p.w_rank > 0;
+  const bool u_low = p.u_rank > 0;
+
+  MicroContext* mc = GetMicroContext(context);
+  TempTensors t(mc, node);
+  for (int i = 0; i < kNumInputs; ++i) {
+    const bool optional_absent = (i == kW2Tensor && !w_low) || (i == kU2Tensor && !u_low);
+    if (optional_absent && t.in[i] != nullptr) {
+      MicroPrintf("FastGRNN: input %d (%s) must be absent (-1) at full rank", i, kTensorNames[i]);
+      return kTfLiteError;
+    }
+    if (!optional_absent && t.in[i] == nullptr) {
+      MicroPrintf("FastGRNN: input %d (%s) is missing", i, kTensorNames[i]);
+      return kTfLiteError;
+    }
+  }
+  if (t.out == nullptr) {
+    MicroPrintf("FastGRNN: output 0 is missing");
+    return kTfLiteError;
+  }
+
+  // x: int8 [B, T, D].
+  const TfLiteTensor* x = t.in[kInputTensor];
+  const int32_t x_dims[3] = {-1, -1, D};
+  if (!CheckShape(x, "input x (input 0)", kTfLiteInt8, 3, x_dims)) return kTfLiteError;
+  const int32_t B = x->dims->data[0];
+  const int32_t T = x->dims->data[1];
+  if (B < 1 || T < 1) {
+    MicroPrintf("FastGRNN: input x has shape [%d, %d, %d]; batch and steps must be >= 1",
+                static_cast<int>(B), static_cast<int>(T), static_cast<int>(D));
+    return kTfLiteError;
+  }
+
+  // Weights, biases, LUTs: constant tensors of the spec's shapes.
+  if (!CheckWeight(t.in[kW1Tensor], "W/W1 (input 1)", w_low ? p.w_rank : H, D)) return kTfLiteError;
+  if (w_low && !CheckWeight(t.in[kW2Tensor], "W2 (input 2)", H, p.w_rank)) return kTfLiteError;
+  if (!CheckWeight(t.in[kU1Tensor], "U/U1 (input 3)", u_low ? p.u_rank : H, H)) return kTfLiteError;
+  if (u_low && !CheckWeight(t.in[kU2Tensor], "U2 (input 4)", H, p.u_rank)) return kTfLiteError;
+  const int32_t h_dims[1] = {H};
+  const int32_t lut_dims[1] = {kLutSize};
+  const struct {
+    int index;
+    const char* what;
+    TfLiteType type;
+    const int32_t* dims;
+  } vectors[] = {
+      {kBiasZTensor, "bias_z (input 5)", kTfLiteInt32, h_dims},
+      {kBiasHTensor, "bias_h (input 6)", kTfLiteInt32, h_dims},
+      {kGateLutTensor, "gate_lut (input 7)", kTfLiteInt16, lut_dims},
+      {kUpdateLutTensor, "update_lut (input 8)", kTfLiteInt16, lut_dims},
+  };
+  for (const auto& v : vectors) {
+    const TfLiteTensor* vt = t.in[v.index];
+    if (!CheckShape(vt, v.what, v.type, 1, v.dims) || !CheckConstant(vt, v.what) ||
+        !CheckZeroPoint(vt, v.what, 0)) {
+      return kTfLiteError;
+    }
+  }
+
+  // State: variable int8 [B, H], Q0.7.
+  const TfLiteTensor* state = t.in[kStateTensor];
+  const int32_t state_dims[2] = {B, H};
+  if (!CheckShape(state, "hidden state (input 9)", kTfLiteInt8, 2, state_dims) ||
+      !CheckQ07(state, "hidden state (input 9)")) {
+    return kTfLiteError;
+  }
+  if (!state->is_variable) {
+    MicroPrintf("FastGRNN: hidden state (input 9) must be a variable tensor");
+    return kTfLiteError;
+  }
+
+  // Output: int8 [B, T, H] or [B, H], Q0.7.
+  const int32_t seq_dims[3] = {B, T, H};
+  const int32_t last_dims[2] = {B, H};
+  if (!CheckShape(t.out, data->return_sequences ? "output (return_sequences)" : "output", kTfLiteInt8,
+                  data->return_sequences ? 3 : 2, data->return_sequences ? seq_dims : last_dims) ||
+      !CheckQ07(t.out, "output")) {
+    return kTfLiteError;
+  }
+
+  // Input zero point must be an int8 value; the input scale is folded into the multipliers.
+  const int32_t zx = x->params.zero_point;
+  if (zx < -128 || zx > 127) {
+    MicroPrintf("FastGRNN: input x zero point %d is outside int8", static_cast<int>(zx));
+    return kTfLiteError;
+  }
+  p.input_zero_point = zx;
+
+  // The core's own consistency check, with the constant data bound (Prepare sees flatbuffer data).
+  p.w1 = t.in[kW1Tensor]->data.int8;
+  p.w2 = w_low ? t.in[kW2Tensor]->data.int8 : nullptr;
+  p.u1 = t.in[kU1Tensor]->data.int8;
+  p.u2 = u_low ? t.in[kU2Tensor]->data.int8 : nullptr;
+  p.bias_z = t.in[kBiasZTensor]->data.i32;
+  p.bias_h = t.in[kBiasHTensor]->data.i32;
+  p.gate_lut = t.in[kGateLutTensor]->data.i16;
+  p.update_lut = t.in[kUpdateLutTensor]->data.i16;
+  if (const char* err = fastgrnn::Validate(p)) {
+    MicroPrintf("FastGRNN: %s", err);
+    return kTfLiteError;
+  }
+
+  // Memory: scratch per invoke, prepared weights for the lifetime of the interpreter.
+  data->scratch_index = -1;
+  const size_t scratch_bytes = fastgrnn::ScratchBytes(p);
+  if (scratch_bytes > 0 && mc->RequestScratchBufferInArena(scratch_bytes, &data->scratch_index) != kTfLiteOk) {
+    MicroPrintf("FastGRNN: arena too small for %d scratch bytes", static_cast<int>(scratch_bytes));
+    return kTfLiteError;
+  }
+  data->prepared = nullptr;
+  const size_t prepared_bytes = fastgrnn::PreparedBytes(p);
+  if (prepared_bytes > 0) {
+    data->prepared = mc->AllocatePersistentBuffer(prepared_bytes);
+    if (data->prepared == nullptr) {
+      MicroPrintf("FastGRNN: arena too small for %d bytes of prepared weights", static_cast<int>(prepared_bytes));
+      return kTfLiteError;
+    }
+  }
+  data->weights_prepared = false;
+
+  // Keep shapes and constants only; Eval binds the data pointers from TfLiteEvalTensors.
+  p.w1 = p.w2 = p.u1 = p.u2 = nullptr;
+  p.bias_z = p.bias_h = nullptr;
+  p.gate_lut = p.update_lut = nullptr;
+  data->params = p;
+  data->batch = B;
+  data->steps = T;
+  return kTfLiteOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eval: bind, prepare the weights once, run each batch row.
+
+template <typename T>
+const T* InputData(TfLiteContext* context, TfLiteNode* node, int index) {
+  return tflite::micro::GetTensorData<T>(tflite::micro::GetEvalInput(context, node, index));
+}
+
+TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
+  OpData* data = static_cast<OpData*>(node->user_data);
+  TFLITE_DCHECK(data != nullptr);
+
+  fastgrnn::Int8Params p = data->params;
+  p.w1 = InputData<int8_t>(context, node, kW1Tensor);
+  p.w2 = p.w_rank > 0 ? InputData<int8_t>(context, node, kW2Tensor) : nullptr;
+  p.u1 = InputData<int8_t>(context, node, kU1Tensor);
+  p.u2 = p.u_rank > 0 ? InputData<int8_t>(context, node, kU2Tensor) : nullptr;
+  p.bias_z = InputData<int32_t>(context, node, kBiasZTensor);
+  p.bias_h = InputData<int32_t>(context, node, kBiasHTensor);
+  p.gate_lut = InputData<int16_t>(context, node, kGateLutTensor);
+  p.update_lut = InputData<int16_t>(context, node, kUpdateLutTensor);
+  const int8_t* x = InputData<int8_t>(context, node, kInputTensor);
+  int8_t* h = tflite::micro::GetTensorData<int8_t>(tflite::micro::GetMutableEvalInput(context, node, kStateTensor));
+  int8_t* out = tflite::micro::GetTensorData<int8_t>(tflite::micro::GetEvalOutput(context, node, kOutputTensor));
+
+  if (!data->weights_prepared) {
+    if (data->prepared != nullptr) fastgrnn::PrepareWeights(p, data->prepared);
+    data->weights_prepared = true;
+  }
+  void* scratch = data->scratch_index >= 0 ? GetMicroContext(context)->GetScratchBuffer(data->scratch_index) : nullptr;
+
+  const int32_t T = data->steps;
+  const int32_t D = p.input_dim;
+  const int32_t H = p.units;
+  const int32_t out_stride = data->return_sequences ? T * H : H;
+  for (int32_t b = 0; b < data->batch; ++b) {
+    fastgrnn::Run(p, data->prepared, x + b * T * D, T, h + b * H, out + b * out_stride, data->return_sequences,
+                  scratch);
+  }
+  return kTfLiteOk;
+}
+
+}  // namespace
+
+TFLMRegistration* Register_FASTGRNN() {
+  static TFLMRegistration r = tflite::micro::RegisterOp(Init, Prepare, Eval);
+  return &r;
+}
+
+}  // namespace tflite
