@@ -63,8 +63,17 @@ def rounding_divide_by_pot(x: np.ndarray, exponent: int) -> np.ndarray:
     return (x >> np.int64(exponent)) + (remainder > threshold).astype(np.int64)
 
 
-def multiply_by_quantized_multiplier(x: np.ndarray, m: int, shift: int) -> np.ndarray:
-    """TFLite MultiplyByQuantizedMultiplier (double rounding)."""
+def multiply_by_quantized_multiplier(x: np.ndarray, m: int, shift: int,
+                                     rounding: str = "double") -> np.ndarray:
+    """TFLite MultiplyByQuantizedMultiplier. "double" (gemmlowp, the default of TFLite's sources and
+    what TFLM runs) or "single" (`TFLITE_SINGLE_ROUNDING`: (x * m + 2^(30 - shift)) >> (31 - shift),
+    what the pip TensorFlow Lite interpreter is built with; it differs by 1 LSB on rare ties)."""
+    if rounding == "single":
+        total = 31 - shift
+        nudge = np.int64(1) << np.int64(total - 1)
+        return (np.asarray(x, np.int64) * np.int64(m) + nudge) >> np.int64(total)
+    if rounding != "double":
+        raise ValueError(f"rounding must be 'double' or 'single', got {rounding!r}")
     left, right = (shift, 0) if shift > 0 else (0, -shift)
     xs = np.asarray(x, np.int64) * np.int64(1 << left)
     xs = ((xs - _I32_MIN) % (1 << 32)) + _I32_MIN  # int32 wrap as in C++ (never hit with sane scales)
@@ -97,7 +106,7 @@ class HeadLayer:
                              f"{self.output_shift}")
 
 
-def fully_connected(layer: HeadLayer, x: np.ndarray) -> np.ndarray:
+def fully_connected(layer: HeadLayer, x: np.ndarray, rounding: str = "double") -> np.ndarray:
     """int8 [B, in] (or [in]) -> int8 [B, out] (or [out]) with TFLite reference arithmetic."""
     x = np.asarray(x)
     if x.dtype != np.int8:
@@ -106,16 +115,17 @@ def fully_connected(layer: HeadLayer, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"head input has {x.shape[-1]} features, layer expects {layer.weights.shape[1]}")
     acc = (x.astype(np.int64) - layer.input_zero_point) @ layer.weights.astype(np.int64).T
     acc = np.clip(acc + layer.bias.astype(np.int64), _I32_MIN, _I32_MAX)
-    y = multiply_by_quantized_multiplier(acc, layer.output_multiplier, layer.output_shift)
+    y = multiply_by_quantized_multiplier(acc, layer.output_multiplier, layer.output_shift, rounding)
     y = y + layer.output_zero_point
     lo = max(-128, layer.output_zero_point) if layer.relu else -128
     return np.clip(y, lo, 127).astype(np.int8)
 
 
-def run_head(layers: Sequence[HeadLayer], x: np.ndarray) -> np.ndarray:
-    """All head layers in order: hidden state int8 -> logits int8."""
+def run_head(layers: Sequence[HeadLayer], x: np.ndarray, rounding: str = "double") -> np.ndarray:
+    """All head layers in order: hidden state int8 -> logits int8 (`rounding` as in
+    `multiply_by_quantized_multiplier`; "double" = TFLM = the firmware)."""
     for layer in layers:
-        x = fully_connected(layer, x)
+        x = fully_connected(layer, x, rounding)
     return x
 
 

@@ -64,23 +64,34 @@ def fake_quant_affine(x: tf.Tensor, scale: float, zero_point: int) -> tf.Tensor:
 @keras.saving.register_keras_serializable(package="fastgrnn_tf")
 class SymmetricWeightQuantizer(quantizers.Quantizer):
     """Per-tensor symmetric int8 [-127, 127], scale max|w| / 127 from the current weights (as the
-    exporter computes it); no state. Pruned zeros stay exactly zero."""
+    exporter computes it). With `preserve_sparsity` a non-trainable "<name>_mask" (ones at build;
+    `make_qat_model` sets it to w != 0) multiplies the weight, so pruned entries stay exactly zero
+    and get no gradient during QAT."""
+
+    def __init__(self, preserve_sparsity: bool = True) -> None:
+        self.preserve_sparsity = bool(preserve_sparsity)
 
     def build(self, tensor_shape: Any, name: str, layer: keras.layers.Layer) -> dict:
-        return {}
+        if not self.preserve_sparsity:
+            return {}
+        mask = layer.add_weight(f"{name}_mask", shape=tensor_shape, initializer="ones", trainable=False)
+        return {"mask": mask}
 
     def __call__(self, inputs: tf.Tensor, training: Any, weights: dict, **kwargs: Any) -> tf.Tensor:
+        if "mask" in weights:
+            inputs = inputs * weights["mask"]
         scale = tf.maximum(tf.reduce_max(tf.abs(inputs)), _EPS) / 127.0
         return fake_quant(inputs, scale, -127.0, 127.0)
 
     def get_config(self) -> dict:
-        return {}
+        return {"preserve_sparsity": self.preserve_sparsity}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SymmetricWeightQuantizer)
+        return (isinstance(other, SymmetricWeightQuantizer)
+                and other.preserve_sparsity == self.preserve_sparsity)
 
     def __hash__(self) -> int:
-        return hash(type(self))
+        return hash((type(self), self.preserve_sparsity))
 
 
 @keras.saving.register_keras_serializable(package="fastgrnn_tf")
@@ -265,7 +276,18 @@ def make_qat_model(
     with quantize_scope():
         annotated = keras.models.clone_model(model, clone_function=annotate)
         _copy_weights(model, annotated)
-        return tfmot_quantize.quantize_apply(annotated)
+        quantized = tfmot_quantize.quantize_apply(annotated)
+    for _, wrapper in _sparsity_masks(quantized):
+        for var, _, qvars in wrapper._weight_vars:
+            if "mask" in qvars:
+                qvars["mask"].assign(tf.cast(tf.not_equal(var, 0.0), var.dtype))
+    return quantized
+
+
+def _sparsity_masks(model: keras.Model) -> list[tuple[keras.layers.RNN, Any]]:
+    """(RNN, QuantizeWrapper) pairs of the FastGRNN layers quantized with FastGRNNQuantizeConfig."""
+    return [(layer.layer, layer) for layer in model.layers
+            if isinstance(getattr(layer, "quantize_config", None), FastGRNNQuantizeConfig)]
 
 
 def _copy_weights(src: keras.Model, dst: keras.Model) -> None:
@@ -308,7 +330,7 @@ def fastgrnn_float_params(model_or_layer: Any) -> dict[str, Any]:
     Keys: "W" or "W1", "W2"; "U" or "U1", "U2" (float32, Keras layout [in, out]); "bias_z", "bias_h"
     (float32 [H]); "zeta", "nu" (floats, before the sigmoid); "gate_activation", "update_activation";
     "units", "input_dim", "w_rank", "u_rank" (0 = full rank), "return_sequences".
-    For a pruned (wrapped) model the current masks are applied to the returned matrices.
+    For a pruned (wrapped) or QAT model the current (sparsity) masks are applied to the matrices.
     """
     rnn, outer = _the_fastgrnn_layer(model_or_layer)
     cell = rnn.cell
@@ -316,6 +338,9 @@ def fastgrnn_float_params(model_or_layer: Any) -> dict[str, Any]:
     masks = {}
     if isinstance(outer, pruning_wrapper.PruneLowMagnitude) and outer.pruning_vars:
         masks = {_short(w.name): m.numpy() for w, m, _ in outer.pruning_vars}
+    for var, _, qvars in getattr(outer, "_weight_vars", []):  # QAT: sparsity-preserving masks
+        if "mask" in qvars:
+            masks[_short(var.name)] = qvars["mask"].numpy()
     params: dict[str, Any] = {}
     for name in _MATRIX_NAMES:
         if name in variables:

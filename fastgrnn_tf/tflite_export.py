@@ -63,11 +63,13 @@ def _cell_kind(layer: keras.layers.Layer) -> str | None:
 
 @dataclasses.dataclass
 class ModelParts:
-    """The wrapped RNN layer, its unwrapped RNN, and the layers after it (unwrapped)."""
+    """The wrapped RNN layer, its unwrapped RNN, and the layers after it (unwrapped; `head_wrapped`
+    as in the model: a TF-MOT wrapper holds the variables its layer no longer lists)."""
 
     rnn_wrapped: keras.layers.Layer
     rnn: keras.layers.RNN
     head: list[keras.layers.Layer]
+    head_wrapped: list[keras.layers.Layer]
 
 
 def split_model(model: keras.Model) -> ModelParts:
@@ -94,7 +96,7 @@ def split_model(model: keras.Model) -> ModelParts:
         raise ValueError("the FastGRNN RNN layer must have return_sequences=False (a classifier)")
     if getattr(rnn, "go_backwards", False) or getattr(rnn, "stateful", False):
         raise ValueError("go_backwards/stateful RNN layers are not supported")
-    return ModelParts(layers[i], rnn, [_unwrap(L) for L in layers[i + 1:]])
+    return ModelParts(layers[i], rnn, [_unwrap(L) for L in layers[i + 1:]], list(layers[i + 1:]))
 
 
 def float_params(parts: ModelParts) -> FloatParams:
@@ -127,7 +129,7 @@ def head_spec(parts: ModelParts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
     """[(kernel [in, out], bias [out], relu)] of the Dense head; the last Dense gives the logits."""
     spec: list[tuple[np.ndarray, np.ndarray, bool]] = []
     ended = False
-    for L in parts.head:
+    for L, wrapped in zip(parts.head, parts.head_wrapped, strict=True):
         name = type(L).__name__
         if isinstance(L, keras.layers.Dense):
             if ended:
@@ -135,8 +137,10 @@ def head_spec(parts: ModelParts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
             act = _activation_name(L)
             if act not in ("linear", "relu", "softmax"):
                 raise ValueError(f"head layer {L.name}: unsupported activation {act} (linear, relu, softmax)")
-            k = L.kernel.numpy()
-            b = L.bias.numpy() if L.use_bias else np.zeros(k.shape[1], np.float32)
+            # By variable: under a TF-MOT QuantizeWrapper `L.kernel` is the fake-quantized tensor.
+            by_name = {w.name.split("/")[-1].split(":")[0]: w for w in wrapped.weights}
+            k = by_name["kernel"].numpy()
+            b = by_name["bias"].numpy() if L.use_bias else np.zeros(k.shape[1], np.float32)
             spec.append((k, b, act == "relu"))
             ended = act == "softmax"
         elif isinstance(L, (keras.layers.Dropout, keras.layers.Flatten)) or name == "QuantizeLayer":

@@ -114,15 +114,15 @@ def load_noise_clips(paths: list[str | os.PathLike], sample_rate: int = SAMPLE_R
 class AugmentConfig:
     """Augmentation ranges; each draw is uniform in its range."""
 
-    shift_ms: float = 100.0  # |time shift| <= shift_ms
+    max_shift_ms: float = 100.0  # |time shift| <= max_shift_ms
     noise_prob: float = 0.8  # probability of mixing background noise
     snr_db: tuple[float, float] = (0.0, 20.0)
     gain_db: tuple[float, float] = (-6.0, 6.0)
     silence_volume: float = 1.0  # silent input (silence items): noise at volume U(0, this)
 
     def __post_init__(self) -> None:
-        if self.shift_ms < 0:
-            raise ValueError(f"shift_ms must be >= 0, got {self.shift_ms}")
+        if self.max_shift_ms < 0:
+            raise ValueError(f"max_shift_ms must be >= 0, got {self.max_shift_ms}")
         if not 0.0 <= self.noise_prob <= 1.0:
             raise ValueError(f"noise_prob must be in [0, 1], got {self.noise_prob}")
         for name in ("snr_db", "gain_db"):
@@ -146,7 +146,7 @@ class Augmenter:
         cfg = self.config
         a = _as_float(audio)
         # Draw every random number in a fixed order so one seed gives one output.
-        max_shift = int(round(cfg.shift_ms * self.sample_rate / 1000.0))
+        max_shift = int(round(cfg.max_shift_ms * self.sample_rate / 1000.0))
         shift = int(rng.integers(-max_shift, max_shift + 1))
         use_noise = bool(rng.random() < cfg.noise_prob) and bool(self.noise_clips)
         snr = float(rng.uniform(*cfg.snr_db))

@@ -6,6 +6,13 @@
     op = choose_operating_point(curve, max_fa_per_hour=1.0)
     plot_det(curve, "build/eval/det.png", operating_point=op)
 
+With the project's detector (keyword_spotting.detector), `detect` can be:
+
+    def detect(scores, threshold):
+        params = dataclasses.replace(base_params, threshold=threshold)
+        dets = detector.detect(scores, params)
+        return [(d.time_s(160, 400, 16000), class_names[d.class_index]) for d in dets]
+
 Definitions (all here, nowhere else):
 - A detection is `(time_s, label)`; an event is `keyword_spotting.streams.Event(start_s, end_s,
   label)`. A detection *can match* an event when the labels are equal and
@@ -26,7 +33,9 @@ Definitions (all here, nowhere else):
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import heapq
 import math
 import os
 import tempfile
@@ -84,32 +93,64 @@ def _check_events(events: Sequence[Event], duration_s: float) -> None:
             raise ValueError(f"events[{i}] must have 0 <= start_s <= end_s, got {e}")
 
 
+def _merged_windows(events: Sequence[Event], tolerance_s: float) -> tuple[list[float], list[float]]:
+    """Union of the windows [start, end + tolerance] as sorted disjoint (starts, ends)."""
+    starts: list[float] = []
+    ends: list[float] = []
+    for e in sorted(events, key=lambda e: e.start_s):
+        a, b = e.start_s, e.end_s + tolerance_s
+        if starts and a <= ends[-1]:
+            ends[-1] = max(ends[-1], b)
+        else:
+            starts.append(a)
+            ends.append(b)
+    return starts, ends
+
+
+def _covered(windows: tuple[list[float], list[float]], t: float) -> bool:
+    i = bisect.bisect_right(windows[0], t) - 1
+    return i >= 0 and t <= windows[1][i]
+
+
 def match_detections(
     detections: Iterable[Detection], events: Sequence[Event], duration_s: float, tolerance_s: float = 0.5
 ) -> MatchResult:
-    """Match detections to events and count hits, false accepts and latencies (module docstring)."""
+    """Match detections to events and count hits, false accepts and latencies (module docstring).
+
+    O((detections + events) log events): per label, the events whose window has opened wait in a
+    heap ordered by window close; a detection takes the top after dropping closed windows.
+    """
     if tolerance_s < 0:
         raise ValueError(f"tolerance_s must be >= 0, got {tolerance_s}")
     _check_events(events, duration_s)
     dets = sorted((float(t), str(lab)) for t, lab in detections)
+    by_label: dict[str, list[int]] = {}
+    for i in sorted(range(len(events)), key=lambda i: events[i].start_s):
+        by_label.setdefault(events[i].label, []).append(i)
+    next_event = dict.fromkeys(by_label, 0)
+    open_windows: dict[str, list[tuple[float, int]]] = {lab: [] for lab in by_label}
+    windows = {lab: _merged_windows([events[i] for i in idx], tolerance_s) for lab, idx in by_label.items()}
     matched = [False] * len(events)
     hits, false_accepts, wrong_label = 0, 0, 0
     latencies: list[float] = []
     for t, label in dets:
-        best = -1
-        for i, e in enumerate(events):
-            if not matched[i] and e.label == label and e.start_s <= t <= e.end_s + tolerance_s:
-                if best < 0 or e.end_s < events[best].end_s:
-                    best = i
-        if best >= 0:
-            matched[best] = True
-            hits += 1
-            latencies.append(t - events[best].end_s)
-            continue
+        if label in by_label:
+            order, heap = by_label[label], open_windows[label]
+            while next_event[label] < len(order) and events[order[next_event[label]]].start_s <= t:
+                i = order[next_event[label]]
+                heapq.heappush(heap, (events[i].end_s + tolerance_s, i))
+                next_event[label] += 1
+            while heap and heap[0][0] < t:
+                heapq.heappop(heap)  # window closed before t: that event can only be missed now
+            if heap:
+                _, i = heapq.heappop(heap)
+                matched[i] = True
+                hits += 1
+                latencies.append(t - events[i].end_s)
+                continue
         false_accepts += 1
-        in_own_window = any(e.label == label and e.start_s <= t <= e.end_s + tolerance_s for e in events)
-        in_other_window = any(e.label != label and e.start_s <= t <= e.end_s + tolerance_s for e in events)
-        if in_other_window and not in_own_window:
+        in_own = label in windows and _covered(windows[label], t)
+        if not in_own and any(_covered(w, t) for lab, w in windows.items() if lab != label):
             wrong_label += 1
     misses: dict[str, int] = {}
     for e, m in zip(events, matched, strict=True):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -303,3 +304,63 @@ class StreamingPipeline:
             if d is not None:
                 out.append(_timed(self.model, d))
         return out
+
+
+# ----------------------------------------------------------------------------------------------
+def format_detection(d: TimedDetection) -> str:
+    """The line `kws_host` prints for a detection."""
+    return (f"detection t={d.time_s:.3f}s frame={d.frame} class={d.class_index} label={d.label} "
+            f"score={d.score}")
+
+
+def format_summary(result: StreamResult, num_samples: int, sample_rate: int) -> str:
+    """The summary line `kws_host` prints last."""
+    return (f"summary frames={len(result.scores)} detections={len(result.detections)} "
+            f"audio={num_samples / sample_rate:.3f}s")
+
+
+def read_wav_int16(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
+    """A mono 16-bit PCM WAV at `sample_rate` as int16 (anything else: ValueError naming the file)."""
+    import soundfile as sf
+
+    path = os.fspath(path)
+    try:
+        info = sf.info(path)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise ValueError(f"{path}: not a readable WAV file ({e})") from e
+    if info.channels != 1:
+        raise ValueError(f"{path}: {info.channels} channels, need mono")
+    if info.samplerate != sample_rate:
+        raise ValueError(f"{path}: sample rate {info.samplerate} Hz, need {sample_rate} Hz")
+    if info.subtype != "PCM_16":
+        raise ValueError(f"{path}: sample format {info.subtype}, need 16-bit PCM")
+    audio, _ = sf.read(path, dtype="int16")
+    return audio
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m keyword_spotting.pipeline --model m.fgb --wav clip.wav`: kws_host's output, from Python."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--model", required=True, help="whole-model .fgb bundle")
+    ap.add_argument("--wav", required=True, help="16 kHz mono 16-bit PCM WAV")
+    ap.add_argument("--scores", help="write the per-frame uint8 scores here (one line per frame)")
+    args = ap.parse_args(argv)
+    try:
+        model = load_model(args.model)
+        audio = read_wav_int16(args.wav, model.features.sample_rate)
+    except ValueError as e:
+        print(f"pipeline: {e}", file=sys.stderr)
+        return 2
+    result = run_stream(model, audio)
+    if args.scores:
+        np.savetxt(args.scores, result.scores, fmt="%d")
+    for d in result.detections:
+        print(format_detection(d))
+    print(format_summary(result, len(audio), model.features.sample_rate))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

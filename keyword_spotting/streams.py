@@ -142,7 +142,8 @@ def build_stream(
     background = [_check_pcm(b, f"background[{i}]") for i, b in enumerate(background)]
     negatives = [_check_pcm(c, f"negatives[{i}]") for i, c in enumerate(negatives)]
     labels = sorted(keywords)
-    kw = {lab: [_check_pcm(c, f"keywords[{lab!r}][{i}]") for i, c in enumerate(keywords[lab])] for lab in labels}
+    kw = {lab: [_check_pcm(c, f"keywords[{lab!r}][{i}]") for i, c in enumerate(keywords[lab])]
+          for lab in labels}
     labels = [lab for lab in labels if kw[lab]]
     if not labels:
         raise ValueError("keywords must hold at least one clip")

@@ -6,9 +6,10 @@
 # and class names, read from the model's .fgb bundle when there is one).
 #
 #   tflm_app/arduino/prepare_sketch.sh [--model-dir build/demo] [--bundle FILE.fgb]
-#       [--keywords 2,3] [--classes silence,unknown,yes,no] [--impl cortex-m4|reference]
+#       [--keywords 2,3] [--classes silence,unknown,yes,no] [--impl cortex-m4|reference] [--out DIR]
 #
-# --keywords/--classes override the bundle (needed when there is no bundle). See BUILD.md.
+# --keywords/--classes override the bundle (needed when there is no bundle); --out writes the
+# tree elsewhere than the sketch's src/ (tests). See BUILD.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,14 +33,17 @@ while [ $# -gt 0 ]; do
     --keywords) KEYWORDS="${2:?--keywords needs class indices like 2,3}"; shift 2 ;;
     --classes) CLASSES="${2:?--classes needs names like silence,unknown,yes}"; shift 2 ;;
     --impl) IMPL="${2:?--impl needs cortex-m4 or reference}"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --out) SRC="${2:?--out needs a directory}"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 
 [ -f "$MODEL_DIR/model_data.cc" ] && [ -f "$MODEL_DIR/model_data.h" ] ||
   die "no model_data.cc/.h in '$MODEL_DIR' (run 'make demo' or kws-export first, or pass --model-dir)"
-if [ -z "$BUNDLE" ]; then
+if [ -z "$BUNDLE" ] && [ -f "$MODEL_DIR/model.fgb" ]; then
+  BUNDLE="$MODEL_DIR/model.fgb"
+elif [ -z "$BUNDLE" ]; then
   BUNDLE=$(find "$MODEL_DIR" -maxdepth 1 -name '*.fgb' -print 2>/dev/null | sort | head -n 1)
 fi
 [ -z "$BUNDLE" ] || [ -f "$BUNDLE" ] || die "bundle '$BUNDLE' does not exist"
@@ -67,7 +71,8 @@ copy_component() {  # <from dir> <to dir> [extra find exclusions...]
     done
 }
 
-TMP=$(mktemp -d "$SKETCH/.src.XXXXXX")
+mkdir -p "$(dirname "$SRC")"
+TMP=$(mktemp -d "$(dirname "$SRC")/.src.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 copy_component "$APP/fastgrnn" "$TMP/fastgrnn" ! -name 'fastgrnn_int8_reference.cc' ! -name 'fastgrnn_int8_cortex_m4.cc'
 cp "$APP/fastgrnn/$CORE_IMPL" "$TMP/fastgrnn/${CORE_IMPL%.cc}.cpp"
@@ -82,29 +87,61 @@ cp "$MODEL_DIR/model_data.h" "$TMP/model_data.h"
 PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || PY=python3
 (cd "$ROOT" && "$PY" - "$TMP/wakeword_config.h" "$BUNDLE" "$KEYWORDS" "$CLASSES" "$MODEL_ARRAY" <<'PYEOF'
-"""Writes wakeword_config.h from a .fgb bundle (fastgrnn_tf/bundle_spec.md) or the spec defaults."""
+"""Writes wakeword_config.h from a .fgb bundle (fastgrnn_tf/bundle_spec.md) or the spec defaults.
+
+Reads the bundle directly (numpy only) so it does not pay for importing TensorFlow.
+"""
+import struct
 import sys
 
+import numpy as np
+
 out, bundle, keywords, classes, array = sys.argv[1:6]
+
+
+def read_fgb(path):
+    data = open(path, "rb").read()
+    if data[:4] != b"FGB1":
+        sys.exit(f"prepare_sketch.sh: {path}: not a .fgb bundle (bad magic)")
+    dtypes = {1: "<i1", 2: "<i2", 3: "<i4", 4: "<f4", 5: "u1"}
+    (count,), pos, arrays = struct.unpack_from("<I", data, 4), 8, {}
+    try:
+        for _ in range(count):
+            (n,) = struct.unpack_from("<H", data, pos)
+            name = data[pos + 2:pos + 2 + n].decode("ascii")
+            code, ndim = struct.unpack_from("<BB", data, pos + 2 + n)
+            dims = struct.unpack_from(f"<{ndim}I", data, pos + 4 + n)
+            pos += 4 + n + 4 * ndim
+            dt = np.dtype(dtypes[code])
+            size = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+            if pos + size > len(data) or name in arrays:
+                raise ValueError(name)
+            arrays[name] = np.frombuffer(data, dt, int(np.prod(dims, dtype=np.int64)), pos).reshape(dims)
+            pos += size
+    except (struct.error, KeyError, ValueError, UnicodeDecodeError) as e:
+        sys.exit(f"prepare_sketch.sh: {path}: corrupt bundle near entry {len(arrays)} ({e})")
+    return arrays
+
+
 features = {"sample_rate": 16000, "window_samples": 400, "hop_samples": 160, "n_fft": 512, "n_mels": 32,
             "n_mfcc": 0, "fmin": 20.0, "fmax": 8000.0, "log_floor": 1e-6, "quant_scale": 0.1,
             "quant_offset": -1.2}
 detector = {"window_frames": 30, "threshold": 160, "refractory_frames": 100, "min_frames": -1}
 kw, names = [1], []
 if bundle:
-    from fastgrnn_tf.bundle import read_bundle, text
-
-    b = read_bundle(bundle)
+    b = read_fgb(bundle)
     for k in features:
         if f"features.{k}" in b:
-            features[k] = type(features[k])(b[f"features.{k}"].item())
+            v = b[f"features.{k}"].item()
+            # float32 in the bundle: keep its shortest decimal (0.1, not 0.10000000149011612)
+            features[k] = int(v) if isinstance(features[k], int) else float(str(np.float32(v)))
     for k in detector:
         if f"detector.{k}" in b:
             detector[k] = int(b[f"detector.{k}"].item())
     if "detector.keywords" in b:
         kw = [int(v) for v in b["detector.keywords"].reshape(-1)]
     if "classes" in b:
-        names = text(b["classes"]).split("\n")
+        names = b["classes"].tobytes().decode("utf-8").split("\n")
 if keywords:
     kw = [int(v) for v in keywords.split(",")]
 if classes:

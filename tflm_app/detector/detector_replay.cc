@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
       int v = 0;
       if (fscanf(f, "%d", &v) != 1) break;
       if (v < 0 || v > 255) {
-        fprintf(stderr, "detector_replay: %s line %d: score %d out of [0, 255]\n", path, line, v);
+        fprintf(stderr, "detector_replay: %s line %d: score %d out of [0, 255]\n", path,
+                static_cast<int>(line), v);
         fclose(f);
         return 2;
       }
@@ -85,12 +86,14 @@ int main(int argc, char** argv) {
     }
     if (c == 0) break;
     if (c != classes) {
-      fprintf(stderr, "detector_replay: %s line %d: expected %d scores\n", path, line, classes);
+      fprintf(stderr, "detector_replay: %s line %d: expected %d scores\n", path, static_cast<int>(line),
+              static_cast<int>(classes));
       fclose(f);
       return 2;
     }
     kws::Detection d;
-    if (det.Push(row, &d)) printf("%d %d %d\n", d.frame, d.class_index, d.score);
+    if (det.Push(row, &d)) printf("%d %d %d\n", static_cast<int>(d.frame), static_cast<int>(d.class_index),
+                                    static_cast<int>(d.score));
   }
   fclose(f);
   return 0;

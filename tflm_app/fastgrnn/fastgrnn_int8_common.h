@@ -12,6 +12,8 @@ namespace fastgrnn {
 namespace internal {
 
 inline int32_t Sat8(int64_t x) { return x < -128 ? -128 : (x > 127 ? 127 : static_cast<int32_t>(x)); }
+// The same on int32: GCC turns this clamp into one SSAT on the M4.
+inline int32_t Sat8From32(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 
 inline int32_t Sat32(int64_t x) {
   return x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : static_cast<int32_t>(x));
@@ -57,7 +59,7 @@ inline int32_t UpdateUnit(int32_t z, int32_t c, int32_t h_prev, const UpdateCons
   const int32_t a = (uc.k - uc.zeta_q15 * z) >> 15;
   const int32_t hc = (a * c + (1 << 14)) >> 15;
   const int32_t hz_plus_half = (z * h_prev + (1 << 6) + (1 << 14)) >> 7;
-  return Sat8((hc + hz_plus_half) >> 8);
+  return Sat8From32((hc + hz_plus_half) >> 8);
 }
 
 // The whole element-wise part for one unit k, given the matvec results aw[k], au[k].

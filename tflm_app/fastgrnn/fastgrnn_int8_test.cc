@@ -431,6 +431,13 @@ TEST(RandomModelsMatchSpecAllTails) {
   for (const auto& s : kShapes) EXPECT_EQ(CompareRandom(s[0], s[1], s[2], s[3], s[4], 4), 0);
 }
 
+TEST(EveryColumnCountAndSegmentShape) {
+  // Input widths 1..41 (W full rank) and 1..70 (U full rank) reach every chunk/tail shape of the
+  // blocked matvec, with one, two and three column segments.
+  for (int d = 1; d <= 41; ++d) EXPECT_EQ(CompareRandom(d, 6, 0, 0, 10, 2), 0);
+  for (int h = 1; h <= 70; h += 3) EXPECT_EQ(CompareRandom(3, h, 0, 0, 10, 2), 0);
+}
+
 TEST(StreamingEqualsWindowAndLastOutput) {
   g_model.Make(12, 20, 4, 6, 0);
   int8_t x[6 * 12], h_a[20], h_b[20], seq[6 * 20], last[20], out[20];
@@ -535,6 +542,7 @@ int main() {
   RUN_TEST(LowRankUPath);
   RUN_TEST(StateSaturatesAt127);
   RUN_TEST(RandomModelsMatchSpecAllTails);
+  RUN_TEST(EveryColumnCountAndSegmentShape);
   RUN_TEST(StreamingEqualsWindowAndLastOutput);
   RUN_TEST(ValidateNamesTheProblem);
   RUN_TEST(MacsPerStepGoogle12);

@@ -82,7 +82,9 @@ bool IsFinite(double x) { return std::isfinite(x); }
 
 }  // namespace
 
-float FastLog(float x) {
+namespace {
+
+inline float FastLogInline(float x) {
   // x = 2^e * m, m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172;
   // the odd series to s^9 is exact to 1e-9, so float rounding (~1 ulp) dominates.
   uint32_t bits;
@@ -113,7 +115,7 @@ float FastLog(float x) {
   return fe * kLn2Hi + (ln_m + fe * kLn2Lo);
 }
 
-int8_t QuantizeFeature(float value, float scale, float offset) {
+inline int8_t QuantizeInline(float value, float scale, float offset) {
   // quantize(): sign(x) * floor(|x| + 0.5) in float32, then clamp. |x| + 0.5 >= 0, so the int
   // conversion (truncation) is the floor; clamping first keeps it in range (and maps NaN to 128).
   const float x = (value - offset) / scale;
@@ -123,6 +125,13 @@ int8_t QuantizeFeature(float value, float scale, float offset) {
   const int q = x < 0.f ? -r : r;
   return static_cast<int8_t>(q > 127 ? 127 : q);
 }
+
+}  // namespace
+
+float FastLog(float x) { return FastLogInline(x); }
+
+int8_t QuantizeFeature(float value, float scale, float offset) { return QuantizeInline(value, scale, offset); }
+
 
 const char* ValidateConfig(const Config& c, char* buf, size_t n) {
   if (c.sample_rate <= 0) {
@@ -185,6 +194,7 @@ const char* Frontend::Init(const Config& cfg) {
   }
   int t = 0;
   for (int h = first_h_; h < nc_; h *= 4) {
+    if (4 * h == nc_) last_tw_off_ = t;
     for (int j = 0; j < h; ++j) {
       const double a = -2.0 * kPi * j / (4.0 * h);
       twiddle_[t++] = static_cast<float>(std::cos(2 * a));
@@ -201,14 +211,14 @@ const char* Frontend::Init(const Config& cfg) {
     split_tw_[2 * k + 1] = static_cast<float>(std::sin(a));
   }
 
-  // Mel filterbank, packed: filter i covers bins [mel_start_[i], + mel_len_[i]). A weight is
+  // Mel filterbank: filter i is nonzero on bins [mel_start_[i], + mel_len_[i]). A weight is
   // nonzero only for m0 < f < m2, so only bins near that range are evaluated (fast Init on the M4,
   // where float64 is emulated).
-  double edges[kMaxMels + 2];
+  double* edges = mel_edges_;
   for (int i = 0; i < n_mels_ + 2; ++i) edges[i] = MelEdgeHz(cfg, i);
   const int bins = nc_ + 1;
-  const double bin_hz = BinHz(cfg, 1);
-  int off = 0;
+  const double bin_hz = BinHz(cfg, 1);  // k * bin_hz == BinHz(cfg, k) exactly (rfftfreq: k * val)
+  bin_hz_ = bin_hz;
   for (int i = 0; i < n_mels_; ++i) {
     const double m0 = edges[i], m1 = edges[i + 1], m2 = edges[i + 2];
     int k_lo = static_cast<int>(m0 / bin_hz) - 1, k_hi = static_cast<int>(m2 / bin_hz) + 2;
@@ -216,22 +226,63 @@ const char* Frontend::Init(const Config& cfg) {
     k_hi = k_hi > bins ? bins : k_hi;
     int first = -1, last = -1;
     for (int k = k_lo; k < k_hi; ++k) {
-      if (MelWeightLibrosa(m0, m1, m2, BinHz(cfg, k)) != 0.f) {
+      if (MelWeightLibrosa(m0, m1, m2, k * bin_hz) != 0.f) {
         if (first < 0) first = k;
         last = k;
       }
     }
     const int len = first < 0 ? 0 : last - first + 1;
-    if (off + len > 2 * kMaxBins) {
-      snprintf(error_, sizeof error_, "mel filters overlap more than 2 per FFT bin (n_mels=%d, n_fft=%d)",
-               n_mels_, n_fft_);
-      return error_;
-    }
     mel_start_[i] = static_cast<uint16_t>(first < 0 ? 0 : first);
     mel_len_[i] = static_cast<uint16_t>(len);
-    mel_off_[i] = static_cast<uint16_t>(off);
-    for (int k = 0; k < len; ++k) mel_w_[off + k] = MelWeightLibrosa(m0, m1, m2, BinHz(cfg, first + k)) * 0.25f;
-    off += len;
+  }
+
+  // Per bin: the (at most two, adjacent) filters it feeds, grouped into segments of equal j.
+  for (int k = 0; k < 3 * kMaxBins; ++k) bin_[k] = 0.f;
+  num_segs_ = 0;
+  int prev_j = -1;
+  for (int k = 0; k < bins; ++k) {
+    int lo = -1, count = 0;
+    float w[3] = {0.f, 0.f, 0.f};  // weights of filters lo, lo + 1 (and a third one: an error)
+    for (int i = 0; i < n_mels_; ++i) {
+      const float wi = mel_weight(i, k);
+      if (wi != 0.f) {
+        if (count == 0) lo = i;
+        if (count < 3) w[count] = wi;
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    int j;  // filter on its rising slope at bin k (j - 1 is on its falling slope)
+    float w_down = 0.f, w_up = 0.f;
+    if (count == 2 && mel_weight(lo + 1, k) != 0.f) {
+      j = lo + 1;
+      w_down = w[0];
+      w_up = w[1];
+    } else if (count == 1) {
+      j = k * bin_hz < edges[lo + 1] ? lo : lo + 1;
+      (j == lo ? w_up : w_down) = w[0];
+    } else {
+      snprintf(error_, sizeof error_, "FFT bin %d feeds %d mel filters, need at most 2 adjacent ones", k, count);
+      return error_;
+    }
+    if (j < prev_j) {
+      snprintf(error_, sizeof error_, "mel filters are not ordered at FFT bin %d", k);
+      return error_;
+    }
+    bin_[3 * k] = w_down * 0.25f;
+    bin_[3 * k + 1] = w_up * 0.25f;
+    if (j != prev_j || seg_start_[num_segs_ - 1] + seg_len_[num_segs_ - 1] != k) {
+      if (num_segs_ == kMaxMels + 1) {
+        snprintf(error_, sizeof error_, "mel filterbank has more than %d bin segments", kMaxMels + 1);
+        return error_;
+      }
+      seg_j_[num_segs_] = static_cast<uint16_t>(j);
+      seg_start_[num_segs_] = static_cast<uint16_t>(k);
+      seg_len_[num_segs_] = 0;
+      ++num_segs_;
+    }
+    ++seg_len_[num_segs_ - 1];
+    prev_j = j;
   }
 
   // DCT-II ortho: y[k] = scale_k * sum_n x[n] cos(pi k (2n + 1) / (2N)).
@@ -253,7 +304,8 @@ const char* Frontend::Init(const Config& cfg) {
 }
 
 void Frontend::Reset() {
-  for (int i = 0; i < kMaxFft; ++i) frame_[i] = 0.f;
+  for (int i = 0; i < kStreamSize; ++i) stream_[i] = 0.f;
+  base_ = 0;
   filled_ = 0;
   skip_ = 0;
 }
@@ -265,7 +317,7 @@ float Frontend::window_value(int n) const {
 
 float Frontend::mel_weight(int mel, int bin) const {
   if (mel < 0 || mel >= n_mels_ || bin < mel_start_[mel] || bin >= mel_start_[mel] + mel_len_[mel]) return 0.f;
-  return mel_w_[mel_off_[mel] + bin - mel_start_[mel]] * 4.0f;
+  return MelWeightLibrosa(mel_edges_[mel], mel_edges_[mel + 1], mel_edges_[mel + 2], bin * bin_hz_);
 }
 
 size_t Frontend::FramesAfter(size_t n) const {
@@ -285,7 +337,7 @@ bool Frontend::AddSample(const int16_t* pcm, size_t n, size_t* used) {
   }
   const size_t need = static_cast<size_t>(window_) - filled_;
   const size_t take = (n - i) < need ? (n - i) : need;
-  float* dst = frame_ + pad_ + filled_;
+  float* dst = stream_ + base_ + pad_ + filled_;
   for (size_t k = 0; k < take; ++k) dst[k] = static_cast<float>(pcm[i + k]);
   filled_ += take;
   *used = i + take;
@@ -293,8 +345,13 @@ bool Frontend::AddSample(const int16_t* pcm, size_t n, size_t* used) {
 
   ComputeFrame();
   if (hop_ < window_) {
-    std::memmove(frame_ + pad_, frame_ + pad_ + hop_, sizeof(float) * static_cast<size_t>(window_ - hop_));
     filled_ = static_cast<size_t>(window_ - hop_);
+    base_ += static_cast<size_t>(hop_);
+    if (base_ + static_cast<size_t>(n_fft_) > static_cast<size_t>(kStreamSize)) {
+      // Move the kept samples (and the zeros/old samples before them) back to the front.
+      std::memmove(stream_, stream_ + base_, sizeof(float) * (static_cast<size_t>(pad_) + filled_));
+      base_ = 0;
+    }
   } else {
     filled_ = 0;
     skip_ = static_cast<size_t>(hop_ - window_);
@@ -341,37 +398,45 @@ size_t Frontend::Push(const int16_t* pcm, size_t n, int8_t* out, size_t max_fram
 //   x[k+h] = a - b' - i (c' - d'), x[k+3h] = a - b' + i (c' - d').
 
 // z[m] = (x[2m] w[2m], x[2m + 1] w[2m + 1]) read straight from the frame in bit-reversed order.
+namespace {
+// First radix-4 pass fused with the windowing, reading z[m] = (x[2m] w[2m], x[2m+1] w[2m+1]) in
+// bit-reversed order: group g reads z[b], z[b + nc/2], z[b + nc/4], z[b + 3nc/4], b = first_base[g].
+void FirstRadix4Pass(const float* x, const float* w, const uint16_t* first_base, int nc, float* out) {
+  const int q = nc / 4;
+  const int off_b = 2 * (nc / 2), off_c = 2 * q, off_d = 2 * (3 * q);
+  for (int g = 0; g < q; ++g) {
+    const float* xa = x + 2 * first_base[g];
+    const float* wa = w + 2 * first_base[g];
+    const float* xb = xa + off_b;
+    const float* wb = wa + off_b;
+    const float* xc = xa + off_c;
+    const float* wc = wa + off_c;
+    const float* xd = xa + off_d;
+    const float* wd = wa + off_d;
+    const float ar = xa[0] * wa[0], ai = xa[1] * wa[1];
+    const float br = xb[0] * wb[0], bi = xb[1] * wb[1];
+    const float cr = xc[0] * wc[0], ci = xc[1] * wc[1];
+    const float dr = xd[0] * wd[0], di = xd[1] * wd[1];
+    const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
+    const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+    float* o = out + 8 * g;
+    o[0] = s1r + s2r;
+    o[1] = s1i + s2i;
+    o[2] = d1r + d2i;
+    o[3] = d1i - d2r;
+    o[4] = s1r - s2r;
+    o[5] = s1i - s2i;
+    o[6] = d1r - d2i;
+    o[7] = d1i + d2r;
+  }
+}
+}  // namespace
+
 void Frontend::FirstPass(float* out) const {
-  const float* x = frame_;
+  const float* x = stream_ + base_;
   const float* w = win_;
   if (first_radix4_) {
-    const int q = nc_ / 4;
-    const int off_b = 2 * (nc_ / 2), off_c = 2 * q, off_d = 2 * (3 * q);
-    for (int g = 0; g < q; ++g) {
-      const float* xa = x + 2 * first_base_[g];
-      const float* wa = w + 2 * first_base_[g];
-      const float* xb = xa + off_b;
-      const float* wb = wa + off_b;
-      const float* xc = xa + off_c;
-      const float* wc = wa + off_c;
-      const float* xd = xa + off_d;
-      const float* wd = wa + off_d;
-      const float ar = xa[0] * wa[0], ai = xa[1] * wa[1];
-      const float br = xb[0] * wb[0], bi = xb[1] * wb[1];
-      const float cr = xc[0] * wc[0], ci = xc[1] * wc[1];
-      const float dr = xd[0] * wd[0], di = xd[1] * wd[1];
-      const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
-      const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
-      float* o = out + 8 * g;
-      o[0] = s1r + s2r;
-      o[1] = s1i + s2i;
-      o[2] = d1r + d2i;
-      o[3] = d1i - d2r;
-      o[4] = s1r - s2r;
-      o[5] = s1i - s2i;
-      o[6] = d1r - d2i;
-      o[7] = d1i + d2r;
-    }
+    FirstRadix4Pass(x, w, first_base_, nc_, out);
   } else {
     const int half = nc_ / 2;
     for (int g = 0; g < half; ++g) {
@@ -416,31 +481,65 @@ void Frontend::FirstPassInPlace(float* z) const {
   }
 }
 
-void Frontend::Radix4Passes(float* z) const {
+namespace {
+// One twiddled radix-4 pass of span h over n complex values; kH > 0 makes h a compile-time
+// constant (immediate offsets, better scheduling) for the passes of the default n_fft.
+template <int kH>
+void Radix4Pass(float* z, int n, int h_runtime, const float* tw) {
+  const int h = kH > 0 ? kH : h_runtime;
+  const int stride = 2 * 4 * h;  // floats between groups
+  // j = 0: all twiddles are 1.
+  for (float* a = z; a < z + 2 * n; a += stride) {
+    float* b = a + 2 * h;
+    float* c = a + 4 * h;
+    float* d = a + 6 * h;
+    const float s1r = a[0] + b[0], s1i = a[1] + b[1], d1r = a[0] - b[0], d1i = a[1] - b[1];
+    const float s2r = c[0] + d[0], s2i = c[1] + d[1], d2r = c[0] - d[0], d2i = c[1] - d[1];
+    a[0] = s1r + s2r;
+    a[1] = s1i + s2i;
+    b[0] = d1r + d2i;
+    b[1] = d1i - d2r;
+    c[0] = s1r - s2r;
+    c[1] = s1i - s2i;
+    d[0] = d1r - d2i;
+    d[1] = d1i + d2r;
+  }
+  tw += 6;
+  for (int j = 1; j < h; ++j, tw += 6) {
+    const float wbr = tw[0], wbi = tw[1], wcr = tw[2], wci = tw[3], wdr = tw[4], wdi = tw[5];
+    for (float* a = z + 2 * j; a < z + 2 * n; a += stride) {
+      float* b = a + 2 * h;
+      float* c = a + 4 * h;
+      float* d = a + 6 * h;
+      const float ar = a[0], ai = a[1];
+      const float br = b[0] * wbr - b[1] * wbi, bi = b[0] * wbi + b[1] * wbr;
+      const float cr = c[0] * wcr - c[1] * wci, ci = c[0] * wci + c[1] * wcr;
+      const float dr = d[0] * wdr - d[1] * wdi, di = d[0] * wdi + d[1] * wdr;
+      const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
+      const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+      a[0] = s1r + s2r;
+      a[1] = s1i + s2i;
+      b[0] = d1r + d2i;
+      b[1] = d1i - d2r;
+      c[0] = s1r - s2r;
+      c[1] = s1i - s2i;
+      d[0] = d1r - d2i;
+      d[1] = d1i + d2r;
+    }
+  }
+}
+}  // namespace
+
+void Frontend::Radix4Passes(float* z, bool last) const {
   const float* tw = twiddle_;
-  for (int h = first_h_; h < nc_; h *= 4) {
-    const int stride = 2 * 4 * h;  // floats between groups
-    for (int j = 0; j < h; ++j, tw += 6) {
-      const float wbr = tw[0], wbi = tw[1], wcr = tw[2], wci = tw[3], wdr = tw[4], wdi = tw[5];
-      for (float* a = z + 2 * j; a < z + 2 * nc_; a += stride) {
-        float* b = a + 2 * h;
-        float* c = a + 4 * h;
-        float* d = a + 6 * h;
-        const float ar = a[0], ai = a[1];
-        const float br = b[0] * wbr - b[1] * wbi, bi = b[0] * wbi + b[1] * wbr;
-        const float cr = c[0] * wcr - c[1] * wci, ci = c[0] * wci + c[1] * wcr;
-        const float dr = d[0] * wdr - d[1] * wdi, di = d[0] * wdi + d[1] * wdr;
-        const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
-        const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
-        a[0] = s1r + s2r;
-        a[1] = s1i + s2i;
-        b[0] = d1r + d2i;
-        b[1] = d1i - d2r;
-        c[0] = s1r - s2r;
-        c[1] = s1i - s2i;
-        d[0] = d1r - d2i;
-        d[1] = d1i + d2r;
-      }
+  const int end = last ? nc_ : nc_ / 4;
+  for (int h = first_h_; h < end; tw += 6 * h, h *= 4) {
+    if (h == 4) {
+      Radix4Pass<4>(z, nc_, h, tw);
+    } else if (h == 16) {
+      Radix4Pass<16>(z, nc_, h, tw);
+    } else {
+      Radix4Pass<0>(z, nc_, h, tw);
     }
   }
 }
@@ -459,51 +558,100 @@ void Frontend::ComplexFft(float* z) const {
     }
   }
   FirstPassInPlace(z);
-  Radix4Passes(z);
+  Radix4Passes(z, true);
 }
 
 // Real FFT of n_fft points from the nc_-point complex FFT Z of z[m] = x[2m] + i x[2m+1]:
 //   2 X[k] = E + T, 2 X[nc-k] = conj(E - T), E = Z[k] + conj(Z[nc-k]),
 //   T = W^k (-i) (Z[k] - conj(Z[nc-k])), W = exp(-i pi / nc).
-// power_[k] = |2 X[k]|^2 = 4 |X[k]|^2 exactly (the 1/4 is folded into the mel weights).
-void Frontend::SplitPower(const float* z) {
-  const int n = nc_;
-  const float t0 = z[0] + z[1], tn = z[0] - z[1];
-  power_[0] = (t0 + t0) * (t0 + t0);
-  power_[n] = (tn + tn) * (tn + tn);
-  const float* w = split_tw_ + 2;
-  for (int k = 1; k < n / 2; ++k, w += 2) {
-    const float ar = z[2 * k], ai = z[2 * k + 1];
-    const float zr = z[2 * (n - k)], zi = z[2 * (n - k) + 1];
-    const float er = ar + zr, ei = ai - zi;
-    const float dr = ar - zr, di = ai + zi;
-    const float tr = w[0] * di + w[1] * dr;
-    const float ti = w[1] * di - w[0] * dr;
-    const float xr = er + tr, xi = ei + ti;
-    const float yr = er - tr, yi = ei - ti;
-    power_[k] = xr * xr + xi * xi;
-    power_[n - k] = yr * yr + yi * yi;
+// bin_[3k + 2] = |2 X[k]|^2 = 4 |X[k]|^2 exactly (the 1/4 is folded into the mel weights).
+namespace {
+inline void SplitPair(float ar, float ai, float zr, float zi, const float* w, float* pk, float* pnk) {
+  const float er = ar + zr, ei = ai - zi;
+  const float dr = ar - zr, di = ai + zi;
+  const float tr = w[0] * di + w[1] * dr;
+  const float ti = w[1] * di - w[0] * dr;
+  const float xr = er + tr, xi = ei + ti;
+  const float yr = er - tr, yi = ei - ti;
+  *pk = xr * xr + xi * xi;
+  *pnk = yr * yr + yi * yi;
+}
+}  // namespace
+
+// The last radix-4 pass (h = nc/4 = q) fused with the split: butterfly j yields Z[j + r q],
+// r = 0..3, whose split partners Z[nc - j - r q] = Z[(q - j) + (3 - r) q] come from butterfly
+// q - j, so Z is never stored. j = 0 and j = q/2 pair with themselves.
+void Frontend::LastPassSplitPower(const float* z) {
+  const int n = nc_, q = nc_ / 4;
+  const float* tw_last = twiddle_ + last_tw_off_;
+  const float* sw = split_tw_;
+  float* const pw = bin_ + 2;  // power of bin k at pw[3 k]
+  auto butterfly = [z, q, tw_last](int j, float* o) {
+    const float* tw = tw_last + 6 * j;
+    const float* a = z + 2 * j;
+    const float* b = a + 2 * q;
+    const float* c = a + 4 * q;
+    const float* d = a + 6 * q;
+    const float br = b[0] * tw[0] - b[1] * tw[1], bi = b[0] * tw[1] + b[1] * tw[0];
+    const float cr = c[0] * tw[2] - c[1] * tw[3], ci = c[0] * tw[3] + c[1] * tw[2];
+    const float dr = d[0] * tw[4] - d[1] * tw[5], di = d[0] * tw[5] + d[1] * tw[4];
+    const float s1r = a[0] + br, s1i = a[1] + bi, d1r = a[0] - br, d1i = a[1] - bi;
+    const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+    o[0] = s1r + s2r;
+    o[1] = s1i + s2i;
+    o[2] = d1r + d2i;
+    o[3] = d1i - d2r;
+    o[4] = s1r - s2r;
+    o[5] = s1i - s2i;
+    o[6] = d1r - d2i;
+    o[7] = d1i + d2r;
+  };
+  float u[8], v[8];
+  butterfly(0, u);
+  const float t0 = u[0] + u[1], tn = u[0] - u[1];  // X[0], X[nc] are real
+  pw[0] = (t0 + t0) * (t0 + t0);
+  pw[3 * n] = (tn + tn) * (tn + tn);
+  SplitPair(u[2], u[3], u[6], u[7], sw + 2 * q, pw + 3 * q, pw + 3 * (n - q));
+  const float hr = u[4] + u[4], hi = u[5] + u[5];  // k = nc/2: 2 X = 2 conj(Z[nc/2])
+  pw[3 * (n / 2)] = hr * hr + hi * hi;
+  for (int j = 1; j < q / 2; ++j) {
+    butterfly(j, u);
+    butterfly(q - j, v);
+    SplitPair(u[0], u[1], v[6], v[7], sw + 2 * j, pw + 3 * j, pw + 3 * (n - j));
+    SplitPair(u[2], u[3], v[4], v[5], sw + 2 * (j + q), pw + 3 * (j + q), pw + 3 * (n - j - q));
+    SplitPair(v[2], v[3], u[4], u[5], sw + 2 * (2 * q - j), pw + 3 * (2 * q - j), pw + 3 * (n - 2 * q + j));
+    SplitPair(v[0], v[1], u[6], u[7], sw + 2 * (q - j), pw + 3 * (q - j), pw + 3 * (n - q + j));
   }
-  const float hr = z[n] + z[n], hi = z[n + 1] + z[n + 1];  // k = nc/2: 2 X = 2 conj(Z[nc/2])
-  power_[n / 2] = hr * hr + hi * hi;
+  butterfly(q / 2, u);
+  SplitPair(u[0], u[1], u[6], u[7], sw + q, pw + 3 * (q / 2), pw + 3 * (n - q / 2));
+  SplitPair(u[2], u[3], u[4], u[5], sw + 3 * q, pw + 3 * (3 * q / 2), pw + 3 * (n - 3 * q / 2));
 }
 
 void Frontend::MelLogQuantize() {
   float* logmel = n_mfcc_ > 0 ? logmel_ : feats_;
-  for (int i = 0; i < n_mels_; ++i) {
-    const float* w = mel_w_ + mel_off_[i];
-    const float* p = power_ + mel_start_[i];
-    const int len = mel_len_[i];
-    // Sequential sum over the filter's bins (as a dot product), two taps per iteration.
-    float acc = 0.f;
-    int k = 0;
-    for (; k + 1 < len; k += 2) {
-      acc += w[k] * p[k];
-      acc += w[k + 1] * p[k + 1];
+  float* acc = acc_;
+  for (int i = 0; i < n_mels_ + 2; ++i) acc[i] = 0.f;
+  for (int s = 0; s < num_segs_; ++s) {
+    // Bins in increasing order: each filter is a sequential sum over its bins, as a dot product.
+    const int j = seg_j_[s];
+    float down = acc[j], up = acc[j + 1];
+    const float* b = bin_ + 3 * seg_start_[s];
+    const float* const end = b + 3 * seg_len_[s];
+    for (; b + 6 <= end; b += 6) {
+      const float w0 = b[0], u0 = b[1], p0 = b[2], w1 = b[3], u1 = b[4], p1 = b[5];
+      down += w0 * p0;
+      up += u0 * p0;
+      down += w1 * p1;
+      up += u1 * p1;
     }
-    if (k < len) acc += w[k] * p[k];
-    logmel[i] = FastLog(acc + log_floor_);
+    if (b < end) {
+      down += b[0] * b[2];
+      up += b[1] * b[2];
+    }
+    acc[j] = down;
+    acc[j + 1] = up;
   }
+  for (int i = 0; i < n_mels_; ++i) logmel[i] = FastLogInline(acc[i + 1] + log_floor_);
   if (n_mfcc_ > 0) {
     const int m4 = 4 * n_mels_;
     for (int k = 0; k < n_mfcc_; ++k) {
@@ -517,13 +665,13 @@ void Frontend::MelLogQuantize() {
       feats_[k] = acc * (k == 0 ? dct_scale0_ : dct_scale_);
     }
   }
-  for (int i = 0; i < num_features_; ++i) out_[i] = QuantizeFeature(feats_[i], quant_scale_, quant_offset_);
+  for (int i = 0; i < num_features_; ++i) out_[i] = QuantizeInline(feats_[i], quant_scale_, quant_offset_);
 }
 
 void Frontend::ComputeFrame() {
   FirstPass(fft_);
-  Radix4Passes(fft_);
-  SplitPower(fft_);
+  Radix4Passes(fft_, false);
+  LastPassSplitPower(fft_);
   MelLogQuantize();
 }
 

@@ -3,7 +3,7 @@
 // Float32 arithmetic (the Cortex-M4F has an FPU), no heap, no exceptions. Every table (periodic
 // Hann window, Slaney mel filterbank, FFT twiddles, DCT cosines) is computed by Init() from the
 // Config into arrays inside the object, sized by compile-time maxima, so on the device the object
-// should live in static storage (it is ~14 KB for the default maxima):
+// should live in static storage (~18 KB with the default maxima, 10 KB of code on the M4):
 //
 //   static frontend::Frontend fe;
 //   frontend::Config cfg;                      // FeatureSpec() defaults
@@ -111,8 +111,8 @@ class Frontend {
   void ComputeFrame();
   void FirstPass(float* z) const;        // windowing + bit reversal + first FFT pass, fused
   void FirstPassInPlace(float* z) const; // first FFT pass on data already in bit-reversed order
-  void Radix4Passes(float* z) const;
-  void SplitPower(const float* z);       // rfft split + |X|^2 (times 4) into power_
+  void Radix4Passes(float* z, bool last) const;  // the twiddled passes (without the last one)
+  void LastPassSplitPower(const float* z);       // last pass + rfft split + 4 |X|^2 into bin_
   void MelLogQuantize();
 
   Config cfg_;
@@ -120,24 +120,40 @@ class Frontend {
   int num_features_ = 0;
   int n_fft_ = 0, nc_ = 0, pad_ = 0, window_ = 0, hop_ = 0, n_mels_ = 0, n_mfcc_ = 0;
   bool first_radix4_ = true;
-  int first_h_ = 1;  // h of the first twiddled radix-4 pass
+  int first_h_ = 1;      // h of the first twiddled radix-4 pass
+  int last_tw_off_ = 0;  // twiddle_ offset of the last pass (h = n_fft / 8)
   float log_floor_ = 0.f, quant_scale_ = 0.f, quant_offset_ = 0.f;
 
-  // Stream state: frame_[pad_ + i] holds sample i of the current window (as float), the rest is 0.
-  size_t filled_ = 0;
-  size_t skip_ = 0;  // samples to drop before the next window starts (hop > window)
+  // Stream state: the current n_fft frame is stream_[base_ .. base_ + n_fft); sample i of its
+  // window is stream_[base_ + pad_ + i]. The frame slides forward by hop inside stream_ and the
+  // kept samples are moved back to the front only when it reaches the end (not every hop).
+  // Outside the window the stream holds old finite samples, which the zero window ignores.
+  size_t base_ = 0;
+  size_t filled_ = 0;  // samples of the current window received
+  size_t skip_ = 0;    // samples to drop before the next window starts (hop > window)
 
-  float frame_[kMaxFft];
+  static constexpr int kStreamSize = 2 * kMaxFft;
+  float stream_[kStreamSize];
   float win_[kMaxFft];                 // Hann / 32768 centred in n_fft, zero elsewhere
   float fft_[kMaxFft];                 // n_fft / 2 complex values, interleaved
   float twiddle_[kMaxFft];             // per radix-4 pass, per j: W^{2j}, W^{j}, W^{3j}
   float split_tw_[kMaxFft / 2 + 2];    // exp(-i pi k / nc), k = 0..nc/2
   uint16_t first_base_[kMaxFft / 4];   // z index of the first input of each first-pass group
-  float power_[kMaxBins];              // 4 |X[k]|^2
-  float mel_w_[2 * kMaxBins];          // packed filter weights / 4 (power_ is 4x)
-  uint16_t mel_start_[kMaxMels];       // first bin of each filter
-  uint16_t mel_len_[kMaxMels];         // number of bins of each filter
-  uint16_t mel_off_[kMaxMels];         // offset of each filter in mel_w_
+  // Mel filterbank as segments of bins between consecutive filter centres: every bin k of segment s
+  // feeds filter seg_j_[s] - 1 (its falling slope, weight bin_[3k]) and filter seg_j_[s] (its
+  // rising slope, bin_[3k + 1]); bin_[3k + 2] is the bin's power 4 |X[k]|^2 (hence weights / 4),
+  // so the mel loop reads one contiguous triple per bin. acc_[j + 1] sums filter j (acc_[0] and
+  // acc_[n_mels + 1] absorb the missing neighbours of the first and last filter).
+  float bin_[3 * kMaxBins];
+  uint16_t seg_j_[kMaxMels + 1];
+  uint16_t seg_start_[kMaxMels + 1];
+  uint16_t seg_len_[kMaxMels + 1];
+  int num_segs_ = 0;
+  float acc_[kMaxMels + 2];
+  uint16_t mel_start_[kMaxMels];       // first nonzero bin of each filter
+  uint16_t mel_len_[kMaxMels];         // number of bins from there to its last nonzero bin
+  double mel_edges_[kMaxMels + 2];     // librosa's mel_f (Hz): filter i spans edges i .. i + 2
+  double bin_hz_ = 0.0;                // Hz per FFT bin (rfftfreq step)
   float dct_cos_[4 * kMaxMels];        // cos(pi m / (2 n_mels)), m = 0..4 n_mels - 1
   float dct_scale0_ = 0.f, dct_scale_ = 0.f;
   float feats_[kMaxMels];

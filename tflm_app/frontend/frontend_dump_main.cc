@@ -81,7 +81,8 @@ bool ParseWav(const char* path, const std::vector<uint8_t>& d, int rate, std::ve
         return false;
       }
       if (static_cast<int>(sr) != rate) {
-        fprintf(stderr, "frontend_dump: %s: need %d Hz (resample it first), got %u Hz\n", path, rate, sr);
+        fprintf(stderr, "frontend_dump: %s: need %d Hz (resample it first), got %u Hz\n", path, rate,
+                static_cast<unsigned>(sr));
         return false;
       }
       have_fmt = true;
@@ -148,7 +149,7 @@ void OnFrame(const int8_t* features, int n, void* user) {
   s->f.insert(s->f.end(), f, f + n);
 }
 
-frontend::Frontend g_frontend;  // ~14 KB of tables: static storage, as on the device
+frontend::Frontend g_frontend;  // ~18 KB of tables: static storage, as on the device
 
 }  // namespace
 

@@ -179,6 +179,19 @@ TEST(FrameMatchesDirectDft) {
   odd.fmin = 0.0;
   odd.fmax = 7600.0;
   CheckFrameAgainstDft(odd, g_audio + 3000);
+  Config tiny;  // smallest FFT: the fused last pass has q = 2
+  tiny.n_fft = 16;
+  tiny.window_samples = 16;
+  tiny.hop_samples = 8;
+  tiny.n_mels = 3;
+  tiny.fmin = 0.0;
+  CheckFrameAgainstDft(tiny, g_audio + 100);
+  Config small;  // radix-4 first pass and a single twiddled pass
+  small.n_fft = 32;
+  small.window_samples = 25;
+  small.hop_samples = 10;
+  small.n_mels = 6;
+  CheckFrameAgainstDft(small, g_audio + 7000);
 }
 
 TEST(SilenceGivesTheFloor) {

@@ -31,6 +31,28 @@ int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier, i
   return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(shifted, quantized_multiplier), right_shift);
 }
 
+float PairwiseSum(const float* a, int32_t n) {
+  if (n < 8) {
+    float res = 0.0f;
+    for (int32_t i = 0; i < n; ++i) res += a[i];
+    return res;
+  }
+  if (n <= 128) {
+    float r[8];
+    for (int32_t j = 0; j < 8; ++j) r[j] = a[j];
+    int32_t i = 8;
+    for (; i < n - (n % 8); i += 8) {
+      for (int32_t j = 0; j < 8; ++j) r[j] += a[i + j];
+    }
+    float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  int32_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return PairwiseSum(a, n2) + PairwiseSum(a + n2, n - n2);
+}
+
 const char* Validate(const HeadParams& p) {
   if (p.num_layers < 1 || p.num_layers > kMaxLayers) return "head: num_layers must be in [1, kMaxLayers=4]";
   for (int32_t i = 0; i < p.num_layers; ++i) {
@@ -84,18 +106,14 @@ void Run(const HeadParams& p, const int8_t* input, int8_t* logits, int8_t* scrat
 
 void Scores(const int8_t* logits, int32_t num_classes, float logit_scale, int32_t logit_zero_point,
             uint8_t* scores) {
-  float x[kMaxWidth];
+  float x[kMaxWidth] = {};  // zeroed: keeps -Wmaybe-uninitialized quiet about PairwiseSum
   float max_x = -std::numeric_limits<float>::infinity();
   for (int32_t c = 0; c < num_classes; ++c) {
     x[c] = logit_scale * static_cast<float>(static_cast<int32_t>(logits[c]) - logit_zero_point);
     if (x[c] > max_x) max_x = x[c];
   }
-  // Sequential float32 sum: numpy's pairwise sum is sequential for fewer than 8 terms.
-  float sum = 0.0f;
-  for (int32_t c = 0; c < num_classes; ++c) {
-    x[c] = expf(x[c] - max_x);
-    sum += x[c];
-  }
+  for (int32_t c = 0; c < num_classes; ++c) x[c] = expf(x[c] - max_x);
+  const float sum = PairwiseSum(x, num_classes);
   for (int32_t c = 0; c < num_classes; ++c) {
     // floor(255 p + 0.5) in float32, as fastgrnn_tf/head_oracle.py (not roundf: the float32 sum
     // x + 0.5 may round up where roundf(x) would not).

@@ -57,7 +57,13 @@ void FullyConnected(const FcLayer& layer, const int8_t* input, int8_t* output);
 // All layers: h [input_size] -> logits [num_classes]. scratch: kScratchBytes bytes.
 void Run(const HeadParams& p, const int8_t* input, int8_t* logits, int8_t* scratch);
 
-// uint8 posteriors: clamp(round(255 * softmax(scale * (l - zp))), 0, 255), float32 with expf.
+// float32 sum in numpy's order (pairwise: 8 accumulators, blocks of 128), so that the softmax
+// denominator is bit-identical with numpy's `sum(dtype=float32)` for any number of classes.
+float PairwiseSum(const float* a, int32_t n);
+
+// uint8 posteriors: clamp(floor(255 * softmax(scale * (l - zp)) + 0.5), 0, 255), float32 with
+// expf, as fastgrnn_tf/head_oracle.py `scores`. expf itself may differ from numpy's exp by an ulp,
+// so a score exactly on a rounding boundary may differ by 1 (detector_spec.md allows it).
 void Scores(const int8_t* logits, int32_t num_classes, float logit_scale, int32_t logit_zero_point,
             uint8_t* scores);
 

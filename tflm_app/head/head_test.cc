@@ -154,6 +154,17 @@ TEST(ScoresAreRoundedPosteriors) {
   EXPECT_EQ(s[1], 64);
 }
 
+TEST(PairwiseSumFollowsNumpyOrder) {
+  // 2^24 + 1 == 2^24 in float32: a sequential sum loses every 1, numpy's pairwise sum does not.
+  float a[200];
+  a[0] = 16777216.0f;
+  for (int i = 1; i < 200; ++i) a[i] = 1.0f;
+  EXPECT_EQ(static_cast<long long>(head::PairwiseSum(a, 7)), 16777216);   // < 8: sequential
+  EXPECT_EQ(static_cast<long long>(head::PairwiseSum(a, 8)), 16777222);   // 8 accumulators
+  EXPECT_EQ(static_cast<long long>(head::PairwiseSum(a, 12)), 16777224);  // + 4 sequential, ties to even
+  EXPECT_EQ(static_cast<long long>(head::PairwiseSum(a, 200)), 16777404);  // split 96 + 104
+}
+
 int main() {
   RUN_TEST(DoublingHighMulRoundsHalfUpAndSaturates);
   RUN_TEST(RoundingDivideByPotRoundsHalfAwayFromZero);
@@ -163,5 +174,6 @@ int main() {
   RUN_TEST(RunChainsLayers);
   RUN_TEST(ValidateRejects);
   RUN_TEST(ScoresAreRoundedPosteriors);
+  RUN_TEST(PairwiseSumFollowsNumpyOrder);
   return TestSummary("head_test");
 }

@@ -38,9 +38,9 @@ int main(int argc, char** argv) {
     }
     head::Run(model.head, x, logits, scratch);
     head::Scores(logits, classes, model.head.logit_scale, model.head.logit_zero_point, scores);
-    for (int32_t c = 0; c < classes; ++c) printf("%d ", logits[c]);
+    for (int32_t c = 0; c < classes; ++c) printf("%d ", static_cast<int>(logits[c]));
     printf(";");
-    for (int32_t c = 0; c < classes; ++c) printf(" %d", scores[c]);
+    for (int32_t c = 0; c < classes; ++c) printf(" %d", static_cast<int>(scores[c]));
     printf("\n");
   }
   fclose(f);

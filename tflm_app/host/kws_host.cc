@@ -57,7 +57,8 @@ class Runner {
   void Frame(const int8_t* features) {
     const int32_t d = model_.step.input_dim;
     if (features_file_ != nullptr) WriteRow(features_file_, features, d);
-    fastgrnn::Run(model_.step, prepared_.data(), features, 1, h_.data(), h_out_.data(), false, scratch_.data());
+    fastgrnn::Run(model_.step, prepared_.data(), features, 1, h_.data(), h_out_.data(), false,
+                  scratch_.data());
     int8_t logits[head::kMaxWidth];
     int8_t head_scratch[head::kScratchBytes];
     head::Run(model_.head, h_.data(), logits, head_scratch);
@@ -70,8 +71,9 @@ class Runner {
       const kws::FeatureFields& f = model_.features;
       const double t = (static_cast<double>(det.frame) * f.hop_samples + f.window_samples) / f.sample_rate;
       if (!quiet_) {
-        printf("detection t=%.3fs frame=%d class=%d label=%s score=%d\n", t, det.frame, det.class_index,
-               model_.class_names[det.class_index], det.score);
+        printf("detection t=%.3fs frame=%d class=%d label=%s score=%d\n", t, static_cast<int>(det.frame),
+               static_cast<int>(det.class_index), model_.class_names[det.class_index],
+               static_cast<int>(det.score));
       }
     }
     ++frames_;
@@ -124,7 +126,7 @@ bool ReadFeatureText(const char* path, int32_t dim, std::vector<int8_t>* out) {
   fclose(f);
   if (ok && out->size() % static_cast<size_t>(dim) != 0) {
     fprintf(stderr, "kws_host: %s: %zu values is not a whole number of %d-value frames\n", path, out->size(),
-            dim);
+            static_cast<int>(dim));
     ok = false;
   }
   return ok;
@@ -170,7 +172,9 @@ int main(int argc, char** argv) {
     }
   }
   if (model_path == nullptr) return Usage("--model is required");
-  if ((wav_path == nullptr) == (features_in == nullptr)) return Usage("give exactly one of --wav, --features-in");
+  if ((wav_path == nullptr) == (features_in == nullptr)) {
+    return Usage("give exactly one of --wav, --features-in");
+  }
 
   std::vector<uint8_t> storage;
   static kws::Model model;  // large (class names): static storage
@@ -220,7 +224,8 @@ int main(int argc, char** argv) {
     }
     // Microphone-style delivery: fixed-size chunks, the last one partial.
     for (size_t pos = 0; pos < pcm.size(); pos += static_cast<size_t>(chunk)) {
-      const size_t n = pcm.size() - pos < static_cast<size_t>(chunk) ? pcm.size() - pos : static_cast<size_t>(chunk);
+      const size_t left = pcm.size() - pos;
+      const size_t n = left < static_cast<size_t>(chunk) ? left : static_cast<size_t>(chunk);
       fe.Push(pcm.data() + pos, n, &Runner::Callback, &runner);
     }
   } else {
@@ -232,7 +237,8 @@ int main(int argc, char** argv) {
   }
   if (scores_file != nullptr) fclose(scores_file);
   if (features_file != nullptr) fclose(features_file);
-  printf("summary frames=%d detections=%d audio=%.3fs\n", runner.frames(), runner.detections(),
+  printf("summary frames=%d detections=%d audio=%.3fs\n", static_cast<int>(runner.frames()),
+         static_cast<int>(runner.detections()),
          static_cast<double>(num_samples) / ff.sample_rate);
   return 0;
 }

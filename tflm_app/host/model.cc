@@ -56,10 +56,11 @@ bool LoadHead(fgb::Bundle* b, Model* m) {
   head::HeadParams& hp = m->head;
   if (!b->GetInt("head.num_layers", &hp.num_layers)) return BundleFail(m, b);
   if (hp.num_layers < 1 || hp.num_layers > head::kMaxLayers) {
-    return Fail(m, "%s: head.num_layers %d not in [1, %d]", b->label(), hp.num_layers, head::kMaxLayers);
+    return Fail(m, "%s: head.num_layers %d not in [1, %d]", b->label(), static_cast<int>(hp.num_layers),
+                static_cast<int>(head::kMaxLayers));
   }
   char name[64];
-  for (int32_t i = 0; i < hp.num_layers; ++i) {
+  for (int i = 0; i < hp.num_layers; ++i) {
     head::FcLayer& l = hp.layers[i];
     fgb::Array a;
     snprintf(name, sizeof(name), "head.%d.weights", i);
@@ -122,7 +123,8 @@ bool LoadDetector(fgb::Bundle* b, Model* m) {
   fgb::Array a;
   if (!b->Find("detector.keywords", fgb::DType::kInt32, &a)) return BundleFail(m, b);
   if (a.count < 1 || a.count > static_cast<size_t>(kMaxKeywords)) {
-    return Fail(m, "%s: detector.keywords must hold 1..%d class indices", b->label(), kMaxKeywords);
+    return Fail(m, "%s: detector.keywords must hold 1..%d class indices", b->label(),
+                static_cast<int>(kMaxKeywords));
   }
   c.num_keywords = static_cast<int32_t>(a.count);
   for (int32_t i = 0; i < c.num_keywords; ++i) c.keywords[i] = a.i32()[i];
@@ -137,10 +139,13 @@ bool LoadClasses(fgb::Bundle* b, Model* m) {
   size_t start = 0;
   for (size_t i = 0; i <= a.count; ++i) {
     if (i < a.count && a.u8()[i] != '\n') continue;
-    if (n >= kMaxClasses) return Fail(m, "%s: more than %d class names", b->label(), kMaxClasses);
+    if (n >= kMaxClasses) {
+      return Fail(m, "%s: more than %d class names", b->label(), static_cast<int>(kMaxClasses));
+    }
     const size_t len = i - start;
     if (len == 0 || len >= static_cast<size_t>(kMaxClassName)) {
-      return Fail(m, "%s: class name %d is empty or longer than %d bytes", b->label(), n, kMaxClassName - 1);
+      return Fail(m, "%s: class name %d is empty or longer than %d bytes", b->label(), static_cast<int>(n),
+                  static_cast<int>(kMaxClassName - 1));
     }
     memcpy(m->class_names[n], a.u8() + start, len);
     m->class_names[n][len] = '\0';
@@ -161,20 +166,21 @@ bool ModelFromBundle(fgb::Bundle* bundle, Model* model) {
   const char* label = bundle->label();
   if (model->features.num_features() != model->step.input_dim) {
     return Fail(model, "%s: the features give %d values per frame but fastgrnn.opt.input_dim is %d", label,
-                model->features.num_features(), model->step.input_dim);
+                static_cast<int>(model->features.num_features()), static_cast<int>(model->step.input_dim));
   }
-  const long zero_point = lround(-static_cast<double>(model->features.quant_offset) / model->features.quant_scale);
+  const FeatureFields& ff = model->features;
+  const long zero_point = lround(-static_cast<double>(ff.quant_offset) / ff.quant_scale);
   if (zero_point != model->step.input_zero_point) {
     return Fail(model, "%s: input.zero_point %d differs from the feature spec's zero point %ld", label,
-                model->step.input_zero_point, zero_point);
+                static_cast<int>(model->step.input_zero_point), zero_point);
   }
   if (model->head.input_size() != model->step.units) {
-    return Fail(model, "%s: head input size %d differs from fastgrnn units %d", label, model->head.input_size(),
-                model->step.units);
+    return Fail(model, "%s: head input size %d differs from fastgrnn units %d", label,
+                static_cast<int>(model->head.input_size()), static_cast<int>(model->step.units));
   }
   if (model->head.num_classes() != model->num_classes) {
-    return Fail(model, "%s: head has %d outputs but there are %d class names", label, model->head.num_classes(),
-                model->num_classes);
+    return Fail(model, "%s: head has %d outputs but there are %d class names", label,
+                static_cast<int>(model->head.num_classes()), static_cast<int>(model->num_classes));
   }
   return true;
 }

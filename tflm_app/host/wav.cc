@@ -71,8 +71,8 @@ bool ParseWav(const uint8_t* data, size_t size, const char* label, int32_t expec
                     static_cast<unsigned>(bits));
       }
       if (expected_rate > 0 && rate != static_cast<uint32_t>(expected_rate)) {
-        return Fail(error, error_size, "%s: sample rate %u Hz, need %d Hz", label, static_cast<unsigned>(rate),
-                    expected_rate);
+        return Fail(error, error_size, "%s: sample rate %u Hz, need %d Hz", label,
+                    static_cast<unsigned>(rate), static_cast<int>(expected_rate));
       }
       if (chunk_size > available) {
         return Fail(error, error_size, "%s: truncated data chunk (header says %u bytes, file has %zu)", label,

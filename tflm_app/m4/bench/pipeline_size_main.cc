@@ -14,8 +14,9 @@
 
 namespace {
 namespace bm = bench_model;
-constexpr size_t kScratchCapacity = 1024;
-constexpr size_t kPreparedCapacity = 8192;
+// Static working memory for either implementation (G12: M4 needs 15832 + 1264 bytes).
+constexpr size_t kScratchCapacity = 1536;
+constexpr size_t kPreparedCapacity = 16384;
 alignas(8) uint8_t g_scratch[kScratchCapacity];
 alignas(8) uint8_t g_prepared[kPreparedCapacity];
 int8_t g_h[bm::kUnits];

@@ -42,14 +42,17 @@ METHOD = (
     "the empty-region marker overhead subtracted. Model: G12 shape (D=32, H=100, w_rank 16, "
     "u_rank 25, 30% weights kept) from fastgrnn_tf.quantize.random_int8_params, compiled in. "
     "Step = fastgrnn::Run with T=1 (state carried), averaged over 99 calls; window = one Run with "
-    "T=99. matvec per MAC: the step's executed addresses are attributed with addr2line -i; those "
-    "inlined from the element-wise helpers of fastgrnn_int8_common.h (ElementwiseUnit/"
-    "PreActivation/LutLookup/UpdateUnit) are element-wise, all other kernel addresses (steps 1-3 "
-    "incl. low-rank requantization and all loop bookkeeping) count as matvec core, divided by "
-    "fastgrnn::MacsPerStep. Pipeline = 100 hops of 160 samples of a 1-s clip after priming the "
-    "frontend with 240 samples: frontend Push + Run(T=1) + head::Run + head::Scores + "
-    "Detector::Push, no inner markers; a second pass with per-stage markers gives the breakdown. "
-    "Instructions are not cycles: on the M4, loads, taken branches and SMLAD/MLA take 1-3 cycles."
+    "T=99. matvec per MAC: a per-address profile of the 99 steps is attributed to source with "
+    "addr2line -i and objdump: addresses inside an element-wise helper (ElementwiseUnit/"
+    "PreActivation/LutLookup/UpdateUnit of fastgrnn_int8_common.h or the kernel's Elementwise*) "
+    "are element-wise (int8_step_spec steps 4-9); every other address of the kernel (its .cc "
+    "lines or functions, incl. file-scope asm matvec kernels) is matvec core (steps 1-3, incl. "
+    "input/state widening, low-rank requantization and loop bookkeeping, so an upper bound), "
+    "divided by fastgrnn::MacsPerStep; the rest (memcpy) is other. Pipeline = 100 hops of 160 "
+    "samples of a 1-s clip after priming the frontend with 240 samples: frontend Push + Run(T=1) "
+    "+ head::Run + head::Scores + Detector::Push, no inner markers; a second pass with per-stage "
+    "markers gives the breakdown. Instructions are not cycles: on the M4, loads, taken branches, "
+    "LDM and 64-bit multiplies take more than one cycle."
 )
 
 
@@ -85,8 +88,21 @@ def total(regions: dict[int, Region], rid: int) -> int:
     return r.insns - r.calls * overhead
 
 
-def attribute(elf: Path, profile: dict[int, int]) -> dict[str, int]:
+def kernel_functions(obj: Path) -> set[str]:
+    """Functions defined in the FastGRNN implementation's object (incl. file-scope asm kernels)."""
+    out = subprocess.run(["arm-none-eabi-nm", "-C", "--defined-only", str(obj)], check=True,
+                         capture_output=True, text=True).stdout
+    names = set()
+    for line in out.splitlines():
+        f = line.split(maxsplit=2)
+        if len(f) == 3 and f[1] in "tT":
+            names.add(f[2].replace("(anonymous namespace)", "{anon}").split("(")[0])
+    return names
+
+
+def attribute(elf: Path, profile: dict[int, int], kernel_funcs: set[str]) -> dict[str, int]:
     """Instruction counts of the profile split into matvec / elementwise / other by source."""
+    funcs = {a: f for a, (_, f) in disassemble(elf).items()}
     addrs = sorted(profile)
     out = subprocess.run(
         ["arm-none-eabi-addr2line", "-e", str(elf), "-i", "-f", "-C", "-a"] + [hex(a) for a in addrs],
@@ -109,7 +125,7 @@ def attribute(elf: Path, profile: dict[int, int]) -> dict[str, int]:
         chain = chains.get(addr, [])
         if any(any(name in func for name in ELEMENTWISE_FUNCS) for func, _ in chain):
             split["elementwise"] += count
-        elif any(KERNEL_DIR in loc for _, loc in chain):
+        elif any(KERNEL_DIR in loc for _, loc in chain) or funcs.get(addr) in kernel_funcs:
             split["matvec"] += count
         else:
             split["other"] += count
@@ -175,7 +191,9 @@ def impl_results(build: Path, impl: str) -> dict[str, object]:
     _, profile = read_counts(build / f"bench_{impl}.profile")
     log = read_log(build / f"bench_{impl}.log")
     macs = int(log["macs_per_step"])
-    split = attribute(build / f"bench_{impl}.elf", profile)
+    source = "fastgrnn_int8_cortex_m4.cc" if impl == "m4" else "fastgrnn_int8_reference.cc"
+    kernel_obj = build.parent / "obj" / impl / "tflm_app" / "fastgrnn" / f"{source}.o"
+    split = attribute(build / f"bench_{impl}.elf", profile, kernel_functions(kernel_obj))
     steps = regions[1].calls
     profiled = sum(profile.values())
     if profiled != regions[1].insns:

@@ -1,0 +1,198 @@
+"""`kws-train`: data -> features -> FastGRNN (dense, prune, retrain, QAT) -> int8 exports -> model card.
+
+    kws-train --config my.yaml [--set train.epochs_dense=10 ...] [--out build/train] [--baseline-gru]
+
+Everything lands in `--out`: `stages/` (checkpoints; a rerun resumes), `model.tflite` (custom op,
+streaming T=1), `model_window.tflite` (custom op, one 1-s window per invoke), `model_builtin.tflite`,
+`model_data.cc/.h` (the streaming model for firmware), `model.fgb` (host runner bundle),
+`size_report.json`, `model_card.json`, `plots/`, `tensorboard/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import fastgrnn_tf  # noqa: F401  (tf_keras set-up before TensorFlow)
+from keyword_spotting.train_config import Config, load_config, save_config
+
+
+def load_dataset(cfg: Config, progress: bool = True):
+    """The SplitDataset the config names (the TTS kind synthesizes its folder first, once)."""
+    from keyword_spotting import datasets
+
+    d = cfg.data
+    if d.kind == "speech_commands":
+        return datasets.load_speech_commands(d.root, task=d.task, seed=d.seed)
+    if d.kind == "filename":
+        return datasets.load_filename_labelled(d.root, pattern=d.pattern)
+    root = Path(d.root) if d.root else Path(cfg.out_dir) / "tts_data"
+    if d.kind == "tts":
+        from keyword_spotting import tts
+
+        tts.ensure_dataset(root, phrase=d.phrase, positives=d.tts_positives, negatives=d.tts_negatives,
+                           noise=d.tts_noise, seed=d.seed, progress=progress)
+    return datasets.load_custom_folder(root)
+
+
+def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
+    from keyword_spotting.features import dequantize
+
+    probs = model.predict(dequantize(x, spec), batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=-1) == y))
+
+
+def _strategy():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
+    """A float GRU of the same width trained like stage 1 (same data, epochs, learning rate)."""
+    import dataclasses
+
+    import tf_keras as keras
+
+    from keyword_spotting.model import build_model
+    from keyword_spotting.tfdata import make_dataset
+
+    x, y = arrays["train"]
+    mcfg = dataclasses.replace(cfg.model, kind="gru")
+    with _strategy().scope():
+        model = build_model(mcfg, cfg.features, num_classes, x.shape[1])
+        model.compile(keras.optimizers.Adam(cfg.train.learning_rate), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    ds = make_dataset(x, y, cfg.features, cfg.train.batch_size, shuffle=True, seed=cfg.data.seed)
+    model.fit(ds, epochs=cfg.train.epochs_dense, verbose=0)
+    return _accuracy(model, *arrays["test"], cfg.features)
+
+
+def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True) -> dict:
+    """The whole job; returns the model card (also written to `out_dir/model_card.json`)."""
+    from fastgrnn_tf import c_array, size_report, tflite_reader
+    from fastgrnn_tf.builtin_export import export_builtin_tflite
+    from fastgrnn_tf.bundle import atomic_write_bytes
+    from fastgrnn_tf.stages import StageConfig, train_stages
+    from keyword_spotting import plots
+    from keyword_spotting.augment import AugmentConfig
+    from keyword_spotting.model import build_model
+    from keyword_spotting.tfdata import make_dataset, make_split_arrays
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.json")
+    t0 = time.time()
+    dataset = load_dataset(cfg, progress)
+    print(dataset.summary(), flush=True)
+    classes = list(dataset.class_names)
+    aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms)
+    arrays = make_split_arrays(dataset, cfg.features, aug, copies=cfg.data.augment_copies, seed=cfg.data.seed,
+                               cache_dir=out / "cache", workers=2, progress=progress)
+    x_train, y_train = arrays["train"]
+    frames = x_train.shape[1]
+    spec = cfg.features
+    t = cfg.train
+    train_ds = make_dataset(x_train, y_train, spec, t.batch_size, shuffle=True, seed=cfg.data.seed)
+    val_ds = make_dataset(*arrays["val"], spec, t.batch_size)
+    stage_cfg = StageConfig(
+        epochs_dense=t.epochs_dense, epochs_prune=t.epochs_prune, epochs_retrain=t.epochs_retrain,
+        epochs_qat=t.epochs_qat, lr_dense=t.learning_rate, lr_prune=t.learning_rate / 2,
+        lr_retrain=t.learning_rate / 4, lr_qat=t.learning_rate / 4, keep_w=t.keep_w, keep_u=t.keep_u,
+        qat=t.qat, input_quant=(spec.quant_scale, spec.zero_point),
+    )
+    with _strategy().scope():
+        result = train_stages(lambda: build_model(cfg.model, spec, len(classes), frames),
+                              train_ds, val_ds, stage_cfg, out / "stages")
+    x_test, y_test = arrays["test"]
+    card: dict[str, Any] = {
+        "classes": classes, "feature_spec": spec.to_dict(), "model": cfg.model.__dict__,
+        "train_config": stage_cfg.__dict__ | {"input_quant": list(stage_cfg.input_quant)},
+        "data": {"kind": cfg.data.kind, "root": cfg.data.root, **{s: len(arrays[s][1]) for s in arrays}},
+        "epochs_run": result.epochs_run,
+        "accuracy_float": _accuracy(result.float_model, x_test, y_test, spec),
+        "accuracy_pruned": _accuracy(result.stripped_model, x_test, y_test, spec),
+    }
+    final = result.qat_model or result.stripped_model
+    if result.qat_model is not None:
+        card["accuracy_qat"] = _accuracy(result.qat_model, x_test, y_test, spec)
+
+    # Exports: custom op (streaming and window), builtin-only, C array, bundle, sizes.
+    from fastgrnn_tf.tflite_export import export_custom_tflite
+
+    calib = x_train[np.random.default_rng(0).permutation(len(x_train))[:200]]
+    exp = export_custom_tflite(final, calib_features=calib, time_steps=1, calibrate=result.qat_model is None)
+    atomic_write_bytes(out / "model.tflite", exp.tflite)
+    win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None)
+    atomic_write_bytes(out / "model_window.tflite", win.tflite)
+    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(final, calib[:100], time_steps=frames))
+    c_array.write_c_array(exp.tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
+    det = cfg.detector
+    keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
+    tflite_reader.export_bundle(out / "model.tflite", out / "model.fgb", feature_spec=spec,
+                                detector={"window_frames": det.window_frames, "threshold": det.threshold,
+                                          "refractory_frames": det.refractory_frames,
+                                          "min_frames": det.window_frames, "keywords": keywords},
+                                classes=classes)
+    sizes = size_report.size_report(exp.tflite)
+    size_report.write_size_report(out / "size_report.json", sizes)
+
+    # int8 accuracy: the oracle driven only from the exported flatbuffer's tensors.
+    m = tflite_reader.read_exported(out / "model.tflite")
+    pred_int8 = tflite_reader.predict(m, x_test)
+    card["accuracy_int8"] = float(np.mean(pred_int8 == y_test))
+    if result.qat_model is not None:
+        from keyword_spotting.features import dequantize
+
+        pred_qat = np.argmax(result.qat_model.predict(dequantize(x_test, spec), verbose=0), axis=-1)
+        card["int8_vs_qat_agreement"] = float(np.mean(pred_qat == pred_int8))
+    if baseline_gru:
+        card["accuracy_gru_float_baseline"] = train_baseline_gru(cfg, arrays, len(classes))
+    card["sizes"] = sizes
+    card["model_bytes"] = len(exp.tflite)
+    card["keywords"] = [classes[k] for k in keywords]
+    card["train_seconds"] = round(time.time() - t0, 1)
+
+    plots.plot_history(result.history, out / "plots" / "training_curves.png")
+    cm = plots.confusion_matrix(y_test, pred_int8, len(classes))
+    card["confusion_int8"] = cm.tolist()
+    plots.plot_confusion(cm, classes, out / "plots" / "confusion_int8.png", "int8 (oracle) confusion, test split")
+    atomic_write_bytes(out / "model_card.json", (json.dumps(card, indent=2, default=str) + "\n").encode())
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="kws-train", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="YAML config (see keyword_spotting/train_config.py)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a value")
+    ap.add_argument("--out", help="output folder (overrides out_dir)")
+    ap.add_argument("--data", help="Speech Commands folder (shortcut for data.kind/root)")
+    ap.add_argument("--baseline-gru", action="store_true", help="also train a float GRU baseline")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    overrides = list(args.set)
+    if args.data:
+        overrides += ["data.kind=speech_commands", f"data.root={args.data}"]
+    try:
+        cfg = load_config(args.config, overrides)
+    except ValueError as e:
+        print(f"kws-train: {e}", file=sys.stderr)
+        return 2
+    if args.out:
+        cfg.out_dir = args.out
+    card = run_training(cfg, baseline_gru=args.baseline_gru, progress=not args.no_progress)
+    keys = ("accuracy_float", "accuracy_pruned", "accuracy_qat", "accuracy_int8", "accuracy_gru_float_baseline",
+            "model_bytes")
+    print(json.dumps({k: card[k] for k in keys if k in card}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""Export: custom-op `.tflite`, builtin-only `.tflite`, reader + full int8 oracle, bundle, C array, CLI.
+
+A small QAT FastGRNN is trained on scikit-learn digits (rows = time steps) once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
+
+from fastgrnn_tf import FastGRNNCell, FastRNNCell, qat  # noqa: E402
+from fastgrnn_tf import bundle as B  # noqa: E402
+from fastgrnn_tf import head_oracle as HO  # noqa: E402
+from fastgrnn_tf import int8_oracle as O  # noqa: E402
+from fastgrnn_tf import tflite_reader as R  # noqa: E402
+from fastgrnn_tf.builtin_export import export_builtin_tflite  # noqa: E402
+from fastgrnn_tf.c_array import write_c_array  # noqa: E402
+from fastgrnn_tf.size_report import size_report  # noqa: E402
+from fastgrnn_tf.tflite_export import export_custom_tflite, pack_model  # noqa: E402
+
+SCALE, ZP = 1 / 64, -64  # digits pixel/16 in [0, 1] -> int8 exactly (4 steps per grey level)
+REF = tf.lite.experimental.OpResolverType.BUILTIN_REF
+
+
+def _q(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x / SCALE) + ZP, -128, 127).astype(np.int8)
+
+
+def _deq(q: np.ndarray) -> np.ndarray:
+    return ((q.astype(np.float32) - ZP) * SCALE).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """(float model, QAT model, x_train int8, y_train, x_test int8, y_test)."""
+    x_train, y_train, x_test, y_test = digits
+    xtr, xte = _q(x_train), _q(x_test)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8))
+    h = keras.layers.RNN(FastGRNNCell(32, w_rank=6, u_rank=8))(inp)
+    h = keras.layers.Dense(16, activation="relu")(h)
+    out = keras.layers.Dense(10, activation="softmax")(h)
+    model = keras.Model(inp, out)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(_deq(xtr), y_train, epochs=12, batch_size=32, verbose=0)
+    qm = qat.make_qat_model(model, input_quant=(SCALE, ZP))
+    qm.compile(keras.optimizers.Adam(0.002), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    qm.fit(_deq(xtr), y_train, epochs=3, batch_size=32, verbose=0)
+    return model, qm, xtr, y_train, xte, y_test
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    _, qm, xtr, _, _, _ = trained
+    return export_custom_tflite(qm, xtr[:300])
+
+
+@pytest.fixture(scope="module")
+def builtin(trained):
+    _, qm, xtr, _, _, _ = trained
+    return export_builtin_tflite(qm, xtr[:200], input_scale=SCALE, input_zero_point=ZP)
+
+
+# ----------------------------------------------------------------------------------------------
+def test_custom_model_structure(exported) -> None:
+    model, _ = R.read_model(exported.tflite)
+    names = R.operator_names(model)
+    custom = [n for op, n in zip(model.subgraphs[0].operators, names, strict=True) if R.is_custom(model, op)]
+    assert custom == ["FastGRNN"] and names[0] == "FastGRNN"
+    assert set(names[1:]) <= {"FULLY_CONNECTED", "SOFTMAX"}
+    sg = model.subgraphs[0]
+    op = sg.operators[0]
+    opts = R.parse_options(op, "m")
+    assert sorted(opts) == sorted(O.OPTION_KEYS) and opts["version"] == 1
+    assert (opts["units"], opts["input_dim"], opts["w_rank"], opts["u_rank"]) == (32, 8, 6, 8)
+    assert opts["return_sequences"] is False and opts["gate_activation"] == "sigmoid"
+    ins = [int(i) for i in op.inputs]
+    types = [sg.tensors[i].type for i in ins]
+    T = S.TensorType
+    assert types == [T.INT8, T.INT8, T.INT8, T.INT8, T.INT8, T.INT32, T.INT32, T.INT16, T.INT16, T.INT8]
+    shapes = [[1, 8, 8], [6, 8], [32, 6], [8, 32], [32, 8], [32], [32], [256], [256], [1, 32]]
+    assert [list(sg.tensors[i].shape) for i in ins] == shapes
+    assert sg.tensors[ins[9]].isVariable and not any(sg.tensors[i].isVariable for i in ins[:9])
+    assert list(sg.inputs) == [ins[0]]
+    q = sg.tensors[ins[0]].quantization
+    assert abs(q.scale[0] - SCALE) < 1e-9 and q.zeroPoint[0] == ZP
+    assert sg.tensors[int(sg.outputs[0])].type == T.INT8
+    m = R.read_exported(exported.tflite)
+    np.testing.assert_array_equal(m.fastgrnn.w1, exported.params.w1)
+    assert m.fastgrnn.options() == {**exported.params.options(), "return_sequences": False}
+    assert len(exported.tflite) % 16 == 0
+
+
+def test_oracle_from_tflite_matches_qat_keras(trained, exported) -> None:
+    _, qm, _, _, xte, yte = trained
+    m = R.read_exported(exported.tflite)
+    pred_int8 = R.predict(m, xte)
+    pred_qat = qm.predict(_deq(xte), verbose=0).argmax(-1)
+    agree = float(np.mean(pred_int8 == pred_qat))
+    acc_int8, acc_qat = float(np.mean(pred_int8 == yte)), float(np.mean(pred_qat == yte))
+    print(f"digits: agreement {agree:.4f}, int8 acc {acc_int8:.4f}, QAT keras acc {acc_qat:.4f}")
+    assert agree >= 0.99
+    assert abs(acc_int8 - acc_qat) <= 0.005
+    assert acc_int8 > 0.85
+    # Scores for the detector come from the int8 logits.
+    logits, _ = R.run_model(m, xte[:20])
+    s = R.model_scores(m, logits)
+    assert s.dtype == np.uint8 and np.all(np.abs(s.astype(int).sum(-1) - 255) <= 10)
+
+
+def test_head_in_custom_model_equals_tflite_head(exported) -> None:
+    m = R.read_exported(exported.tflite)
+    lite = tf.lite.Interpreter(model_content=exported.head_tflite, experimental_op_resolver_type=REF,
+                               experimental_preserve_all_tensors=True)
+    lite.allocate_tensors()
+    hm, _ = R.read_model(exported.head_tflite)
+    _, logits_idx, _ = R.head_from_fc_ops(hm, int(hm.subgraphs[0].inputs[0]))
+    h = np.random.default_rng(0).integers(-128, 128, (60, 1, 32)).astype(np.int8)
+    want = HO.run_head(m.head, h[:, 0], rounding="single")  # pip TFLite: single rounding
+    for n in range(len(h)):
+        lite.set_tensor(lite.get_input_details()[0]["index"], h[n])
+        lite.invoke()
+        np.testing.assert_array_equal(lite.get_tensor(logits_idx)[0], want[n])
+
+
+def _builtin_hidden_tensor(model: S.ModelT, num_head_layers: int) -> int:
+    """The int8 tensor feeding the head FC chain (walk back from the graph output)."""
+    sg = model.subgraphs[0]
+    producer = {int(o): op for op in sg.operators for o in op.outputs}
+    cur = int(sg.outputs[0])
+    op = producer[cur]
+    assert R._op_name(model, op) == "SOFTMAX"
+    cur = int(op.inputs[0])
+    for _ in range(num_head_layers):
+        op = producer[cur]
+        assert R._op_name(model, op) == "FULLY_CONNECTED"
+        cur = int(op.inputs[0])
+    return cur
+
+
+def test_builtin_model_tflm_tflite_and_oracle(trained, exported, builtin) -> None:
+    from tflite_micro.python.tflite_micro import runtime
+
+    _, _, _, _, xte, _ = trained
+    model, _ = R.read_model(builtin)
+    assert not any(R.is_custom(model, op) for op in model.subgraphs[0].operators)
+    m = R.read_exported(exported.tflite)
+    lite = tf.lite.Interpreter(model_content=builtin, experimental_op_resolver_type=REF,
+                               experimental_preserve_all_tensors=True)
+    lite.allocate_tensors()
+    micro = runtime.Interpreter.from_bytes(builtin)
+    inp, out = lite.get_input_details()[0], lite.get_output_details()[0]
+    assert abs(inp["quantization"][0] - SCALE) < 1e-7 and inp["quantization"][1] == ZP
+    h_idx = _builtin_hidden_tensor(model, len(m.head))
+    head, logits_idx, _ = R.head_from_fc_ops(model, h_idx)
+    n = 120
+    max_diff, same_pred, oracle_pred = 0, 0, R.predict(m, xte[:n])
+    for i in range(n):
+        lite.set_tensor(inp["index"], xte[i:i + 1])
+        lite.invoke()
+        micro.set_input(xte[i:i + 1], 0)
+        micro.invoke()
+        a, b = lite.get_tensor(out["index"])[0], micro.get_output(0)[0]
+        max_diff = max(max_diff, int(np.abs(a.astype(int) - b).max()))
+        # Where the graphs coincide (the int8 head), the head oracle is exact on the builtin model.
+        h = lite.get_tensor(h_idx)
+        np.testing.assert_array_equal(HO.run_head(head, h, rounding="single"), lite.get_tensor(logits_idx))
+        same_pred += int(np.argmax(b) == oracle_pred[i])
+    print(f"builtin: TFLM vs TFLite max |diff| {max_diff} LSB; builtin vs custom-op oracle predictions "
+          f"agree on {same_pred}/{n}")
+    assert max_diff <= 1
+    assert same_pred >= 0.95 * n
+
+
+def test_streaming_export_has_t1_and_same_params(trained, exported) -> None:
+    _, qm, xtr, _, xte, _ = trained
+    stream = export_custom_tflite(qm, xtr[:300], time_steps=1)
+    ms, mw = R.read_exported(stream.tflite), R.read_exported(exported.tflite)
+    assert ms.time_steps == 1 and mw.time_steps == 8
+    for name in ("w1", "w2", "u1", "u2", "bias_z", "bias_h", "gate_lut", "update_lut"):
+        np.testing.assert_array_equal(getattr(ms.fastgrnn, name), getattr(mw.fastgrnn, name))
+    # Streaming = one T=1 invoke per frame with the state kept: same final logits as the window.
+    h = None
+    for t in range(8):
+        _, h = O.run(ms.fastgrnn, xte[:5, t:t + 1], h)
+    np.testing.assert_array_equal(HO.run_head(ms.head, h), R.run_model(mw, xte[:5])[0])
+
+
+def test_bundle_from_tflite(tmp_path: Path, exported) -> None:
+    from keyword_spotting.features import FeatureSpec
+
+    path = tmp_path / "model.fgb"
+    classes = [str(i) for i in range(10)]
+    R.export_bundle(exported.tflite, path, feature_spec=FeatureSpec(), classes=classes,
+                    detector={"window_frames": 30, "threshold": 160, "keywords": [1, 2]})
+    arrays = B.read_bundle(path)
+    m = R.read_exported(exported.tflite)
+    p = B.read_fastgrnn(arrays)
+    assert p.options() == m.fastgrnn.options() and p.input_zero_point == ZP
+    layers, ls, lz = R.head_from_arrays(arrays)
+    x = np.random.default_rng(2).integers(-128, 128, (30, 32)).astype(np.int8)
+    np.testing.assert_array_equal(HO.run_head(layers, x), HO.run_head(m.head, x))
+    assert (ls, lz) == (pytest.approx(m.logit_scale), m.logit_zero_point)
+    assert B.text(arrays["classes"]).split("\n") == classes
+    assert int(arrays["features.n_mels"]) == 32 and arrays["features.quant_scale"].dtype == np.float32
+    assert arrays["detector.keywords"].tolist() == [1, 2] and int(arrays["head.num_layers"]) == 2
+
+
+def test_c_array(tmp_path: Path, exported) -> None:
+    h_path, cc_path = write_c_array(exported.tflite, tmp_path)
+    src = Path(cc_path).read_text()
+    assert "alignas(16) const unsigned char g_model_data[]" in src
+    assert f"const unsigned int g_model_data_len = {len(exported.tflite)};" in src
+    body = src[src.index("{") + 1:src.index("};")]
+    assert bytes(int(b, 16) for b in body.replace("\n", "").split(",") if b.strip()) == exported.tflite
+    assert "extern const unsigned char g_model_data[];" in Path(h_path).read_text()
+
+
+def test_cli(tmp_path: Path, trained) -> None:
+    from fastgrnn_tf import export_cli
+
+    model, _, xtr, _, _, _ = trained
+    model_path = tmp_path / "float.keras"
+    model.save(model_path)
+    np.save(tmp_path / "calib.npy", xtr[:100])
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps({"quant_scale": 0.015625, "quant_offset": 1.0}))  # zero point -64
+    out = tmp_path / "out"
+    assert export_cli.main([str(model_path), "--out", str(out)]) == 2  # float model, no --calibrate
+    rc = export_cli.main([str(model_path), "--out", str(out), "--calib", str(tmp_path / "calib.npy"), "--calibrate",
+                          "--feature-spec", str(spec_path), "--classes", ",".join("0123456789")])
+    assert rc == 0
+    for name in ("model.tflite", "model_builtin.tflite", "model_data.cc", "model_data.h", "model.fgb",
+                 "size_report.json"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "size_report.json").read_text())
+    assert report["tflite_bytes"] == (out / "model.tflite").stat().st_size
+    m = R.read_exported(out / "model.tflite")
+    assert m.input_zero_point == ZP and m.time_steps == 8
+    acc = float(np.mean(R.predict(m, xtr[:300]) == trained[3][:300]))
+    assert acc > 0.8
+
+
+# ----------------------------------------------------------------------------------------------
+def _tiny_model(cell, head_act: str | None = None) -> keras.Model:
+    inp = keras.Input((5, 4))
+    h = keras.layers.RNN(cell)(inp)
+    out = keras.layers.Dense(3, activation=head_act or "softmax")(h)
+    return keras.Model(inp, out)
+
+
+def test_export_errors() -> None:
+    x = np.zeros((4, 5, 4), np.int8)
+    inp = keras.Input((5, 4))
+    dense_only = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(inp)))
+    with pytest.raises(ValueError, match="no FastGRNN layer"):
+        export_custom_tflite(dense_only, x, calibrate=True)
+    with pytest.raises(ValueError, match="relu"):
+        export_custom_tflite(_tiny_model(FastGRNNCell(6, update_activation="relu")), x, calibrate=True)
+    with pytest.raises(ValueError, match="FastRNN"):
+        export_custom_tflite(_tiny_model(FastRNNCell(6)), x, calibrate=True)
+    with pytest.raises(ValueError, match="not quantization-aware"):
+        export_custom_tflite(_tiny_model(FastGRNNCell(6)), x)
+    with pytest.raises(ValueError, match="calib_features must be int8"):
+        export_custom_tflite(_tiny_model(FastGRNNCell(6)), x.astype(np.float32), calibrate=True)
+    with pytest.raises(ValueError, match="unsupported activation"):
+        export_custom_tflite(_tiny_model(FastGRNNCell(6), head_act="tanh"), x, calibrate=True)
+
+
+def _mutate(data: bytes, fn) -> bytes:
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
+    fn(model)
+    return pack_model(model)
+
+
+def test_reader_errors(tmp_path: Path, exported) -> None:
+    data = exported.tflite
+    with pytest.raises(ValueError, match="truncated or corrupt|TFLite"):
+        R.read_exported(data[: len(data) // 3])
+    foreign = tmp_path / "foreign.tflite"
+    foreign.write_bytes(b"FGB1" + bytes(100))
+    with pytest.raises(ValueError, match=f"{foreign}: not a TFLite flatbuffer"):
+        R.read_exported(foreign)
+    with pytest.raises(ValueError, match="no FastGRNN custom operator"):
+        R.read_exported(exported.head_tflite)
+
+    def dup(model):
+        model.subgraphs[0].operators.insert(0, model.subgraphs[0].operators[0])
+
+    with pytest.raises(ValueError, match="2 FastGRNN operators"):
+        R.read_exported(_mutate(data, dup))
+
+    def wrong_type(model):
+        op = model.subgraphs[0].operators[0]
+        model.subgraphs[0].tensors[int(op.inputs[5])].type = S.TensorType.INT16
+
+    with pytest.raises(ValueError, match="bias_z .* must be INT32"):
+        R.read_exported(_mutate(data, wrong_type))
+
+    def not_variable(model):
+        op = model.subgraphs[0].operators[0]
+        model.subgraphs[0].tensors[int(op.inputs[9])].isVariable = False
+
+    with pytest.raises(ValueError, match="variable"):
+        R.read_exported(_mutate(data, not_variable))
+
+    def other_custom(model):
+        model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex].customCode = "Other"
+
+    with pytest.raises(ValueError, match="unexpected custom operator"):
+        R.read_exported(_mutate(data, other_custom))
+
+
+def test_google12_sized_model_weights_fit_6kb() -> None:
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((98, 32))
+    rnn = keras.layers.RNN(FastGRNNCell(100, w_rank=16, u_rank=25))
+    out = keras.layers.Dense(12, activation="softmax")(rnn(inp))
+    model = keras.Model(inp, out)
+    for w in rnn.cell.weights:  # magnitude pruning: keep 0.3 of every matrix, as the pruning stage leaves it
+        if w.name.split("/")[-1].split(":")[0] in ("W1", "W2", "U1", "U2"):
+            v = w.numpy()
+            v[np.abs(v) < np.quantile(np.abs(v), 0.7)] = 0
+            w.assign(v)
+    x = np.random.default_rng(0).integers(-128, 20, (4, 98, 32)).astype(np.int8)
+    res = export_custom_tflite(model, x, calibrate=True, time_steps=1)
+    rep = size_report(res.tflite)
+    print("google-12 size report:", json.dumps(rep))
+    assert rep["fastgrnn_weight_entries"] == 32 * 16 + 16 * 100 + 100 * 25 + 25 * 100
+    assert 0.28 < rep["fastgrnn_weight_density"] < 0.32
+    assert rep["fastgrnn_weights_sparse_bytes"] <= 6 * 1024
+    assert rep["fastgrnn_weights_dense_bytes"] == 7112 and rep["fastgrnn_lut_bytes"] == 1024
+    assert rep["head_weight_bytes"] == 1200 and rep["tflite_bytes"] > rep["fastgrnn_weights_dense_bytes"]

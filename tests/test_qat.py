@@ -1,0 +1,209 @@
+"""Quantization-aware training: fake-quant positions follow int8_step_spec.md, ranges, TF-MOT plumbing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from fastgrnn_tf import FastGRNNCell, FastRNNCell, pruning, qat
+
+INPUT_QUANT = (1.0 / 16.0, -8)  # digits pixels are k/16 in [0, 1]: int8 = k - 8, exact
+
+
+def _float_model(w_rank: int | None, u_rank: int | None, return_sequences: bool = False) -> keras.Model:
+    layers = [keras.Input((8, 8)),
+              keras.layers.RNN(FastGRNNCell(32, w_rank=w_rank, u_rank=u_rank),
+                               return_sequences=return_sequences)]
+    if return_sequences:
+        layers.append(keras.layers.Flatten())
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained(digits) -> dict:
+    """A low-rank float model and its QAT version, both trained on digits (shared by several tests)."""
+    keras.utils.set_random_seed(7)
+    x_train, y_train, x_test, y_test = digits
+    model = _float_model(6, 8, return_sequences=True)
+    model.fit(x_train, y_train, epochs=20, batch_size=32, verbose=0)
+    float_acc = model.evaluate(x_test, y_test, verbose=0)[1]
+    q = qat.make_qat_model(model, input_quant=INPUT_QUANT)
+    q.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    q.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0)
+    qat_acc = q.evaluate(x_test, y_test, verbose=0)[1]
+    return {"float": model, "qat": q, "float_acc": float_acc, "qat_acc": qat_acc}
+
+
+def test_qat_accuracy_close_to_float(trained) -> None:
+    assert trained["float_acc"] >= 0.88, trained["float_acc"]
+    assert trained["qat_acc"] >= trained["float_acc"] - 0.03, (trained["qat_acc"], trained["float_acc"])
+
+
+def test_qat_model_structure(trained) -> None:
+    q = trained["qat"]
+    names = [type(layer).__name__ for layer in q.layers]
+    assert names == ["QuantizeLayer", "QuantizeWrapperV2", "QuantizeWrapperV2", "QuantizeWrapperV2"]
+    assert isinstance(q.layers[1].quantize_config, qat.FastGRNNQuantizeConfig)
+    assert isinstance(q.layers[1].layer.cell, qat.QATFastGRNNCell)
+    # The head uses TF-MOT's default 8-bit config, not ours.
+    assert not isinstance(q.layers[3].quantize_config, qat.FastGRNNQuantizeConfig)
+    weight_names = {w.name.split("/")[-1][:-2] for w in q.layers[1].weights}
+    assert {"v_absmax", "u_absmax", "pre_absmax", "W1", "W2", "U1", "U2"} <= weight_names
+    for w in q.layers[1].weights:
+        if w.name.split("/")[-1][:-2].endswith("absmax"):
+            assert not w.trainable
+
+
+def test_ranges_populated(trained) -> None:
+    r = qat.quant_ranges(trained["qat"])
+    for key in ("v_absmax", "u_absmax", "pre_absmax"):
+        assert r[key] > 0, key
+    assert r["s_v"] == pytest.approx(r["v_absmax"] / 127)
+    assert r["s_u"] == pytest.approx(r["u_absmax"] / 127)
+    assert r["s_p"] == pytest.approx(min(r["pre_absmax"] / 127, 8 / 128))
+    assert r["h_scale"] == 1 / 128
+    assert (r["input_scale"], r["input_zero_point"]) == INPUT_QUANT
+    # The float model is not a QAT model.
+    with pytest.raises(ValueError, match="QAT"):
+        qat.quant_ranges(trained["float"])
+
+
+def test_float_params_from_float_and_qat(trained) -> None:
+    fp_q = qat.fastgrnn_float_params(trained["qat"])
+    fp_f = qat.fastgrnn_float_params(trained["float"])
+    assert set(fp_q) == set(fp_f)
+    assert {"W1", "W2", "U1", "U2", "bias_z", "bias_h", "zeta", "nu"} <= set(fp_q)
+    assert "W" not in fp_q and "U" not in fp_q
+    assert fp_q["W1"].shape == (8, 6) and fp_q["U2"].shape == (8, 32)
+    assert (fp_q["w_rank"], fp_q["u_rank"], fp_q["units"], fp_q["input_dim"]) == (6, 8, 32, 8)
+    assert (fp_q["gate_activation"], fp_q["update_activation"]) == ("sigmoid", "tanh")
+    # QAT training moved the weights away from the float model's.
+    assert not np.allclose(fp_q["W1"], fp_f["W1"])
+    cell_w1 = [w for w in trained["float"].layers[0].weights if w.name.endswith("/W1:0")][0]
+    np.testing.assert_array_equal(fp_f["W1"], cell_w1.numpy())
+
+
+def test_state_on_q07_grid_and_weights_on_int8_grid(digits) -> None:
+    x_train, y_train, x_test, _ = digits
+    keras.utils.set_random_seed(3)
+    model = _float_model(None, 4, return_sequences=True)
+    model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
+    q = qat.make_qat_model(model)
+    q.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    q.fit(x_train[:256], y_train[:256], epochs=1, batch_size=64, verbose=0)
+    rnn_out = keras.Model(q.inputs, q.layers[1].output)
+    for training in (False, True):
+        h = rnn_out(x_test[:64], training=training).numpy()
+        k = h * 128.0
+        np.testing.assert_allclose(k, np.round(k), atol=1e-4)
+        assert k.min() >= -128 and k.max() <= 127
+        assert len(np.unique(np.round(k))) > 20  # not a degenerate constant
+    # Fake-quantized weights: symmetric narrow-range int8 per tensor.
+    wrapper = q.layers[1]
+    for var, quantizer, qvars in wrapper._weight_vars:
+        w = var.numpy()
+        fq = quantizer(tf.constant(w), False, qvars).numpy()
+        scale = np.abs(w).max() / 127
+        levels = fq / scale
+        np.testing.assert_allclose(levels, np.round(levels), atol=1e-3)
+        assert np.abs(np.round(levels)).max() == 127
+        assert np.abs(fq - w).max() <= scale / 2 + 1e-6
+
+
+def test_qat_matches_int8_oracle(trained, digits) -> None:
+    """The QAT forward pass and the integer kernel's oracle agree on the hidden state (in LSBs of 1/128)."""
+    quantize = pytest.importorskip("fastgrnn_tf.quantize")
+    oracle = pytest.importorskip("fastgrnn_tf.int8_oracle")
+    _, _, x_test, _ = digits
+    q = trained["qat"]
+    h_qat = keras.Model(q.inputs, q.layers[1].output)(x_test, training=False).numpy() * 128.0  # [B, T, H]
+    ip = quantize.quantize_params(qat.fastgrnn_float_params(q), *INPUT_QUANT, ranges=qat.quant_ranges(q))
+    x_int8 = np.clip(np.round(x_test * 16) - 8, -128, 127).astype(np.int8)
+    # Teacher-forced: one int8 step from the QAT model's previous state, for every step.
+    one_step = []
+    for t in range(x_int8.shape[1]):
+        h0 = None if t == 0 else np.round(h_qat[:, t - 1]).astype(np.int8)
+        h_int8, _ = oracle.run(ip, x_int8[:, t:t + 1], h0=h0)
+        one_step.append(np.abs(h_int8.astype(np.float64) - h_qat[:, t]))
+    one_step = np.stack(one_step, axis=1)
+    assert np.mean(one_step == 0) >= 0.99, np.mean(one_step == 0)
+    assert np.mean(one_step <= 1) >= 0.995, np.mean(one_step <= 1)
+    # Free-running over the whole sequence the one-LSB flips compound, but stay small on average.
+    seq_int8, _ = oracle.run(ip, x_int8, return_sequences=True)
+    assert np.mean(np.abs(seq_int8 - h_qat)) < 0.6
+
+
+def test_quantize_apply_on_pruned_stripped_model(digits) -> None:
+    x_train, y_train, x_test, y_test = digits
+    keras.utils.set_random_seed(11)
+    model = _float_model(None, None)
+    model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    steps = int(np.ceil(len(x_train) / 32))
+    pruned = pruning.prune_fastgrnn(model, keep_w=0.5, keep_u=0.4, end_step=2 * steps - 1)
+    pruned.compile(keras.optimizers.Adam(5e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    pruned.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0, callbacks=pruning.pruning_callbacks())
+    stripped = pruning.strip(pruned)
+    q = qat.make_qat_model(stripped, input_quant=INPUT_QUANT)
+    q.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    zeros_before = {k: v == 0 for k, v in qat.fastgrnn_float_params(stripped).items() if k in ("W", "U")}
+    q.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+    assert q.evaluate(x_test, y_test, verbose=0)[1] >= 0.8
+    # Pruned zeros stay zero in the fake-quantized weights the QAT forward pass uses.
+    for var, quantizer, qvars in q.layers[1]._weight_vars:
+        name = var.name.split("/")[-1][:-2]
+        fq = quantizer(var, False, qvars).numpy()
+        assert np.all(fq[zeros_before[name]] == 0), name
+        assert np.all(var.numpy()[zeros_before[name]] == 0), name  # no gradient reached them
+    fp = qat.fastgrnn_float_params(q)
+    for name, zeros in zeros_before.items():
+        assert 0.3 < zeros.mean() < 0.7, name
+        np.testing.assert_array_equal(fp[name] == 0, zeros)
+    assert qat.quant_ranges(q)["pre_absmax"] > 0
+    assert qat.quant_ranges(q)["v_absmax"] is None  # full rank: no intermediate
+
+
+def test_qat_save_load_and_weight_checkpoint(trained, digits, tmp_path) -> None:
+    _, _, x_test, _ = digits
+    q = trained["qat"]
+    path = tmp_path / "qat.h5"
+    q.save(path)
+    with qat.quantize_scope():
+        loaded = keras.models.load_model(path, compile=False)
+    np.testing.assert_array_equal(loaded.predict(x_test, verbose=0), q.predict(x_test, verbose=0))
+    assert qat.quant_ranges(loaded) == qat.quant_ranges(q)
+    rebuilt = qat.make_qat_model(trained["float"], input_quant=INPUT_QUANT)
+    q.save_weights(tmp_path / "w.weights.h5")
+    rebuilt.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_array_equal(rebuilt.predict(x_test, verbose=0), q.predict(x_test, verbose=0))
+
+
+def test_calibrate_populates_ranges(trained, digits) -> None:
+    _, _, x_test, _ = digits
+    fresh = qat.make_qat_model(trained["float"], input_quant=INPUT_QUANT)
+    with pytest.raises(ValueError, match="not populated"):
+        qat.quant_ranges(fresh)
+    before = [w.numpy() for w in fresh.trainable_weights]
+    qat.calibrate(fresh, x_test, batch_size=128)
+    r = qat.quant_ranges(fresh)
+    assert r["v_absmax"] > 0 and r["u_absmax"] > 0 and r["pre_absmax"] > 0
+    for b, w in zip(before, fresh.trainable_weights, strict=True):
+        np.testing.assert_array_equal(b, w.numpy())
+
+
+def test_make_qat_model_errors(trained) -> None:
+    with pytest.raises(ValueError, match="model"):
+        qat.make_qat_model("not a model")
+    rnn_model = keras.Sequential([keras.Input((8, 8)), keras.layers.RNN(FastRNNCell(4)),
+                                  keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="FastGRNNCell"):
+        qat.make_qat_model(rnn_model)
+    pruned = pruning.prune_fastgrnn(trained["float"], end_step=10)
+    with pytest.raises(ValueError, match="strip"):
+        qat.make_qat_model(pruned)
+    with pytest.raises(ValueError, match="input_zero_point"):
+        qat.QATFastGRNNCell(4, input_scale=0.1)

@@ -1,0 +1,112 @@
+"""Staged training driver: all four stages on digits, skip finished stages, resume an interrupted one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from fastgrnn_tf import FastGRNNCell, pruning, qat
+from fastgrnn_tf.stages import STAGES, StageConfig, train_stages
+
+BATCH = 64
+
+
+def _model_fn() -> keras.Model:
+    return keras.Sequential([keras.Input((8, 8)), keras.layers.RNN(FastGRNNCell(24, w_rank=6, u_rank=6)),
+                             keras.layers.Dense(10, activation="softmax")])
+
+
+def _datasets(digits) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    x_train, y_train, x_test, y_test = digits
+    train = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(2048, seed=0).batch(BATCH)
+    return train, tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(512)
+
+
+def test_all_stages_then_rerun_skips(digits, seeded, tmp_path: Path) -> None:
+    train, val = _datasets(digits)
+    config = StageConfig(epochs_dense=6, epochs_prune=2, epochs_retrain=1, epochs_qat=1, lr_dense=0.02,
+                         keep_w=0.5, keep_u=0.3, input_quant=(1 / 16, -8))
+    first = train_stages(_model_fn, train, val, config, tmp_path)
+    assert first.epochs_run == {"dense": 6, "prune": 2, "retrain": 1, "qat": 1}
+    assert {k: len(v["loss"]) for k, v in first.history.items()} == first.epochs_run
+    assert first.history["dense"]["val_accuracy"][-1] >= 0.7
+    for name, fraction in pruning.measured_keep(first.stripped_model).items():
+        assert abs(fraction - (0.5 if name.startswith("W") else 0.3)) <= 0.01, (name, fraction)
+    assert [type(layer).__name__ for layer in first.stripped_model.layers] == ["RNN", "Dense"]
+    ranges = qat.quant_ranges(first.qat_model)
+    assert ranges["pre_absmax"] > 0 and ranges["input_zero_point"] == -8
+    files = ["dense.keras", "pruned.keras", "stripped.keras", "qat.h5"]
+    for stage, filename in zip(STAGES, files, strict=True):
+        assert (tmp_path / stage / filename).is_file()
+    # The float (stage 1) model is not the pruned one.
+    assert min(pruning.measured_keep(first.float_model).values()) > 0.9
+
+    second = train_stages(_model_fn, train, val, config, tmp_path)
+    assert second.epochs_run == dict.fromkeys(STAGES, 0)
+    assert second.history == first.history
+    x = digits[2][:100]
+    for a, b in [(first.float_model, second.float_model), (first.stripped_model, second.stripped_model),
+                 (first.qat_model, second.qat_model)]:
+        np.testing.assert_array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))
+
+    with pytest.raises(ValueError, match="different config"):
+        train_stages(_model_fn, train, val, StageConfig(epochs_dense=7), tmp_path)
+
+
+def test_interrupted_stage_resumes_from_last_epoch(digits, seeded, tmp_path: Path) -> None:
+    x_train, y_train, _, _ = digits
+    steps = 8
+    config = StageConfig(epochs_dense=2, epochs_prune=3, epochs_retrain=1, epochs_qat=0, qat=False,
+                         steps_per_epoch=steps, keep_w=0.4, keep_u=0.4)
+    fail_at = {"batch": (2 + 1) * steps + steps // 2}  # in the middle of the 2nd pruning epoch
+
+    def batches():
+        i = 0
+        while True:
+            for start in range(0, len(x_train) - BATCH, BATCH):
+                i += 1
+                if i == fail_at["batch"]:
+                    raise RuntimeError("simulated interruption")
+                yield x_train[start:start + BATCH], y_train[start:start + BATCH]
+
+    spec = (tf.TensorSpec((None, 8, 8), tf.float32), tf.TensorSpec((None,), tf.int64))
+    train = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    with pytest.raises(Exception, match="simulated interruption"):
+        train_stages(_model_fn, train, None, config, tmp_path)
+    state = json.loads((tmp_path / "prune" / "state.json").read_text())
+    assert state["epoch"] == 1
+    assert (tmp_path / "dense" / "dense.keras").is_file()
+    assert not (tmp_path / "prune" / "pruned.keras").exists()
+
+    fail_at["batch"] = -1
+    result = train_stages(_model_fn, train, None, config, tmp_path)
+    assert result.epochs_run == {"dense": 0, "prune": 2, "retrain": 1, "qat": 0}
+    assert len(result.history["prune"]["loss"]) == 3  # epoch 1 from the checkpoint + 2 resumed
+    assert result.qat_model is None
+    # The resumed pruning step counter continued, so the schedule still reached its target.
+    for name, fraction in pruning.measured_keep(result.stripped_model).items():
+        assert abs(fraction - 0.4) <= 0.01, (name, fraction)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"epochs_prune": 0}, "epochs_prune"), ({"epochs_dense": -1}, "epochs_dense"),
+    ({"lr_qat": 0.0}, "lr_qat"),
+    ({"keep_w": 0.0}, "keep_w"), ({"keep_u": 2.0}, "keep_u"), ({"prune_schedule": "x"}, "prune_schedule"),
+    ({"steps_per_epoch": 0}, "steps_per_epoch")])
+def test_bad_config(kwargs: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        StageConfig(**kwargs)
+
+
+def test_bad_arguments(digits, tmp_path: Path) -> None:
+    train, val = _datasets(digits)
+    with pytest.raises(ValueError, match="config"):
+        train_stages(_model_fn, train, val, 3, tmp_path)
+    infinite = train.repeat()
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        train_stages(_model_fn, infinite, val, StageConfig(), tmp_path / "x")

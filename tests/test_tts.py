@@ -1,0 +1,125 @@
+"""tts: espeak-ng wake-word data: valid 16 kHz mono clips, deterministic, voice-disjoint, clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keyword_spotting import tts
+from keyword_spotting.audio_io import check_wav, read_wav
+from keyword_spotting.datasets import SPLITS, load_custom_folder
+from keyword_spotting.features import int8_features
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                  reason="espeak-ng is not installed (apt-get install espeak-ng)")
+
+
+def test_near_misses_exclude_phrase() -> None:
+    m = tts.near_misses("hey nano")
+    assert "hey nano" not in m
+    assert {"hey", "nano", "hey mano", "hay nano"} <= set(m)
+    assert all(m_.split() != ["hey", "nano"] for m_ in m)
+    with pytest.raises(ValueError, match="phrase"):
+        tts.near_misses("  ")
+
+
+def test_missing_espeak_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(tts.EspeakNotFoundError, match="espeak-ng"):
+        tts.generate_dataset(tmp_path / "out", positives=1, negatives=1, noise=0, progress=False)
+    assert tts.main(["--out", str(tmp_path / "out"), "--positives", "1", "--quiet"]) == 2
+    assert "espeak-ng was not found" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+@needs_espeak
+def test_list_voices_has_english_and_variants() -> None:
+    langs, variants = tts.list_voices()
+    assert "en-us" in langs and "en-gb" in langs
+    assert {"f3", "m2"} <= set(variants)
+
+
+@needs_espeak
+def test_generate_small_dataset(tmp_path: Path) -> None:
+    t0 = time.time()
+    manifest = tts.generate_dataset(tmp_path / "a", "hey nano", positives=6, negatives=6, noise=5, seed=7,
+                                    workers=1, progress=False)
+    elapsed = time.time() - t0
+    assert elapsed < 30, f"12 clips took {elapsed:.1f} s"
+    files = sorted((tmp_path / "a").rglob("*.wav"))
+    assert len(files) == 17 == len(manifest["files"])
+    for f in files:
+        info = check_wav(f)
+        assert (info["sample_rate"], info["channels"], info["bits"], info["frames"]) == (16000, 1, 16, 16000)
+        pcm = read_wav(f)
+        assert np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 50, f"{f.name} is silent"
+    pos = sorted((tmp_path / "a" / "positives").glob("*.wav"))
+    assert len(pos) == 6 and all("__pos_" in p.name for p in pos)
+    noise_kinds = {p.name.split("__")[1].split("_")[0] for p in (tmp_path / "a" / "noise").glob("*.wav")}
+    assert noise_kinds == {"white", "pink", "brown", "hum", "babble"}
+    on_disk = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert on_disk["params"]["phrase"] == "hey nano" and on_disk["params"]["seed"] == 7
+    # The custom-folder loader reads it with voice-disjoint splits.
+    ds = load_custom_folder(tmp_path / "a", val_percentage=20, test_percentage=20)
+    assert sum(len(ds.split(s)) for s in SPLITS) >= 12
+    # Same seed (here with 2 workers) -> identical files; another seed -> different clips.
+    tts.generate_dataset(tmp_path / "b", "hey nano", positives=6, negatives=6, noise=5, seed=7, workers=2,
+                         progress=False)
+    for f in files:
+        rel = f.relative_to(tmp_path / "a")
+        assert (tmp_path / "b" / rel).read_bytes() == f.read_bytes(), rel
+    tts.generate_dataset(tmp_path / "c", "hey nano", positives=6, negatives=0, noise=0, seed=8, workers=1,
+                         progress=False)
+    assert sorted(p.name for p in (tmp_path / "c" / "positives").glob("*.wav")) != [p.name for p in pos]
+
+
+@needs_espeak
+def test_wake_phrase_is_whole_and_placed_at_random_offsets(tmp_path: Path) -> None:
+    tts.generate_dataset(tmp_path, "hey nano", positives=8, negatives=0, noise=0, seed=1, workers=1,
+                         progress=False)
+    onsets = []
+    for f in sorted((tmp_path / "positives").glob("*.wav")):
+        pcm = np.abs(read_wav(f).astype(np.float64))
+        loud = np.nonzero(pcm > 0.05 * pcm.max())[0]
+        assert loud[-1] < 15990, f"{f.name}: phrase runs to the end of the clip"
+        onsets.append(loud[0])
+    assert np.std(onsets) > 300
+
+
+@needs_espeak
+def test_distinct_voices_give_different_audio(tmp_path: Path) -> None:
+    espeak = tts.find_espeak()
+    a = tts._synth(espeak, "hey nano", "en-us+f3", 150, 50, 100, 0, str(tmp_path))
+    b = tts._synth(espeak, "hey nano", "en-gb+m3", 150, 50, 100, 0, str(tmp_path))
+    a2 = tts._synth(espeak, "hey nano", "en-us+f3", 150, 50, 100, 0, str(tmp_path))
+    assert np.array_equal(a, a2)
+    fa = int8_features(np.pad(a, (0, max(0, 16000 - len(a))))[:16000]).astype(np.float32)
+    fb = int8_features(np.pad(b, (0, max(0, 16000 - len(b))))[:16000]).astype(np.float32)
+    assert np.mean(np.abs(fa - fb)) > 3.0
+
+
+@needs_espeak
+def test_ensure_dataset_reuses_matching_folder(tmp_path: Path) -> None:
+    out = tts.ensure_dataset(tmp_path, positives=2, negatives=2, noise=1, seed=0, workers=1, progress=False)
+    first = {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
+    tts.ensure_dataset(tmp_path, positives=2, negatives=2, noise=1, seed=0, workers=1, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")} == first
+    tts.ensure_dataset(tmp_path, positives=3, negatives=1, noise=1, seed=0, workers=1, progress=False)
+    assert len(list((tmp_path / "positives").glob("*.wav"))) == 3
+    assert len(list((tmp_path / "negatives").glob("*.wav"))) == 1
+
+
+def test_plan_rejects_bad_counts(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="negatives"):
+        tts.plan(tmp_path, "hey nano", 1, -1, 0, 0, (["en-us"], ["f3"]))
+    with pytest.raises(ValueError, match="phrase"):
+        tts.plan(tmp_path, " ", 1, 1, 0, 0, (["en-us"], ["f3"]))
+    jobs = tts.plan(tmp_path, "hey nano", 3, 3, 5, 0, (["en-us", "en-gb"], ["f3", "m2"]))
+    assert jobs == tts.plan(tmp_path, "hey nano", 3, 3, 5, 0, (["en-us", "en-gb"], ["f3", "m2"]))
+    assert all(Path(j.path).name.split("__")[0] == tts._safe(j.voices[0]) for j in jobs if j.kind != "noise")

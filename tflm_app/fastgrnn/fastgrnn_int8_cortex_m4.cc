@@ -1,0 +1,413 @@
+// Cortex-M4 (ARMv7E-M DSP) implementation of the int8 FastGRNN step, bit-exact with
+// fastgrnn_int8_reference.cc and fastgrnn_tf/int8_oracle.py.
+//
+// Matvec core. PrepareWeights widens every weight matrix once to int16 in a blocked layout
+// (RAM: 2 bytes per weight, rows padded to a multiple of 4, plus 8 bytes per unit for the
+// biases; see PreparedBytes). The kernel then needs no sign extension at all: per block of 4
+// output rows and 8 input columns it loads the 8 inputs once (LDM, 4 registers of int16
+// pairs), and for each row 8 weights with one LDM and 4 SMLAD: 21 instructions for 32 MACs.
+//   * int16 vectors: each step converts x (minus its zero point), h and the low-rank
+//     intermediates v, u to int16. SXTB16 yields the bytes of a word as (b0, b2), (b1, b3), so a
+//     length-n vector is laid out in groups of four as (e0, e2, e1, e3); the n % 4 tail stays in
+//     natural order, zero-padded to an even length. Weights are permuted the same way.
+//   * weights [rows, cols]: rows padded to rows4 = 4k (zero rows); columns padded to even
+//     cols2 = 8 * chunks + tail (tail in {0, 2, 4, 6}). Columns are cut into segments of up to 4
+//     chunks (32 columns), the tail belonging to the last segment. Segment-major; in a segment,
+//     block-major (4 rows); in a block, per chunk the 4 rows' 8 int16 each, then the tail
+//     (t int16 per row, row-major).
+//   * one straight-line assembly kernel per segment shape (chunks 0-4 x tail x first/accumulate,
+//     38 small functions) walks all row blocks of a segment; unrolled, no per-chunk loop test.
+// Element-wise part: 64-bit SMLAL pre-activation, QADD/SSAT LUT indices and the update formula
+// of fastgrnn_int8_common.h.
+#include <arm_acle.h>
+
+#include <cstring>
+
+#include "fastgrnn_int8.h"
+#include "fastgrnn_int8_common.h"
+
+namespace fastgrnn {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Assembly matvec kernels.
+struct MvCall {
+  const uint32_t* w;      // first block of the segment
+  const uint32_t* x;      // int16 inputs of the segment's first column
+  int32_t* out;           // 4 accumulators per block (read when accumulating)
+  const uint32_t* w_end;  // end of the segment's weights
+};
+static_assert(sizeof(void*) == 4, "Cortex-M4 kernel expects 32-bit pointers");
+
+// Registers: r0 weights, r1 inputs, r4-r7 inputs (8 int16), r8-r11 weights (8 int16 of a row),
+// accumulators r2, r3, r12, lr (rows 0-3); [sp] out pointer, [sp + 4] end of weights.
+#define FG_ROW(acc, first)                                                                       \
+  ".if " first "\n smuad " acc ", r8, r4\n .else\n smlad " acc ", r8, r4, " acc "\n .endif\n"   \
+  " smlad " acc ", r9, r5, " acc "\n smlad " acc ", r10, r6, " acc "\n smlad " acc ", r11, r7, " \
+  acc "\n"
+#define FG_CHUNK(first)                                                                                  \
+  " ldmia r1!, {r4-r7}\n ldmia r0!, {r8-r11}\n" FG_ROW("r2", first) " ldmia r0!, {r8-r11}\n"            \
+  FG_ROW("r3", first) " ldmia r0!, {r8-r11}\n" FG_ROW("r12", first) " ldmia r0!, {r8-r11}\n"            \
+  FG_ROW("lr", first)
+#define FG_TAIL(t)                                                                                       \
+  ".if " #t " == 2\n"                                                                                     \
+  " ldr r4, [r1], #4\n ldmia r0!, {r8-r11}\n smlad r2, r8, r4, r2\n smlad r3, r9, r4, r3\n"              \
+  " smlad r12, r10, r4, r12\n smlad lr, r11, r4, lr\n"                                                    \
+  ".elseif " #t " == 4\n"                                                                                 \
+  " ldmia r1!, {r4, r5}\n ldmia r0!, {r8-r11}\n smlad r2, r8, r4, r2\n smlad r2, r9, r5, r2\n"          \
+  " smlad r3, r10, r4, r3\n smlad r3, r11, r5, r3\n ldmia r0!, {r8-r11}\n smlad r12, r8, r4, r12\n"     \
+  " smlad r12, r9, r5, r12\n smlad lr, r10, r4, lr\n smlad lr, r11, r5, lr\n"                            \
+  ".elseif " #t " == 6\n"                                                                                 \
+  " ldmia r1!, {r4-r6}\n ldmia r0!, {r8-r10}\n smlad r2, r8, r4, r2\n smlad r2, r9, r5, r2\n"           \
+  " smlad r2, r10, r6, r2\n ldmia r0!, {r8-r10}\n smlad r3, r8, r4, r3\n smlad r3, r9, r5, r3\n"        \
+  " smlad r3, r10, r6, r3\n ldmia r0!, {r8-r10}\n smlad r12, r8, r4, r12\n smlad r12, r9, r5, r12\n"   \
+  " smlad r12, r10, r6, r12\n ldmia r0!, {r8-r10}\n smlad lr, r8, r4, lr\n smlad lr, r9, r5, lr\n"      \
+  " smlad lr, r10, r6, lr\n"                                                                              \
+  ".endif\n"
+// n chunks, tail t, acc = 0 (accumulate with SMUAD first) or 1 (load the accumulators from out).
+#define FG_MV4_BODY(n, t, acc)                                                                           \
+  " push {r3-r11, lr}\n ldr r2, [r0, #8]\n ldr r3, [r0, #12]\n ldr r1, [r0, #4]\n ldr r0, [r0, #0]\n"   \
+  " push {r2, r3}\n"                                                                                      \
+  "1:\n"                                                                                                  \
+  ".if " #acc "\n ldr r4, [sp]\n ldmia r4, {r2, r3, r12, lr}\n"                                           \
+  ".elseif " #n " == 0\n movs r2, #0\n movs r3, #0\n mov r12, #0\n mov lr, #0\n"                        \
+  ".endif\n"                                                                                              \
+  ".if " #n " > 0\n"                                                                                      \
+  " .if " #acc "\n" FG_CHUNK("0") " .else\n" FG_CHUNK("1") " .endif\n"                                    \
+  " .rept " #n " - 1\n" FG_CHUNK("0") " .endr\n"                                                          \
+  ".endif\n" FG_TAIL(t)                                                                                  \
+  " sub r1, r1, #(" #n " * 16 + " #t " * 2)\n"                                                            \
+  " ldr r4, [sp]\n stmia r4!, {r2, r3, r12, lr}\n str r4, [sp]\n"                                        \
+  " ldr r5, [sp, #4]\n cmp r0, r5\n bne 1b\n"                                                             \
+  " add sp, #8\n pop {r3-r11, pc}\n"
+
+#define FG_DEFINE_MV4(n, t, acc)                                                    \
+  extern "C" __attribute__((naked, noinline)) void fg_mv4_##n##_##t##_##acc(const MvCall*) { \
+    __asm__ volatile(FG_MV4_BODY(n, t, acc));                                       \
+  }
+#define FG_DEFINE_MV4_TAILS(n, acc) \
+  FG_DEFINE_MV4(n, 2, acc)          \
+  FG_DEFINE_MV4(n, 4, acc)          \
+  FG_DEFINE_MV4(n, 6, acc)
+#define FG_DEFINE_MV4_N(n, acc) FG_DEFINE_MV4(n, 0, acc) FG_DEFINE_MV4_TAILS(n, acc)
+
+FG_DEFINE_MV4_TAILS(0, 0)
+FG_DEFINE_MV4_TAILS(0, 1)
+FG_DEFINE_MV4_N(1, 0)
+FG_DEFINE_MV4_N(1, 1)
+FG_DEFINE_MV4_N(2, 0)
+FG_DEFINE_MV4_N(2, 1)
+FG_DEFINE_MV4_N(3, 0)
+FG_DEFINE_MV4_N(3, 1)
+FG_DEFINE_MV4_N(4, 0)
+FG_DEFINE_MV4_N(4, 1)
+
+using MvKernel = void (*)(const MvCall*);
+#define FG_ROW_OF_KERNELS(n, acc) \
+  { fg_mv4_##n##_0_##acc, fg_mv4_##n##_2_##acc, fg_mv4_##n##_4_##acc, fg_mv4_##n##_6_##acc }
+// kKernels[n][t / 2][acc]; n = 0 with t = 0 never occurs.
+const MvKernel kKernels[5][4][2] = {
+    {{nullptr, nullptr}, {fg_mv4_0_2_0, fg_mv4_0_2_1}, {fg_mv4_0_4_0, fg_mv4_0_4_1}, {fg_mv4_0_6_0, fg_mv4_0_6_1}},
+    {{fg_mv4_1_0_0, fg_mv4_1_0_1}, {fg_mv4_1_2_0, fg_mv4_1_2_1}, {fg_mv4_1_4_0, fg_mv4_1_4_1}, {fg_mv4_1_6_0, fg_mv4_1_6_1}},
+    {{fg_mv4_2_0_0, fg_mv4_2_0_1}, {fg_mv4_2_2_0, fg_mv4_2_2_1}, {fg_mv4_2_4_0, fg_mv4_2_4_1}, {fg_mv4_2_6_0, fg_mv4_2_6_1}},
+    {{fg_mv4_3_0_0, fg_mv4_3_0_1}, {fg_mv4_3_2_0, fg_mv4_3_2_1}, {fg_mv4_3_4_0, fg_mv4_3_4_1}, {fg_mv4_3_6_0, fg_mv4_3_6_1}},
+    {{fg_mv4_4_0_0, fg_mv4_4_0_1}, {fg_mv4_4_2_0, fg_mv4_4_2_1}, {fg_mv4_4_4_0, fg_mv4_4_4_1}, {fg_mv4_4_6_0, fg_mv4_4_6_1}},
+};
+
+// ---------------------------------------------------------------------------------------------
+// Geometry.
+constexpr int32_t kBlockRows = 4;
+constexpr int32_t kSegChunks = 4;  // chunks of 8 columns per segment
+
+int32_t RoundUp(int32_t v, int32_t m) { return (v + m - 1) / m * m; }
+
+// Position of element j of a length-n vector in its int16 layout.
+int32_t Pos(int32_t j, int32_t n) {
+  static const int8_t kPerm[4] = {0, 2, 1, 3};
+  return j < (n & ~3) ? (j & ~3) + kPerm[j & 3] : j;
+}
+
+// One weight matrix [rows, cols] in the prepared buffer.
+struct Mat {
+  int32_t rows = 0, cols = 0, rows4 = 0, cols2 = 0;
+  int32_t chunks = 0, tail = 0, segments = 0;
+  int32_t SegChunks(int32_t s) const { return s < segments - 1 ? kSegChunks : chunks - kSegChunks * (segments - 1); }
+  int32_t SegTail(int32_t s) const { return s == segments - 1 ? tail : 0; }
+  int32_t BlockHalfwords(int32_t s) const { return kBlockRows * (8 * SegChunks(s) + SegTail(s)); }
+  int32_t Halfwords() const { return rows4 * cols2; }
+};
+
+Mat MakeMat(int32_t rows, int32_t cols) {
+  Mat m;
+  if (rows == 0) return m;
+  m.rows = rows;
+  m.cols = cols;
+  m.rows4 = RoundUp(rows, kBlockRows);
+  m.cols2 = RoundUp(cols, 2);
+  m.chunks = m.cols2 / 8;
+  m.tail = m.cols2 % 8;
+  m.segments = m.chunks == 0 ? 1 : (m.chunks + kSegChunks - 1) / kSegChunks;
+  return m;
+}
+
+// Byte offsets in the prepared and the scratch buffer.
+struct Layout {
+  Mat w1, w2, u1, u2;  // w2/u2 empty at full rank
+  size_t w1_off, w2_off, u1_off, u2_off, bias_off, prepared_bytes;
+  size_t x16_off, h16_off, v16_off, u16_off, tmp_off, aw_off, au_off, scratch_bytes;
+};
+
+Layout MakeLayout(const Int8Params& p) {
+  Layout l;
+  const int32_t d = p.input_dim, h = p.units, rw = p.w_rank, ru = p.u_rank;
+  l.w1 = MakeMat(rw ? rw : h, d);
+  l.w2 = MakeMat(rw ? h : 0, rw);
+  l.u1 = MakeMat(ru ? ru : h, h);
+  l.u2 = MakeMat(ru ? h : 0, ru);
+  size_t off = 8;  // header: flags word, reserved word
+  l.w1_off = off;
+  off += 2 * static_cast<size_t>(l.w1.Halfwords());
+  l.w2_off = off;
+  off += 2 * static_cast<size_t>(l.w2.Halfwords());
+  l.u1_off = off;
+  off += 2 * static_cast<size_t>(l.u1.Halfwords());
+  l.u2_off = off;
+  off += 2 * static_cast<size_t>(l.u2.Halfwords());
+  l.bias_off = off;
+  off += 8 * static_cast<size_t>(h);
+  l.prepared_bytes = off;
+
+  const int32_t rank4 = RoundUp(rw > ru ? rw : ru, 4);
+  size_t s = 0;
+  l.x16_off = s;
+  s += 2 * static_cast<size_t>(RoundUp(d, 4));
+  l.h16_off = s;
+  s += 2 * static_cast<size_t>(RoundUp(h, 4));
+  l.v16_off = s;
+  s += 2 * static_cast<size_t>(RoundUp(rw, 4));
+  l.u16_off = s;
+  s += 2 * static_cast<size_t>(RoundUp(ru, 4));
+  l.tmp_off = s;
+  s += 4 * static_cast<size_t>(rank4);
+  l.aw_off = s;
+  s += 4 * static_cast<size_t>(RoundUp(h, 4));
+  l.au_off = s;
+  s += 4 * static_cast<size_t>(RoundUp(h, 4));
+  l.scratch_bytes = s;
+  return l;
+}
+
+constexpr uint32_t kFlagBiasPlusHalf = 1;  // prepared biases hold bias + 128 (no int32 overflow)
+
+// Writes w [rows, cols] (int8, row-major) as int16 in the blocked layout.
+void PrepareMat(const int8_t* w, const Mat& m, int16_t* dst) {
+  memset(dst, 0, 2 * static_cast<size_t>(m.Halfwords()));
+  // Every segment but the last is full, so segment s starts after s full segments.
+  const int32_t full_segment = (m.rows4 / kBlockRows) * m.BlockHalfwords(0);
+  for (int32_t r = 0; r < m.rows; ++r) {
+    const int32_t block = r / kBlockRows, rr = r % kBlockRows;
+    for (int32_t j = 0; j < m.cols; ++j) {
+      const int32_t pos = Pos(j, m.cols);
+      const int32_t c8 = pos / 8;
+      int32_t index;
+      if (c8 < m.chunks) {
+        const int32_t s = c8 / kSegChunks;
+        index = s * full_segment + block * m.BlockHalfwords(s) + (c8 % kSegChunks) * 32 + rr * 8 + pos % 8;
+      } else {
+        const int32_t s = m.segments - 1;
+        index = s * full_segment + block * m.BlockHalfwords(s) + m.SegChunks(s) * 32 + rr * m.tail +
+                (pos - 8 * m.chunks);
+      }
+      dst[index] = w[r * m.cols + j];
+    }
+  }
+}
+
+// out[0 .. rows4) = W x (int16 vector x in the layout above).
+void MatVec(const Mat& m, const uint32_t* w, const uint32_t* x, int32_t* out) {
+  const int32_t blocks = m.rows4 / kBlockRows;
+  MvCall call;
+  call.out = out;
+  for (int32_t s = 0; s < m.segments; ++s) {
+    const int32_t block_words = m.BlockHalfwords(s) / 2;
+    call.w = w;
+    call.x = x + s * (kSegChunks * 4);
+    call.w_end = w + blocks * block_words;
+    kKernels[m.SegChunks(s)][m.SegTail(s) / 2][s > 0 ? 1 : 0](&call);
+    w = call.w_end;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vector conversions.
+
+// Rotate right (GCC 12's arm_acle.h has no __ror); folds into SXTB16's ROR operand.
+inline uint32_t Ror(uint32_t v, uint32_t r) { return (v >> r) | (v << (32 - r)); }
+
+inline uint32_t Load32(const void* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+// int8 vector minus zero point -> int16 layout; dst has room for RoundUp(n, 4) halfwords.
+void ToInt16(const int8_t* src, int32_t n, int32_t zero_point, int16_t* dst) {
+  const int32_t full = n & ~3;
+  uint32_t* d32 = reinterpret_cast<uint32_t*>(dst);
+  if (zero_point == 0) {
+    for (int32_t j = 0; j < full; j += 4) {
+      const uint32_t word = Load32(src + j);
+      d32[0] = __sxtb16(word);
+      d32[1] = __sxtb16(Ror(word, 8));
+      d32 += 2;
+    }
+  } else {
+    const uint32_t zz = (static_cast<uint32_t>(zero_point) & 0xFFFF) * 0x10001u;
+    for (int32_t j = 0; j < full; j += 4) {
+      const uint32_t word = Load32(src + j);
+      d32[0] = __ssub16(__sxtb16(word), zz);
+      d32[1] = __ssub16(__sxtb16(Ror(word, 8)), zz);
+      d32 += 2;
+    }
+  }
+  for (int32_t j = full; j < RoundUp(n, 4); ++j) dst[j] = static_cast<int16_t>(j < n ? src[j] - zero_point : 0);
+}
+
+// v = sat8(requant(acc, mult, shift)) for n elements, written in the int16 layout.
+void RequantToInt16(const int32_t* acc, int32_t n, int32_t mult, int32_t shift, int16_t* dst) {
+  const int64_t round = int64_t{1} << (shift - 1);
+  const int32_t full = n & ~3;
+  if (shift >= 32) {
+    // floor((acc * m + round) / 2^shift) = floor(high word / 2^(shift - 32)).
+    const int32_t s2 = shift - 32;
+    for (int32_t j = 0; j < full; j += 4) {
+      const int32_t v0 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j]) * mult) >> 32) >> s2, 8);
+      const int32_t v1 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 1]) * mult) >> 32) >> s2, 8);
+      const int32_t v2 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 2]) * mult) >> 32) >> s2, 8);
+      const int32_t v3 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 3]) * mult) >> 32) >> s2, 8);
+      dst[j] = static_cast<int16_t>(v0);
+      dst[j + 1] = static_cast<int16_t>(v2);
+      dst[j + 2] = static_cast<int16_t>(v1);
+      dst[j + 3] = static_cast<int16_t>(v3);
+    }
+  } else {
+    for (int32_t j = 0; j < full; ++j) {
+      dst[Pos(j, n)] = static_cast<int16_t>(internal::Sat8(internal::Requant(acc[j], mult, shift)));
+    }
+  }
+  for (int32_t j = full; j < RoundUp(n, 4); ++j) {
+    dst[j] = static_cast<int16_t>(j < n ? internal::Sat8(internal::Requant(acc[j], mult, shift)) : 0);
+  }
+}
+
+// acc = M x (full rank) or M2 sat8(requant(M1 x)) (low rank).
+void Path(const Mat& m1, const Mat& m2, const uint32_t* w1, const uint32_t* w2, int32_t mult, int32_t shift,
+          const int16_t* x16, int32_t* tmp, int16_t* mid16, int32_t* acc) {
+  if (m2.rows == 0) {
+    MatVec(m1, w1, reinterpret_cast<const uint32_t*>(x16), acc);
+    return;
+  }
+  MatVec(m1, w1, reinterpret_cast<const uint32_t*>(x16), tmp);
+  RequantToInt16(tmp, m1.rows, mult, shift, mid16);
+  MatVec(m2, w2, reinterpret_cast<const uint32_t*>(mid16), acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise part (spec steps 4-9) for all units. kHighWord: pre_shift >= 32, so the
+// pre-activation is the high word of the 64-bit sum shifted by pre_shift - 32 (always fits).
+// kBiasPlusHalf: bias2 holds bias + 128, and sat8(sat32(p + b + 128) >> 8) equals the spec's
+// sat8((sat32(p + b) + 128) >> 8) (both saturate to the same end when the sum overflows).
+template <bool kHighWord, bool kBiasPlusHalf>
+void Elementwise(const Int8Params& p, const int32_t* aw, const int32_t* au, const int32_t* bias2, int8_t* h,
+                 int8_t* out) {
+  const internal::UpdateConstants uc = internal::MakeUpdateConstants(p);
+  const int32_t mw = p.pre_w_multiplier, mu = p.pre_u_multiplier, s = p.pre_shift;
+  const int32_t s2 = s - 32;
+  const int16_t* gate = p.gate_lut + 128;
+  const int16_t* update = p.update_lut + 128;
+  const int64_t round = int64_t{1} << (s - 1);
+  const int32_t n = p.units;
+  for (int32_t k = 0; k < n; ++k) {
+    const int64_t sum = round + static_cast<int64_t>(aw[k]) * mw + static_cast<int64_t>(au[k]) * mu;
+    const int32_t pre = kHighWord ? static_cast<int32_t>(sum >> 32) >> s2 : internal::Sat32(sum >> s);
+    int32_t iz, ic;
+    if (kBiasPlusHalf) {
+      iz = __ssat(__qadd(pre, bias2[2 * k]) >> 8, 8);
+      ic = __ssat(__qadd(pre, bias2[2 * k + 1]) >> 8, 8);
+    } else {
+      iz = __ssat(__qadd(__qadd(pre, bias2[2 * k]), 128) >> 8, 8);
+      ic = __ssat(__qadd(__qadd(pre, bias2[2 * k + 1]), 128) >> 8, 8);
+    }
+    const int32_t hn = internal::UpdateUnit(gate[iz], update[ic], h[k], uc);
+    h[k] = static_cast<int8_t>(hn);
+    if (out != nullptr) out[k] = static_cast<int8_t>(hn);
+  }
+}
+
+using ElementwiseFn = void (*)(const Int8Params&, const int32_t*, const int32_t*, const int32_t*, int8_t*,
+                               int8_t*);
+
+}  // namespace
+
+const char* ImplementationName() { return "cortex-m4"; }
+
+size_t ScratchBytes(const Int8Params& p) { return MakeLayout(p).scratch_bytes; }
+
+size_t PreparedBytes(const Int8Params& p) { return MakeLayout(p).prepared_bytes; }
+
+void PrepareWeights(const Int8Params& p, void* prepared) {
+  const Layout l = MakeLayout(p);
+  uint8_t* base = static_cast<uint8_t*>(prepared);
+  PrepareMat(p.w1, l.w1, reinterpret_cast<int16_t*>(base + l.w1_off));
+  if (p.w_rank) PrepareMat(p.w2, l.w2, reinterpret_cast<int16_t*>(base + l.w2_off));
+  PrepareMat(p.u1, l.u1, reinterpret_cast<int16_t*>(base + l.u1_off));
+  if (p.u_rank) PrepareMat(p.u2, l.u2, reinterpret_cast<int16_t*>(base + l.u2_off));
+  bool plus_half = true;
+  for (int32_t k = 0; k < p.units; ++k) {
+    if (p.bias_z[k] > INT32_MAX - 128 || p.bias_h[k] > INT32_MAX - 128) plus_half = false;
+  }
+  const int32_t add = plus_half ? 128 : 0;
+  int32_t* bias2 = reinterpret_cast<int32_t*>(base + l.bias_off);
+  for (int32_t k = 0; k < p.units; ++k) {
+    bias2[2 * k] = p.bias_z[k] + add;
+    bias2[2 * k + 1] = p.bias_h[k] + add;
+  }
+  const uint32_t header[2] = {plus_half ? kFlagBiasPlusHalf : 0u, 0u};
+  memcpy(base, header, sizeof(header));
+}
+
+void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t steps, int8_t* h, int8_t* out,
+         bool return_sequences, void* scratch) {
+  const Layout l = MakeLayout(p);
+  const uint8_t* pb = static_cast<const uint8_t*>(prepared);
+  uint8_t* sb = static_cast<uint8_t*>(scratch);
+  const uint32_t* w1 = reinterpret_cast<const uint32_t*>(pb + l.w1_off);
+  const uint32_t* w2 = reinterpret_cast<const uint32_t*>(pb + l.w2_off);
+  const uint32_t* u1 = reinterpret_cast<const uint32_t*>(pb + l.u1_off);
+  const uint32_t* u2 = reinterpret_cast<const uint32_t*>(pb + l.u2_off);
+  const int32_t* bias2 = reinterpret_cast<const int32_t*>(pb + l.bias_off);
+  uint32_t flags;
+  memcpy(&flags, pb, 4);
+  int16_t* x16 = reinterpret_cast<int16_t*>(sb + l.x16_off);
+  int16_t* h16 = reinterpret_cast<int16_t*>(sb + l.h16_off);
+  int16_t* v16 = reinterpret_cast<int16_t*>(sb + l.v16_off);
+  int16_t* u16 = reinterpret_cast<int16_t*>(sb + l.u16_off);
+  int32_t* tmp = reinterpret_cast<int32_t*>(sb + l.tmp_off);
+  int32_t* aw = reinterpret_cast<int32_t*>(sb + l.aw_off);
+  int32_t* au = reinterpret_cast<int32_t*>(sb + l.au_off);
+  const bool high_word = p.pre_shift >= 32, plus_half = (flags & kFlagBiasPlusHalf) != 0;
+  const ElementwiseFn elementwise =
+      high_word ? (plus_half ? Elementwise<true, true> : Elementwise<true, false>)
+                : (plus_half ? Elementwise<false, true> : Elementwise<false, false>);
+  const int32_t d = p.input_dim, hu = p.units;
+  for (int32_t t = 0; t < steps; ++t) {
+    ToInt16(x + t * d, d, p.input_zero_point, x16);
+    ToInt16(h, hu, 0, h16);
+    Path(l.w1, l.w2, w1, w2, p.v_multiplier, p.v_shift, x16, tmp, v16, aw);
+    Path(l.u1, l.u2, u1, u2, p.u_multiplier, p.u_shift, h16, tmp, u16, au);
+    elementwise(p, aw, au, bias2, h, return_sequences ? out + t * hu : nullptr);
+  }
+  if (!return_sequences) memcpy(out, h, static_cast<size_t>(hu));
+}
+
+}  // namespace fastgrnn
