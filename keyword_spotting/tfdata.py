@@ -32,6 +32,8 @@ from keyword_spotting.augment import AugmentConfig, Augmenter, load_noise_clips,
 from keyword_spotting.datasets import SPLITS, Item, SplitDataset
 from keyword_spotting.features import FeatureSpec, dequantize, int8_features
 
+DEFAULT_AUGMENT = AugmentConfig()
+
 
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -80,7 +82,8 @@ def item_audio(item: Item, noise_clips: list[np.ndarray] | None = None,
         return float_to_int16(render_silence(noise_clips or [], num_samples, rng))
     if cache_dir is None:
         return load_clip(item.path, sample_rate, num_samples)
-    path = _cache_path(Path(cache_dir), f"audio{sample_rate}", cache_key(item.path, "audio", None, num_samples))
+    key = cache_key(item.path, "audio", None, num_samples)
+    path = _cache_path(Path(cache_dir), f"audio{sample_rate}", key)
     arr = _cache_load(path)
     if arr is None or arr.shape != (num_samples,) or arr.dtype != np.int16:
         arr = load_clip(item.path, sample_rate, num_samples)
@@ -217,7 +220,7 @@ def make_feature_arrays(
 def make_split_arrays(
     dataset: SplitDataset,
     spec: FeatureSpec = FeatureSpec(),
-    augment_config: AugmentConfig | None = AugmentConfig(),
+    augment_config: AugmentConfig | None = DEFAULT_AUGMENT,
     copies: int = 2,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,

@@ -87,7 +87,7 @@ def _voice_table(espeak: str, arg: str) -> list[list[str]]:
 
 
 def list_voices(espeak: str | None = None) -> tuple[list[str], list[str]]:
-    """(English espeak-ng language voices, voice variants) installed, e.g. (['en-gb', 'en-us', ...], ['f3', ...]).
+    """Installed (English language voices, voice variants), e.g. (['en-gb', 'en-us', ...], ['f3', ...]).
 
     MBROLA voices (`mb/...`) are skipped: they need the separate mbrola program.
     """
@@ -220,7 +220,8 @@ def render(job: ClipJob, espeak: str) -> str:
                     break
                 speed = int(speed * 1.25)  # the wake phrase must fit in the clip whole
             if u.size == 0:
-                raise RuntimeError(f"espeak-ng produced silence for {job.texts[0]!r} with voice {job.voices[0]}")
+                raise RuntimeError(f"espeak-ng produced silence for {job.texts[0]!r} "
+                                   f"with voice {job.voices[0]}")
             y = _place(u, rng)
     peak = float(np.max(np.abs(y)))
     if peak > 0:
@@ -270,7 +271,10 @@ def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, no
     for kind, count, sub, tag in (("positive", positives, "positives", "pos"),
                                   ("negative", negatives, "negatives", "neg")):
         for i in range(count):
-            text = phrase_forms[int(rng.integers(len(phrase_forms)))] if kind == "positive" else negative_text()
+            if kind == "positive":
+                text = phrase_forms[int(rng.integers(len(phrase_forms)))]
+            else:
+                text = negative_text()
             v = voice()
             s, p, a, g = prosody()
             jobs.append(ClipJob(str(out / sub / f"{_safe(v)}__{tag}_{i:05d}.wav"), kind, (text,), (v,), (s,),

@@ -44,7 +44,7 @@ def test_unsigned_8bit(tmp_path: Path) -> None:
 
 
 def test_24bit(tmp_path: Path) -> None:
-    vals = np.array([0, 1, 127, 128, 129, -129, 8388607, -8388608, 256 * 1000 + 200, -256 * 77] * 40, np.int32)
+    vals = np.array([0, 1, 127, 128, 129, -129, 8388607, -8388608, 256000 + 200, -256 * 77] * 40, np.int32)
     data = b"".join(int(v).to_bytes(3, "little", signed=True) for v in vals)
     _raw_wav(tmp_path / "p24.wav", data, 1, 16000, 24)
     got = read_wav(tmp_path / "p24.wav").astype(np.int64)

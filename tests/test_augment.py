@@ -27,7 +27,8 @@ def _speechlike(seed: int = 0) -> np.ndarray:
     t = np.arange(16000) / 16000
     env = np.exp(-(((t - 0.5) / 0.12) ** 2))
     rng = np.random.default_rng(seed)
-    return (0.3 * env * np.sin(2 * np.pi * 220 * t) * (1 + 0.3 * rng.standard_normal(16000))).astype(np.float32)
+    y = 0.3 * env * np.sin(2 * np.pi * 220 * t) * (1 + 0.3 * rng.standard_normal(16000))
+    return y.astype(np.float32)
 
 
 def _noise(seed: int = 1, n: int = 48000) -> np.ndarray:
@@ -75,10 +76,12 @@ def test_augmenter_snr_on_real_speech_and_noise() -> None:
     if not SC_DEV.is_dir():
         pytest.skip(f"real recordings not available: {SC_DEV} is absent")
     speech = load_clip(SC_DEV / "yes" / sorted(p.name for p in (SC_DEV / "yes").glob("*.wav"))[0])
-    noise = load_noise_clips([SC_DEV / "_background_noise_" / n for n in ("running_tap.wav", "doing_the_dishes.wav")])
+    bg = SC_DEV / "_background_noise_"
+    noise = load_noise_clips([bg / "running_tap.wav", bg / "doing_the_dishes.wav"])
     clean = speech.astype(np.float32) / 32768
     for snr in (0.0, 10.0, 20.0):
-        aug = Augmenter(noise, AugmentConfig(max_shift_ms=0, noise_prob=1.0, snr_db=(snr, snr), gain_db=(0, 0)))
+        cfg = AugmentConfig(max_shift_ms=0, noise_prob=1.0, snr_db=(snr, snr), gain_db=(0, 0))
+        aug = Augmenter(noise, cfg)
         out = float_to_int16(aug(speech, 7)).astype(np.float32) / 32768
         assert abs(_measured_snr(out, clean) - snr) < 0.5
 

@@ -166,8 +166,9 @@ def test_assign_speaker_splits() -> None:
 
 def test_speaker_from_filename(tmp_path: Path) -> None:
     assert speaker_from_filename("x/positives/en-us+f3__pos_00001.wav") == "en-us+f3"
-    assert speaker_from_filename(tmp_path / "positives" / "alice" / "take1.wav", tmp_path / "positives") == "alice"
-    assert speaker_from_filename(tmp_path / "positives" / "clip7.wav", tmp_path / "positives") == "clip7"
+    pos = tmp_path / "positives"
+    assert speaker_from_filename(pos / "alice" / "take1.wav", pos) == "alice"
+    assert speaker_from_filename(pos / "clip7.wav", pos) == "clip7"
 
 
 # --- custom wake-word folder ----------------------------------------------------------------------

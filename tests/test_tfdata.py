@@ -146,7 +146,8 @@ def test_make_dataset_dequantizes_exactly_and_shuffles_by_seed() -> None:
     w = np.linspace(0.5, 1.5, 50).astype(np.float32)
     d = tfdata.make_dataset(x, np.arange(50), spec, batch_size=8, shuffle=True, seed=0, sample_weight=w)
     xb, yb, wb = next(iter(d.as_numpy_iterator()))
-    assert xb.shape == (8, 98, 32) and np.array_equal(xb, dequantize(x[yb], spec)) and np.array_equal(wb, w[yb])
+    assert xb.shape == (8, 98, 32) and np.array_equal(xb, dequantize(x[yb], spec))
+    assert np.array_equal(wb, w[yb])
     with pytest.raises(ValueError, match="int8"):
         tfdata.make_dataset(x.astype(np.float32), y)
     with pytest.raises(ValueError, match="y must"):

@@ -67,7 +67,8 @@ using FrameCallback = void (*)(const int8_t* features, int num_features, void* u
 // keyword_spotting.features.quantize.
 int8_t QuantizeFeature(float value, float scale, float offset);
 
-// ln(x) for x > 0, float32, max error ~2 ulp of the result (no libm call; ~20 instructions).
+// ln(x) for x > 0, float32, max error 0.8 ulp of the result measured over 1e-9..1e7 (no libm call;
+// ~36 instructions on the M4). Handles subnormals; ln(0) = -inf.
 float FastLog(float x);
 
 class Frontend {
@@ -79,7 +80,9 @@ class Frontend {
   // Forgets buffered samples: the next pushed sample is sample 0 of a new stream.
   void Reset();
 
-  // Feeds `n` samples; calls `cb` for every completed frame. Returns the number of frames.
+  // Feeds `n` samples; calls `cb` (may be nullptr) for every completed frame, during which
+  // last_float_features() is that frame's. Returns the number of frames. Does nothing (returns 0)
+  // before a successful Init. Cost on the M4: ~22.4 k instructions per frame (default config).
   size_t Push(const int16_t* pcm, size_t n, FrameCallback cb, void* user);
 
   // Feeds samples until `n` are consumed or `max_frames` frames were written to `out`
@@ -111,7 +114,7 @@ class Frontend {
   void ComputeFrame();
   void FirstPass(float* z) const;        // windowing + bit reversal + first FFT pass, fused
   void FirstPassInPlace(float* z) const; // first FFT pass on data already in bit-reversed order
-  void Radix4Passes(float* z, bool last) const;  // the twiddled passes (without the last one)
+  void Radix4Passes(float* z, bool last) const;  // the twiddled passes (the last one if `last`)
   void LastPassSplitPower(const float* z);       // last pass + rfft split + 4 |X|^2 into bin_
   void MelLogQuantize();
 
