@@ -28,8 +28,9 @@ from fastgrnn_tf.tflite_export import (  # noqa: E402
 )
 
 
-def build_unrolled(model: keras.Model, time_steps: int) -> keras.Model:
-    """Float copy of `model` with batch 1, fixed T and an unrolled RNN (no TensorList/While ops)."""
+def build_unrolled(model: keras.Model, time_steps: int, softmax: bool = True) -> keras.Model:
+    """Float copy of `model` with batch 1, fixed T and an unrolled RNN (no TensorList/While ops);
+    `softmax=False` ends at the logits."""
     parts = split_model(model)
     fp = float_params(parts)  # pruning masks applied; rejects unsupported activations
     spec = head_spec(parts)
@@ -47,14 +48,16 @@ def build_unrolled(model: keras.Model, time_steps: int) -> keras.Model:
         dense = keras.layers.Dense(k.shape[1], activation="relu" if relu else None, name=f"head_{i}")
         x = dense(x)
         dense.set_weights([k, b])
-    out = keras.layers.Softmax(name="softmax")(x)
+    out = keras.layers.Softmax(name="softmax")(x) if softmax else x
     return keras.Model(inp, out)
 
 
 def export_builtin_tflite(model: keras.Model, calib_features: np.ndarray, time_steps: int | None = None,
                           input_scale: float = DEFAULT_INPUT_SCALE,
-                          input_zero_point: int = DEFAULT_INPUT_ZERO_POINT, max_calib: int = 100) -> bytes:
-    """Builtin-only int8 `.tflite` (input int8 [1, T, D] with the feature quantization, output int8)."""
+                          input_zero_point: int = DEFAULT_INPUT_ZERO_POINT, max_calib: int = 100,
+                          softmax: bool = True) -> bytes:
+    """Builtin-only int8 `.tflite` (input int8 [1, T, D] with the feature quantization, output int8
+    softmax, or the int8 logits with `softmax=False`)."""
     x = np.asarray(calib_features)
     if x.dtype != np.int8 or x.ndim != 3 or len(x) == 0:
         raise ValueError(f"calib_features must be non-empty int8 [N, T, D], got {x.dtype} {list(x.shape)}")
@@ -62,7 +65,7 @@ def export_builtin_tflite(model: keras.Model, calib_features: np.ndarray, time_s
         time_steps = x.shape[1]
     if x.shape[1] != time_steps:
         raise ValueError(f"calib_features have T={x.shape[1]}, export asks for time_steps={time_steps}")
-    unrolled = build_unrolled(model, time_steps)
+    unrolled = build_unrolled(model, time_steps, softmax)
     xf = ((x[:max_calib].astype(np.float32) - input_zero_point) * np.float32(input_scale)).astype(np.float32)
     lo = (-128 - input_zero_point) * input_scale
     hi = (127 - input_zero_point) * input_scale

@@ -63,14 +63,14 @@ def test_interrupted_stage_resumes_from_last_epoch(digits, seeded, tmp_path: Pat
     steps = 8
     config = StageConfig(epochs_dense=2, epochs_prune=3, epochs_retrain=1, epochs_qat=0, qat=False,
                          steps_per_epoch=steps, keep_w=0.4, keep_u=0.4)
-    fail_at = {"batch": (2 + 1) * steps + steps // 2}  # in the middle of the 2nd pruning epoch
+    # Batches counted over all fit() calls: fail in the middle of the 2nd pruning epoch.
+    fail_at = {"batch": (2 + 1) * steps + steps - 2, "seen": 0}
 
     def batches():
-        i = 0
         while True:
             for start in range(0, len(x_train) - BATCH, BATCH):
-                i += 1
-                if i == fail_at["batch"]:
+                fail_at["seen"] += 1
+                if fail_at["seen"] == fail_at["batch"]:
                     raise RuntimeError("simulated interruption")
                 yield x_train[start:start + BATCH], y_train[start:start + BATCH]
 

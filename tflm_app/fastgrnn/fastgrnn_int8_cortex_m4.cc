@@ -115,6 +115,42 @@ const MvKernel kKernels[5][4][2] = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Assembly element-wise kernel (spec steps 4-9) for the common case: the pre-activation is the
+// high word of the 64-bit sum with the rounding bit 2^31 (pre_shift 32 after weight scaling),
+// and the prepared biases hold bias + 128. 20 instructions per unit, 2 units per loop pass.
+struct EwCall {
+  const int32_t* aw;      // 0
+  const int32_t* au;      // 4
+  const int32_t* bias2;   // 8: (bias_z + 128, bias_h + 128) per unit
+  int8_t* h;              // 12: state, updated in place
+  const int8_t* h_end;    // 16
+  const uint32_t* gate_a; // 20: entry iz in [-128, 127]: (a << 16) | z
+  const int16_t* update;  // 24: update_lut + 128
+  int32_t mw, mu;         // 28, 32
+};
+
+#define FG_EW_UNIT                                                                              \
+  " ldr r12, [r0], #4\n ldr lr, [r1], #4\n smull r10, r11, r12, r4\n smlal r10, r11, lr, r5\n"   \
+  " add r11, r11, r10, lsr #31\n ldrd r12, lr, [r2], #8\n qadd r12, r12, r11\n qadd lr, lr, r11\n" \
+  " ssat r12, #8, r12, asr #8\n ssat lr, #8, lr, asr #8\n ldr r12, [r6, r12, lsl #2]\n"          \
+  " ldrsh lr, [r7, lr, lsl #1]\n lsr r10, r12, #16\n mla lr, r10, lr, r8\n ldrsb r11, [r3]\n"    \
+  " smlabb r12, r12, r11, r9\n asr r12, r12, #7\n add r12, r12, lr, asr #15\n"                   \
+  " ssat r12, #8, r12, asr #8\n strb r12, [r3], #1\n"
+
+extern "C" __attribute__((naked, noinline)) void fg_elementwise(const EwCall*) {
+  __asm__ volatile(
+      " push {r3-r11, lr}\n"
+      " ldr r1, [r0, #16]\n ldr r3, [r0, #12]\n push {r1, r3}\n"  // [sp] = h_end, r3 = h
+      " ldrd r4, r5, [r0, #28]\n ldrd r6, r7, [r0, #20]\n ldr r2, [r0, #8]\n ldr r1, [r0, #4]\n"
+      " ldr r0, [r0, #0]\n mov r8, #16384\n movw r9, #16448\n"
+      " ldr r12, [sp, #0]\n subs r12, r12, r3\n tst r12, #1\n bne 2f\n"  // odd count: enter at unit 2
+      "1:\n" FG_EW_UNIT
+      "2:\n" FG_EW_UNIT
+      " ldr r12, [sp]\n cmp r3, r12\n bne 1b\n"
+      " add sp, #8\n pop {r3-r11, pc}\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Geometry.
 constexpr int32_t kBlockRows = 4;
 constexpr int32_t kSegChunks = 4;  // chunks of 8 columns per segment
@@ -150,57 +186,88 @@ Mat MakeMat(int32_t rows, int32_t cols) {
   return m;
 }
 
-// Byte offsets in the prepared and the scratch buffer.
-struct Layout {
+// Everything Run needs besides the arrays; stored at the start of the prepared buffer.
+struct Header {
   Mat w1, w2, u1, u2;  // w2/u2 empty at full rank
-  size_t w1_off, w2_off, u1_off, u2_off, bias_off, prepared_bytes;
-  size_t x16_off, h16_off, v16_off, u16_off, tmp_off, aw_off, au_off, scratch_bytes;
+  // Byte offsets in the prepared buffer.
+  uint32_t w1_off, w2_off, u1_off, u2_off, bias_off, gate_a_off, prepared_bytes;
+  // Byte offsets in the scratch buffer.
+  uint32_t x16_off, h16_off, v16_off, u16_off, tmp_off, aw_off, au_off, scratch_bytes;
+  // Set by PrepareWeights. The matrices producing av, au1, aw, au are scaled by 2^k so that
+  // the effective shifts below are >= 32 when the accumulators stay within int32.
+  int32_t v_shift, u_shift, pre_shift;
+  uint32_t bias_plus_half;  // bias2 holds bias + 128
 };
 
-Layout MakeLayout(const Int8Params& p) {
-  Layout l;
+uint32_t Align8(uint32_t v) { return (v + 7u) & ~7u; }
+
+Header MakeHeader(const Int8Params& p) {
+  Header l;
   const int32_t d = p.input_dim, h = p.units, rw = p.w_rank, ru = p.u_rank;
   l.w1 = MakeMat(rw ? rw : h, d);
   l.w2 = MakeMat(rw ? h : 0, rw);
   l.u1 = MakeMat(ru ? ru : h, h);
   l.u2 = MakeMat(ru ? h : 0, ru);
-  size_t off = 8;  // header: flags word, reserved word
+  uint32_t off = Align8(sizeof(Header));
   l.w1_off = off;
-  off += 2 * static_cast<size_t>(l.w1.Halfwords());
+  off += 2 * static_cast<uint32_t>(l.w1.Halfwords());
   l.w2_off = off;
-  off += 2 * static_cast<size_t>(l.w2.Halfwords());
+  off += 2 * static_cast<uint32_t>(l.w2.Halfwords());
   l.u1_off = off;
-  off += 2 * static_cast<size_t>(l.u1.Halfwords());
+  off += 2 * static_cast<uint32_t>(l.u1.Halfwords());
   l.u2_off = off;
-  off += 2 * static_cast<size_t>(l.u2.Halfwords());
-  l.bias_off = off;
-  off += 8 * static_cast<size_t>(h);
+  off += 2 * static_cast<uint32_t>(l.u2.Halfwords());
+  l.bias_off = Align8(off);
+  off = l.bias_off + 8 * static_cast<uint32_t>(h);
+  l.gate_a_off = off;
+  off += 4 * 256;
   l.prepared_bytes = off;
 
   const int32_t rank4 = RoundUp(rw > ru ? rw : ru, 4);
-  size_t s = 0;
+  uint32_t s = 0;
   l.x16_off = s;
-  s += 2 * static_cast<size_t>(RoundUp(d, 4));
+  s += 2 * static_cast<uint32_t>(RoundUp(d, 4));
   l.h16_off = s;
-  s += 2 * static_cast<size_t>(RoundUp(h, 4));
+  s += 2 * static_cast<uint32_t>(RoundUp(h, 4));
   l.v16_off = s;
-  s += 2 * static_cast<size_t>(RoundUp(rw, 4));
+  s += 2 * static_cast<uint32_t>(RoundUp(rw, 4));
   l.u16_off = s;
-  s += 2 * static_cast<size_t>(RoundUp(ru, 4));
+  s += 2 * static_cast<uint32_t>(RoundUp(ru, 4));
   l.tmp_off = s;
-  s += 4 * static_cast<size_t>(rank4);
+  s += 4 * static_cast<uint32_t>(rank4);
   l.aw_off = s;
-  s += 4 * static_cast<size_t>(RoundUp(h, 4));
+  s += 4 * static_cast<uint32_t>(RoundUp(h, 4));
   l.au_off = s;
-  s += 4 * static_cast<size_t>(RoundUp(h, 4));
+  s += 4 * static_cast<uint32_t>(RoundUp(h, 4));
   l.scratch_bytes = s;
+  l.v_shift = p.v_shift;
+  l.u_shift = p.u_shift;
+  l.pre_shift = p.pre_shift;
+  l.bias_plus_half = 0;
   return l;
 }
 
-constexpr uint32_t kFlagBiasPlusHalf = 1;  // prepared biases hold bias + 128 (no int32 overflow)
+// Largest |sum_j w[r, j] * in_j| over rows for |in_j| <= in_max.
+int64_t MaxAccumulator(const int8_t* w, int32_t rows, int32_t cols, int32_t in_max) {
+  int64_t best = 0;
+  for (int32_t r = 0; r < rows; ++r) {
+    int64_t sum = 0;
+    for (int32_t j = 0; j < cols; ++j) sum += w[r * cols + j] < 0 ? -w[r * cols + j] : w[r * cols + j];
+    if (sum > best) best = sum;
+  }
+  return best * in_max;
+}
 
-// Writes w [rows, cols] (int8, row-major) as int16 in the blocked layout.
-void PrepareMat(const int8_t* w, const Mat& m, int16_t* dst) {
+// Exponent k (<= 8, int16 weights) that lifts `shift` to 32 while bound * 2^k stays in int32.
+int32_t LiftExponent(int32_t shift, int64_t bound) {
+  if (shift >= 32) return 0;
+  const int32_t k = 32 - shift;
+  if (k > 8 || (bound << k) > INT32_MAX) return 0;
+  return k;
+}
+
+// Writes w [rows, cols] (int8, row-major) times 2^k as int16 in the blocked layout.
+void PrepareMat(const int8_t* w, const Mat& m, int32_t k, int16_t* dst) {
   memset(dst, 0, 2 * static_cast<size_t>(m.Halfwords()));
   // Every segment but the last is full, so segment s starts after s full segments.
   const int32_t full_segment = (m.rows4 / kBlockRows) * m.BlockHalfwords(0);
@@ -218,7 +285,7 @@ void PrepareMat(const int8_t* w, const Mat& m, int16_t* dst) {
         index = s * full_segment + block * m.BlockHalfwords(s) + m.SegChunks(s) * 32 + rr * m.tail +
                 (pos - 8 * m.chunks);
       }
-      dst[index] = w[r * m.cols + j];
+      dst[index] = static_cast<int16_t>(w[r * m.cols + j] * (1 << k));
     }
   }
 }
@@ -229,10 +296,9 @@ void MatVec(const Mat& m, const uint32_t* w, const uint32_t* x, int32_t* out) {
   MvCall call;
   call.out = out;
   for (int32_t s = 0; s < m.segments; ++s) {
-    const int32_t block_words = m.BlockHalfwords(s) / 2;
     call.w = w;
     call.x = x + s * (kSegChunks * 4);
-    call.w_end = w + blocks * block_words;
+    call.w_end = w + blocks * (m.BlockHalfwords(s) / 2);
     kKernels[m.SegChunks(s)][m.SegTail(s) / 2][s > 0 ? 1 : 0](&call);
     w = call.w_end;
   }
@@ -275,20 +341,22 @@ void ToInt16(const int8_t* src, int32_t n, int32_t zero_point, int16_t* dst) {
 
 // v = sat8(requant(acc, mult, shift)) for n elements, written in the int16 layout.
 void RequantToInt16(const int32_t* acc, int32_t n, int32_t mult, int32_t shift, int16_t* dst) {
-  const int64_t round = int64_t{1} << (shift - 1);
   const int32_t full = n & ~3;
   if (shift >= 32) {
-    // floor((acc * m + round) / 2^shift) = floor(high word / 2^(shift - 32)).
+    // floor((acc * m + 2^(shift-1)) / 2^shift) = rshift_round(high word of acc * m, shift - 32)
+    // for shift > 32 (the rounding term has no low bits), and high word + bit 31 of the low
+    // word for shift = 32.
     const int32_t s2 = shift - 32;
+    const int64_t round = int64_t{1} << (shift - 1);
     for (int32_t j = 0; j < full; j += 4) {
-      const int32_t v0 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j]) * mult) >> 32) >> s2, 8);
-      const int32_t v1 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 1]) * mult) >> 32) >> s2, 8);
-      const int32_t v2 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 2]) * mult) >> 32) >> s2, 8);
-      const int32_t v3 = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + 3]) * mult) >> 32) >> s2, 8);
-      dst[j] = static_cast<int16_t>(v0);
-      dst[j + 1] = static_cast<int16_t>(v2);
-      dst[j + 2] = static_cast<int16_t>(v1);
-      dst[j + 3] = static_cast<int16_t>(v3);
+      int32_t v[4];
+      for (int32_t i = 0; i < 4; ++i) {
+        v[i] = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + i]) * mult) >> 32) >> s2, 8);
+      }
+      dst[j] = static_cast<int16_t>(v[0]);
+      dst[j + 1] = static_cast<int16_t>(v[2]);
+      dst[j + 2] = static_cast<int16_t>(v[1]);
+      dst[j + 3] = static_cast<int16_t>(v[3]);
     }
   } else {
     for (int32_t j = 0; j < full; ++j) {
@@ -313,23 +381,22 @@ void Path(const Mat& m1, const Mat& m2, const uint32_t* w1, const uint32_t* w2, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Element-wise part (spec steps 4-9) for all units. kHighWord: pre_shift >= 32, so the
-// pre-activation is the high word of the 64-bit sum shifted by pre_shift - 32 (always fits).
-// kBiasPlusHalf: bias2 holds bias + 128, and sat8(sat32(p + b + 128) >> 8) equals the spec's
-// sat8((sat32(p + b) + 128) >> 8) (both saturate to the same end when the sum overflows).
+// Element-wise part in C for the uncommon cases: pre_shift > 32 after scaling (kHighWord: the
+// pre-activation is the high word shifted by pre_shift - 32, which always fits), pre_shift < 32
+// (64-bit shift and sat32), or a bias within 128 of INT32_MAX (kBiasPlusHalf false).
+// With kBiasPlusHalf, sat8(sat32(p + b + 128) >> 8) equals the spec's sat8((sat32(p + b) + 128) >> 8):
+// both saturate to the same end whenever a sum leaves int32.
 template <bool kHighWord, bool kBiasPlusHalf>
-void Elementwise(const Int8Params& p, const int32_t* aw, const int32_t* au, const int32_t* bias2, int8_t* h,
-                 int8_t* out) {
+void Elementwise(const Int8Params& p, int32_t pre_shift, const int32_t* aw, const int32_t* au,
+                 const int32_t* bias2, int8_t* h) {
   const internal::UpdateConstants uc = internal::MakeUpdateConstants(p);
-  const int32_t mw = p.pre_w_multiplier, mu = p.pre_u_multiplier, s = p.pre_shift;
-  const int32_t s2 = s - 32;
+  const int32_t mw = p.pre_w_multiplier, mu = p.pre_u_multiplier, s = pre_shift;
   const int16_t* gate = p.gate_lut + 128;
   const int16_t* update = p.update_lut + 128;
   const int64_t round = int64_t{1} << (s - 1);
-  const int32_t n = p.units;
-  for (int32_t k = 0; k < n; ++k) {
+  for (int32_t k = 0; k < p.units; ++k) {
     const int64_t sum = round + static_cast<int64_t>(aw[k]) * mw + static_cast<int64_t>(au[k]) * mu;
-    const int32_t pre = kHighWord ? static_cast<int32_t>(sum >> 32) >> s2 : internal::Sat32(sum >> s);
+    const int32_t pre = kHighWord ? static_cast<int32_t>(sum >> 32) >> (s - 32) : internal::Sat32(sum >> s);
     int32_t iz, ic;
     if (kBiasPlusHalf) {
       iz = __ssat(__qadd(pre, bias2[2 * k]) >> 8, 8);
@@ -338,47 +405,63 @@ void Elementwise(const Int8Params& p, const int32_t* aw, const int32_t* au, cons
       iz = __ssat(__qadd(__qadd(pre, bias2[2 * k]), 128) >> 8, 8);
       ic = __ssat(__qadd(__qadd(pre, bias2[2 * k + 1]), 128) >> 8, 8);
     }
-    const int32_t hn = internal::UpdateUnit(gate[iz], update[ic], h[k], uc);
-    h[k] = static_cast<int8_t>(hn);
-    if (out != nullptr) out[k] = static_cast<int8_t>(hn);
+    h[k] = static_cast<int8_t>(internal::UpdateUnit(gate[iz], update[ic], h[k], uc));
   }
 }
-
-using ElementwiseFn = void (*)(const Int8Params&, const int32_t*, const int32_t*, const int32_t*, int8_t*,
-                               int8_t*);
 
 }  // namespace
 
 const char* ImplementationName() { return "cortex-m4"; }
 
-size_t ScratchBytes(const Int8Params& p) { return MakeLayout(p).scratch_bytes; }
+size_t ScratchBytes(const Int8Params& p) { return MakeHeader(p).scratch_bytes; }
 
-size_t PreparedBytes(const Int8Params& p) { return MakeLayout(p).prepared_bytes; }
+size_t PreparedBytes(const Int8Params& p) { return MakeHeader(p).prepared_bytes; }
 
 void PrepareWeights(const Int8Params& p, void* prepared) {
-  const Layout l = MakeLayout(p);
+  Header l = MakeHeader(p);
   uint8_t* base = static_cast<uint8_t*>(prepared);
-  PrepareMat(p.w1, l.w1, reinterpret_cast<int16_t*>(base + l.w1_off));
-  if (p.w_rank) PrepareMat(p.w2, l.w2, reinterpret_cast<int16_t*>(base + l.w2_off));
-  PrepareMat(p.u1, l.u1, reinterpret_cast<int16_t*>(base + l.u1_off));
-  if (p.u_rank) PrepareMat(p.u2, l.u2, reinterpret_cast<int16_t*>(base + l.u2_off));
+  const int32_t d = p.input_dim, hu = p.units, rw = p.w_rank, ru = p.u_rank;
+  // Scale exponents: av (W1 x), au1 (U1 h) and the pre-activation sources aw, au.
+  int32_t kv = 0, ku = 0;
+  if (rw) kv = LiftExponent(p.v_shift, MaxAccumulator(p.w1, rw, d, 255));
+  if (ru) ku = LiftExponent(p.u_shift, MaxAccumulator(p.u1, ru, hu, 128));
+  const int64_t aw_max = rw ? MaxAccumulator(p.w2, hu, rw, 128) : MaxAccumulator(p.w1, hu, d, 255);
+  const int64_t au_max = ru ? MaxAccumulator(p.u2, hu, ru, 128) : MaxAccumulator(p.u1, hu, hu, 128);
+  const int32_t kp = LiftExponent(p.pre_shift, aw_max > au_max ? aw_max : au_max);
+  l.v_shift = p.v_shift + kv;
+  l.u_shift = p.u_shift + ku;
+  l.pre_shift = p.pre_shift + kp;
+  PrepareMat(p.w1, l.w1, rw ? kv : kp, reinterpret_cast<int16_t*>(base + l.w1_off));
+  if (rw) PrepareMat(p.w2, l.w2, kp, reinterpret_cast<int16_t*>(base + l.w2_off));
+  PrepareMat(p.u1, l.u1, ru ? ku : kp, reinterpret_cast<int16_t*>(base + l.u1_off));
+  if (ru) PrepareMat(p.u2, l.u2, kp, reinterpret_cast<int16_t*>(base + l.u2_off));
+
   bool plus_half = true;
-  for (int32_t k = 0; k < p.units; ++k) {
+  for (int32_t k = 0; k < hu; ++k) {
     if (p.bias_z[k] > INT32_MAX - 128 || p.bias_h[k] > INT32_MAX - 128) plus_half = false;
   }
   const int32_t add = plus_half ? 128 : 0;
   int32_t* bias2 = reinterpret_cast<int32_t*>(base + l.bias_off);
-  for (int32_t k = 0; k < p.units; ++k) {
+  for (int32_t k = 0; k < hu; ++k) {
     bias2[2 * k] = p.bias_z[k] + add;
     bias2[2 * k + 1] = p.bias_h[k] + add;
   }
-  const uint32_t header[2] = {plus_half ? kFlagBiasPlusHalf : 0u, 0u};
-  memcpy(base, header, sizeof(header));
+  l.bias_plus_half = plus_half ? 1u : 0u;
+  // Gate table for the assembly element-wise kernel: z and a = (k - zeta z) >> 15 in [0, 65534].
+  const internal::UpdateConstants uc = internal::MakeUpdateConstants(p);
+  uint32_t* gate_a = reinterpret_cast<uint32_t*>(base + l.gate_a_off);
+  for (int32_t i = 0; i < 256; ++i) {
+    const int32_t z = p.gate_lut[i];
+    const int32_t a = (uc.k - uc.zeta_q15 * z) >> 15;
+    gate_a[i] = (static_cast<uint32_t>(a) << 16) | static_cast<uint32_t>(z);
+  }
+  memcpy(base, &l, sizeof(l));
 }
 
 void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t steps, int8_t* h, int8_t* out,
          bool return_sequences, void* scratch) {
-  const Layout l = MakeLayout(p);
+  Header l;
+  memcpy(&l, prepared, sizeof(l));
   const uint8_t* pb = static_cast<const uint8_t*>(prepared);
   uint8_t* sb = static_cast<uint8_t*>(scratch);
   const uint32_t* w1 = reinterpret_cast<const uint32_t*>(pb + l.w1_off);
@@ -386,8 +469,6 @@ void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t ste
   const uint32_t* u1 = reinterpret_cast<const uint32_t*>(pb + l.u1_off);
   const uint32_t* u2 = reinterpret_cast<const uint32_t*>(pb + l.u2_off);
   const int32_t* bias2 = reinterpret_cast<const int32_t*>(pb + l.bias_off);
-  uint32_t flags;
-  memcpy(&flags, pb, 4);
   int16_t* x16 = reinterpret_cast<int16_t*>(sb + l.x16_off);
   int16_t* h16 = reinterpret_cast<int16_t*>(sb + l.h16_off);
   int16_t* v16 = reinterpret_cast<int16_t*>(sb + l.v16_off);
@@ -395,17 +476,37 @@ void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t ste
   int32_t* tmp = reinterpret_cast<int32_t*>(sb + l.tmp_off);
   int32_t* aw = reinterpret_cast<int32_t*>(sb + l.aw_off);
   int32_t* au = reinterpret_cast<int32_t*>(sb + l.au_off);
-  const bool high_word = p.pre_shift >= 32, plus_half = (flags & kFlagBiasPlusHalf) != 0;
-  const ElementwiseFn elementwise =
-      high_word ? (plus_half ? Elementwise<true, true> : Elementwise<true, false>)
-                : (plus_half ? Elementwise<false, true> : Elementwise<false, false>);
   const int32_t d = p.input_dim, hu = p.units;
+  const bool asm_elementwise = l.pre_shift == 32 && l.bias_plus_half;
+  EwCall ew;
+  ew.bias2 = bias2;
+  ew.h = h;
+  ew.h_end = h + hu;
+  ew.gate_a = reinterpret_cast<const uint32_t*>(pb + l.gate_a_off) + 128;
+  ew.update = p.update_lut + 128;
+  ew.mw = p.pre_w_multiplier;
+  ew.mu = p.pre_u_multiplier;
   for (int32_t t = 0; t < steps; ++t) {
     ToInt16(x + t * d, d, p.input_zero_point, x16);
     ToInt16(h, hu, 0, h16);
-    Path(l.w1, l.w2, w1, w2, p.v_multiplier, p.v_shift, x16, tmp, v16, aw);
-    Path(l.u1, l.u2, u1, u2, p.u_multiplier, p.u_shift, h16, tmp, u16, au);
-    elementwise(p, aw, au, bias2, h, return_sequences ? out + t * hu : nullptr);
+    Path(l.w1, l.w2, w1, w2, p.v_multiplier, l.v_shift, x16, tmp, v16, aw);
+    Path(l.u1, l.u2, u1, u2, p.u_multiplier, l.u_shift, h16, tmp, u16, au);
+    if (asm_elementwise) {
+      ew.aw = aw;
+      ew.au = au;
+      fg_elementwise(&ew);
+    } else if (l.pre_shift >= 32) {
+      if (l.bias_plus_half) {
+        Elementwise<true, true>(p, l.pre_shift, aw, au, bias2, h);
+      } else {
+        Elementwise<true, false>(p, l.pre_shift, aw, au, bias2, h);
+      }
+    } else if (l.bias_plus_half) {
+      Elementwise<false, true>(p, l.pre_shift, aw, au, bias2, h);
+    } else {
+      Elementwise<false, false>(p, l.pre_shift, aw, au, bias2, h);
+    }
+    if (return_sequences) memcpy(out + t * hu, h, static_cast<size_t>(hu));
   }
   if (!return_sequences) memcpy(out, h, static_cast<size_t>(hu));
 }

@@ -399,10 +399,18 @@ struct RandomModel {
 
 RandomModel g_model;
 
+int CompareModel(int steps);
+
 // Runs `steps` steps of a random model in window mode and step by step; compares with SpecStep.
 int CompareRandom(int d, int h, int rw, int ru, int sparsity_pct, int steps) {
   g_model.Make(d, h, rw, ru, sparsity_pct);
+  return CompareModel(steps);
+}
+
+// The same for g_model as it is.
+int CompareModel(int steps) {
   const Int8Params& p = g_model.p;
+  const int d = p.input_dim, h = p.units;
   int8_t x[8 * 128], h_spec[128], h_win[128], h_stream[128], seq[8 * 128], out[128];
   for (int i = 0; i < steps * d; ++i) x[i] = static_cast<int8_t>(Rand(-128, 127));
   for (int k = 0; k < h; ++k) h_spec[k] = h_win[k] = h_stream[k] = static_cast<int8_t>(Rand(-128, 127));
@@ -416,7 +424,10 @@ int CompareRandom(int d, int h, int rw, int ru, int sparsity_pct, int steps) {
     }
   }
   for (int k = 0; k < h; ++k) mismatches += h_win[k] != h_spec[k];
-  if (mismatches) printf("  shape D=%d H=%d rw=%d ru=%d: %d mismatches\n", d, h, rw, ru, mismatches);
+  if (mismatches) {
+    printf("  shape D=%d H=%d rw=%d ru=%d pre_shift=%d: %d mismatches\n", d, h, static_cast<int>(p.w_rank),
+           static_cast<int>(p.u_rank), static_cast<int>(p.pre_shift), mismatches);
+  }
   return mismatches;
 }
 
@@ -436,6 +447,21 @@ TEST(EveryColumnCountAndSegmentShape) {
   // blocked matvec, with one, two and three column segments.
   for (int d = 1; d <= 41; ++d) EXPECT_EQ(CompareRandom(d, 6, 0, 0, 10, 2), 0);
   for (int h = 1; h <= 70; h += 3) EXPECT_EQ(CompareRandom(3, h, 0, 0, 10, 2), 0);
+}
+
+TEST(EveryPreShiftAndExtremeBiases) {
+  // Shifts below 32 (weights lifted by up to 2^8, or not liftable), exactly 32 and above; biases
+  // at INT32_MAX / INT32_MIN make the LUT index saturate through sat32.
+  for (int shift = 18; shift <= 44; ++shift) {
+    g_model.Make(13, 10, 0, 3, 0);
+    g_model.p.pre_shift = shift;
+    EXPECT_EQ(CompareModel(3), 0);
+    g_model.bias_z[0] = INT32_MAX;
+    g_model.bias_h[1] = INT32_MAX - 100;
+    g_model.bias_z[2] = INT32_MIN;
+    g_model.bias_h[3] = INT32_MIN + 7;
+    EXPECT_EQ(CompareModel(3), 0);
+  }
 }
 
 TEST(StreamingEqualsWindowAndLastOutput) {
@@ -543,6 +569,7 @@ int main() {
   RUN_TEST(StateSaturatesAt127);
   RUN_TEST(RandomModelsMatchSpecAllTails);
   RUN_TEST(EveryColumnCountAndSegmentShape);
+  RUN_TEST(EveryPreShiftAndExtremeBiases);
   RUN_TEST(StreamingEqualsWindowAndLastOutput);
   RUN_TEST(ValidateNamesTheProblem);
   RUN_TEST(MacsPerStepGoogle12);

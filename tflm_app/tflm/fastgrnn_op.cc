@@ -238,7 +238,11 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     return kTfLiteError;
   }
   if (data->options_error != nullptr) {
-    MicroPrintf("FastGRNN: custom option '%s': %s", data->options_key, data->options_error);
+    if (data->options_key[0] != '\0') {
+      MicroPrintf("FastGRNN: custom option '%s': %s", data->options_key, data->options_error);
+    } else {
+      MicroPrintf("FastGRNN: %s", data->options_error);
+    }
     return kTfLiteError;
   }
   if (NumInputs(node) != kNumInputs) {

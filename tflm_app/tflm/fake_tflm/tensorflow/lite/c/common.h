@@ -29,6 +29,4 @@ typedef struct { TfLitePtrUnion data; TfLiteIntArray* dims; TfLiteType type; } T
 typedef struct { TfLiteIntArray* inputs; TfLiteIntArray* outputs; void* user_data; } TfLiteNode;
 typedef struct TfLiteContext { void* impl_; } TfLiteContext;
 const char* TfLiteTypeGetName(TfLiteType type);
-// tensorflow/lite/kernels/internal/compatibility.h
-#define TFLITE_DCHECK(x) (void)(x)
 #endif  // FAKE_TFLM_COMMON_H_

@@ -1,6 +1,7 @@
 // Fake of tensorflow/lite/micro/kernels/kernel_util.h.
 #ifndef FAKE_TFLM_MICRO_KERNEL_UTIL_H_
 #define FAKE_TFLM_MICRO_KERNEL_UTIL_H_
+#include "tensorflow/lite/kernels/internal/compatibility.h"
 #include "tensorflow/lite/micro/micro_common.h"
 #include "tensorflow/lite/micro/micro_context.h"
 namespace tflite {
