@@ -7,7 +7,7 @@ APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eab
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA ?=
 
-.PHONY: setup apt venv test lint cpp-host cpp-test m4-test bench-m4 demo clean
+.PHONY: setup apt venv test lint cpp-host cpp-test m4-test bench-m4 demo sketch clean
 
 setup: apt venv
 
@@ -48,6 +48,10 @@ test: setup lint cpp-test m4-test
 
 demo: setup cpp-host
 	$(PY) -m keyword_spotting.demo $(if $(DATA),--data $(DATA),)
+
+# Gather the firmware sources and the demo's model into the Arduino sketch folder (see BUILD.md).
+sketch: setup
+	tflm_app/arduino/prepare_sketch.sh --model-dir build/demo
 
 clean:
 	rm -rf build

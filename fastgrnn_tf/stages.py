@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,9 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def _atomic_save_model(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}")  # keeps the extension, which selects the format
-    model.save(tmp)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # QAT models need .h5 (see qat.py)
+        model.save(tmp)
     os.replace(tmp, path)
 
 

@@ -179,6 +179,8 @@ def load_speech_commands(
     _check_percentages(val_percentage, test_percentage)
     if silence_percentage < 0 or unknown_percentage < 0:
         raise ValueError("silence_percentage and unknown_percentage must be >= 0")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     words = sorted(p.name for p in root.iterdir()
                    if p.is_dir() and not p.name.startswith("_") and any(p.glob("*.wav")))
     if not words:

@@ -176,6 +176,8 @@ def make_feature_arrays(
     """
     if copies < 0:
         raise ValueError(f"copies must be >= 0, got {copies}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     if not include_clean and (augment is None or copies == 0):
         raise ValueError("include_clean=False needs an augment and copies >= 1")
     if workers < 1:

@@ -5,7 +5,7 @@ Writes the custom-folder layout that `datasets.load_custom_folder` reads:
     DIR/positives/<voice>__pos_<n>.wav   the wake phrase, at a random offset in a 1 s clip
     DIR/negatives/<voice>__neg_<n>.wav   common English words and near misses of the phrase
     DIR/noise/noise__<kind>_<n>.wav      white / pink / brown noise, mains hum, synthetic babble
-    DIR/manifest.json                    the parameters and every file (written last)
+    DIR/manifest.json                    the parameters and every file ("complete": true when done)
 
 All clips are 16 kHz mono int16, 1 s. The voice (espeak-ng language voice + variant, e.g.
 `en-us+f3`) is the part of the file name before `__`, so splits are voice-disjoint. Each clip
@@ -239,7 +239,7 @@ def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, no
     """All clip jobs, deterministic in (arguments, installed voices)."""
     if not phrase.strip():
         raise ValueError("phrase must not be empty")
-    for name, v in (("positives", positives), ("negatives", negatives), ("noise", noise)):
+    for name, v in (("positives", positives), ("negatives", negatives), ("noise", noise), ("seed", seed)):
         if v < 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
     out = Path(out)
@@ -309,6 +309,14 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
     jobs = plan(out, phrase, positives, negatives, noise, seed, voices)
     for sub in ("positives", "negatives", "noise"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "params": _params(phrase, positives, negatives, noise, seed),
+        "voices": {"languages": voices[0], "variants": voices[1]},
+        "files": [os.path.relpath(j.path, out) for j in jobs],
+        "complete": False,
+    }
+    # Written first (complete: false) so an interrupted run's files can be cleaned up by `ensure_dataset`.
+    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     t0 = time.time()
     bar = None
     if progress:
@@ -330,12 +338,8 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
                     bar.update(len(done))
     if bar is not None:
         bar.close()
-    manifest = {
-        "params": _params(phrase, positives, negatives, noise, seed),
-        "voices": {"languages": voices[0], "variants": voices[1]},
-        "files": [os.path.relpath(j.path, out) for j in jobs],
-        "seconds": round(time.time() - t0, 2),
-    }
+    manifest["complete"] = True
+    manifest["seconds"] = round(time.time() - t0, 2)
     atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     return manifest
 
@@ -348,8 +352,9 @@ def _params(phrase: str, positives: int, negatives: int, noise: int, seed: int) 
 def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                    negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
                    progress: bool = True) -> Path:
-    """Generate the folder unless `out/manifest.json` already records the same parameters and
-    all its files exist. Files of an older manifest with other parameters are removed first."""
+    """Generate the folder unless `out/manifest.json` records a complete run with the same
+    parameters and all its files exist. Files of an older or interrupted run (listed in its
+    manifest) are removed first."""
     out = Path(out)
     mpath = out / "manifest.json"
     if mpath.is_file():
@@ -358,8 +363,8 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
         except (OSError, json.JSONDecodeError):
             old = None
         if old is not None:
-            if old.get("params") == _params(phrase, positives, negatives, noise, seed) and all(
-                    (out / f).is_file() for f in old.get("files", [])):
+            same = old.get("params") == _params(phrase, positives, negatives, noise, seed)
+            if same and old.get("complete") and all((out / f).is_file() for f in old.get("files", [])):
                 return out
             for f in old.get("files", []):
                 p = out / f

@@ -179,8 +179,9 @@ def test_builtin_model_tflm_tflite_and_oracle(trained, exported, builtin) -> Non
         same_pred += int(np.argmax(b) == oracle_pred[i])
     diffs = np.stack(diffs)
     within1 = float(np.mean(diffs <= 1))
-    print(f"builtin: TFLM vs TFLite softmax outputs: max |diff| {diffs.max()} LSB, {within1:.4f} of values within "
-          f"1 LSB, argmax agree {same_argmax}/{n}; builtin (TFLM) vs custom-op oracle predictions {same_pred}/{n}")
+    print(f"builtin: TFLM vs TFLite softmax outputs: max |diff| {diffs.max()} LSB, {within1:.4f} of values "
+          f"within 1 LSB, argmax agree {same_argmax}/{n}; builtin (TFLM) vs custom-op oracle predictions "
+          f"{same_pred}/{n}")
     # Not bit-exact: pip TFLite requantizes with single rounding, TFLM with gemmlowp double rounding
     # (see test_export_head); 1-LSB differences inside the recurrence grow over the 8 steps and the
     # softmax (scale 1/256) amplifies logit differences.
@@ -244,8 +245,9 @@ def test_cli(tmp_path: Path, trained) -> None:
     spec_path.write_text(json.dumps({"quant_scale": 0.015625, "quant_offset": 1.0}))  # zero point -64
     out = tmp_path / "out"
     assert export_cli.main([str(model_path), "--out", str(out)]) == 2  # float model, no --calibrate
-    rc = export_cli.main([str(model_path), "--out", str(out), "--calib", str(tmp_path / "calib.npy"), "--calibrate",
-                          "--feature-spec", str(spec_path), "--classes", ",".join("0123456789")])
+    args = [str(model_path), "--out", str(out), "--calib", str(tmp_path / "calib.npy"), "--calibrate",
+            "--feature-spec", str(spec_path), "--classes", ",".join("0123456789")]
+    rc = export_cli.main(args)
     assert rc == 0
     for name in ("model.tflite", "model_builtin.tflite", "model_data.cc", "model_data.h", "model.fgb",
                  "size_report.json"):

@@ -88,14 +88,9 @@ def test_float_params_from_float_and_qat(trained) -> None:
     np.testing.assert_array_equal(fp_f["W1"], cell_w1.numpy())
 
 
-def test_state_on_q07_grid_and_weights_on_int8_grid(digits) -> None:
-    x_train, y_train, x_test, _ = digits
-    keras.utils.set_random_seed(3)
-    model = _float_model(None, 4, return_sequences=True)
-    model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
-    q = qat.make_qat_model(model)
-    q.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-    q.fit(x_train[:256], y_train[:256], epochs=1, batch_size=64, verbose=0)
+def test_state_on_q07_grid_and_weights_on_int8_grid(trained, digits) -> None:
+    _, _, x_test, _ = digits
+    q = trained["qat"]
     rnn_out = keras.Model(q.inputs, q.layers[1].output)
     for training in (False, True):
         h = rnn_out(x_test[:64], training=training).numpy()

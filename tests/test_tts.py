@@ -123,3 +123,28 @@ def test_plan_rejects_bad_counts(tmp_path: Path) -> None:
     jobs = tts.plan(tmp_path, "hey nano", 3, 3, 5, 0, (["en-us", "en-gb"], ["f3", "m2"]))
     assert jobs == tts.plan(tmp_path, "hey nano", 3, 3, 5, 0, (["en-us", "en-gb"], ["f3", "m2"]))
     assert all(Path(j.path).name.split("__")[0] == tts._safe(j.voices[0]) for j in jobs if j.kind != "noise")
+
+
+@needs_espeak
+def test_interrupted_run_is_cleaned_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"n": 0}
+    real_render = tts.render
+
+    def flaky(job, espeak):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return real_render(job, espeak)
+
+    monkeypatch.setattr(tts, "render", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        tts.generate_dataset(tmp_path, positives=4, negatives=4, noise=0, seed=0, workers=1, progress=False)
+    assert json.loads((tmp_path / "manifest.json").read_text())["complete"] is False
+    stale = set(tmp_path.rglob("*.wav"))
+    assert len(stale) == 3
+    monkeypatch.setattr(tts, "render", real_render)
+    tts.ensure_dataset(tmp_path, positives=2, negatives=1, noise=0, seed=5, workers=1, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["complete"] is True
+    assert set(tmp_path.rglob("*.wav")) == {tmp_path / f for f in manifest["files"]}  # stale clips removed
+    assert stale - {tmp_path / f for f in manifest["files"]}  # (the interrupted run had other clips)

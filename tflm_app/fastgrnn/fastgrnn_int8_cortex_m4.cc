@@ -2,16 +2,17 @@
 // fastgrnn_int8_reference.cc and fastgrnn_tf/int8_oracle.py.
 //
 // Matvec core. PrepareWeights widens every weight matrix once to int16 in a blocked layout
-// (RAM: 2 bytes per weight, rows padded to a multiple of 4, plus 8 bytes per unit for the
-// biases; see PreparedBytes). The kernel then needs no sign extension at all: per block of 4
+// (RAM: 2 bytes per weight, columns padded to even, plus 8 bytes per unit for the biases and
+// 1 KB for the gate table; see PreparedBytes). The kernel then needs no sign extension at all: per block of 4
 // output rows and 8 input columns it loads the 8 inputs once (LDM, 4 registers of int16
 // pairs), and for each row 8 weights with one LDM and 4 SMLAD: 21 instructions for 32 MACs.
 //   * int16 vectors: each step converts x (minus its zero point), h and the low-rank
 //     intermediates v, u to int16. SXTB16 yields the bytes of a word as (b0, b2), (b1, b3), so a
 //     length-n vector is laid out in groups of four as (e0, e2, e1, e3); the n % 4 tail stays in
 //     natural order, zero-padded to an even length. Weights are permuted the same way.
-//   * weights [rows, cols]: rows padded to rows4 = 4k (zero rows); columns padded to even
-//     cols2 = 8 * chunks + tail (tail in {0, 2, 4, 6}). Columns are cut into segments of up to 4
+//   * weights [rows, cols]: columns padded to even cols2 = 8 * chunks + tail (tail in
+//     {0, 2, 4, 6}); rows in blocks of 4, the rows % 4 leftover rows stored after the blocks and
+//     computed by a plain SMLAD loop. Columns are cut into segments of up to 4
 //     chunks (32 columns), the tail belonging to the last segment. Segment-major; in a segment,
 //     block-major (4 rows); in a block, per chunk the 4 rows' 8 int16 each, then the tail
 //     (t int16 per row, row-major).
@@ -102,6 +103,17 @@ FG_DEFINE_MV4_N(3, 1)
 FG_DEFINE_MV4_N(4, 0)
 FG_DEFINE_MV4_N(4, 1)
 
+// One row (the rows % 4 leftover rows): out[0] = sum over [w, w_end) of SMLAD with x.
+extern "C" __attribute__((naked, noinline)) void fg_mv1(const MvCall*) {
+  __asm__ volatile(
+      " push {r4-r11, lr}\n ldr r2, [r0, #8]\n ldr r3, [r0, #12]\n ldr r1, [r0, #4]\n ldr r0, [r0, #0]\n"
+      " movs r12, #0\n sub lr, r3, r0\n bic lr, lr, #15\n add lr, lr, r0\n cmp r0, lr\n beq 2f\n"
+      "1:\n ldmia r1!, {r4-r7}\n ldmia r0!, {r8-r11}\n smlad r12, r8, r4, r12\n smlad r12, r9, r5, r12\n"
+      " smlad r12, r10, r6, r12\n smlad r12, r11, r7, r12\n cmp r0, lr\n bne 1b\n"
+      "2:\n cmp r0, r3\n beq 3f\n ldr r4, [r1], #4\n ldr r8, [r0], #4\n smlad r12, r8, r4, r12\n b 2b\n"
+      "3:\n str r12, [r2]\n pop {r4-r11, pc}\n");
+}
+
 using MvKernel = void (*)(const MvCall*);
 #define FG_ROW_OF_KERNELS(n, acc) \
   { fg_mv4_##n##_0_##acc, fg_mv4_##n##_2_##acc, fg_mv4_##n##_4_##acc, fg_mv4_##n##_6_##acc }
@@ -137,7 +149,7 @@ struct EwCall {
   " smlabb r12, r12, r11, r9\n asr r12, r12, #7\n add r12, r12, lr, asr #15\n"                   \
   " ssat r12, #8, r12, asr #8\n strb r12, [r3], #1\n"
 
-extern "C" __attribute__((naked, noinline)) void fg_elementwise(const EwCall*) {
+__attribute__((naked, noinline)) void ElementwiseAsm(const EwCall*) {
   __asm__ volatile(
       " push {r3-r11, lr}\n"
       " ldr r1, [r0, #16]\n ldr r3, [r0, #12]\n push {r1, r3}\n"  // [sp] = h_end, r3 = h
@@ -163,26 +175,30 @@ int32_t Pos(int32_t j, int32_t n) {
   return j < (n & ~3) ? (j & ~3) + kPerm[j & 3] : j;
 }
 
-// One weight matrix [rows, cols] in the prepared buffer.
+// One weight matrix [rows, cols] in the prepared buffer: `blocks` blocks of 4 rows in the
+// segment layout, then the rows % 4 leftover rows one after the other (cols2 int16 each).
 struct Mat {
-  int32_t rows = 0, cols = 0, rows4 = 0, cols2 = 0;
-  int32_t chunks = 0, tail = 0, segments = 0;
+  // uint16 fields keep the header (stored in the prepared buffer) small; dims are < 2^16.
+  uint16_t rows = 0, cols = 0, cols2 = 0, blocks = 0, rest = 0, chunks = 0, tail = 0, segments = 0;
   int32_t SegChunks(int32_t s) const { return s < segments - 1 ? kSegChunks : chunks - kSegChunks * (segments - 1); }
   int32_t SegTail(int32_t s) const { return s == segments - 1 ? tail : 0; }
   int32_t BlockHalfwords(int32_t s) const { return kBlockRows * (8 * SegChunks(s) + SegTail(s)); }
-  int32_t Halfwords() const { return rows4 * cols2; }
+  int32_t RestOffset() const { return blocks * kBlockRows * cols2; }  // halfwords
+  int32_t Halfwords() const { return rows * cols2; }
 };
 
 Mat MakeMat(int32_t rows, int32_t cols) {
   Mat m;
   if (rows == 0) return m;
-  m.rows = rows;
-  m.cols = cols;
-  m.rows4 = RoundUp(rows, kBlockRows);
-  m.cols2 = RoundUp(cols, 2);
-  m.chunks = m.cols2 / 8;
-  m.tail = m.cols2 % 8;
-  m.segments = m.chunks == 0 ? 1 : (m.chunks + kSegChunks - 1) / kSegChunks;
+  const int32_t cols2 = RoundUp(cols, 2), chunks = cols2 / 8;
+  m.rows = static_cast<uint16_t>(rows);
+  m.cols = static_cast<uint16_t>(cols);
+  m.cols2 = static_cast<uint16_t>(cols2);
+  m.blocks = static_cast<uint16_t>(rows / kBlockRows);
+  m.rest = static_cast<uint16_t>(rows % kBlockRows);
+  m.chunks = static_cast<uint16_t>(chunks);
+  m.tail = static_cast<uint16_t>(cols2 % 8);
+  m.segments = static_cast<uint16_t>(chunks == 0 ? 1 : (chunks + kSegChunks - 1) / kSegChunks);
   return m;
 }
 
@@ -195,8 +211,8 @@ struct Header {
   uint32_t x16_off, h16_off, v16_off, u16_off, tmp_off, aw_off, au_off, scratch_bytes;
   // Set by PrepareWeights. The matrices producing av, au1, aw, au are scaled by 2^k so that
   // the effective shifts below are >= 32 when the accumulators stay within int32.
-  int32_t v_shift, u_shift, pre_shift;
-  uint32_t bias_plus_half;  // bias2 holds bias + 128
+  int8_t v_shift, u_shift, pre_shift;
+  uint8_t bias_plus_half;  // bias2 holds bias + 128
 };
 
 uint32_t Align8(uint32_t v) { return (v + 7u) & ~7u; }
@@ -240,9 +256,9 @@ Header MakeHeader(const Int8Params& p) {
   l.au_off = s;
   s += 4 * static_cast<uint32_t>(RoundUp(h, 4));
   l.scratch_bytes = s;
-  l.v_shift = p.v_shift;
-  l.u_shift = p.u_shift;
-  l.pre_shift = p.pre_shift;
+  l.v_shift = static_cast<int8_t>(p.v_shift);
+  l.u_shift = static_cast<int8_t>(p.u_shift);
+  l.pre_shift = static_cast<int8_t>(p.pre_shift);
   l.bias_plus_half = 0;
   return l;
 }
@@ -270,14 +286,16 @@ int32_t LiftExponent(int32_t shift, int64_t bound) {
 void PrepareMat(const int8_t* w, const Mat& m, int32_t k, int16_t* dst) {
   memset(dst, 0, 2 * static_cast<size_t>(m.Halfwords()));
   // Every segment but the last is full, so segment s starts after s full segments.
-  const int32_t full_segment = (m.rows4 / kBlockRows) * m.BlockHalfwords(0);
+  const int32_t full_segment = m.blocks * m.BlockHalfwords(0);
   for (int32_t r = 0; r < m.rows; ++r) {
     const int32_t block = r / kBlockRows, rr = r % kBlockRows;
     for (int32_t j = 0; j < m.cols; ++j) {
       const int32_t pos = Pos(j, m.cols);
       const int32_t c8 = pos / 8;
       int32_t index;
-      if (c8 < m.chunks) {
+      if (block >= m.blocks) {
+        index = m.RestOffset() + (r - m.blocks * kBlockRows) * m.cols2 + pos;
+      } else if (c8 < m.chunks) {
         const int32_t s = c8 / kSegChunks;
         index = s * full_segment + block * m.BlockHalfwords(s) + (c8 % kSegChunks) * 32 + rr * 8 + pos % 8;
       } else {
@@ -290,25 +308,47 @@ void PrepareMat(const int8_t* w, const Mat& m, int32_t k, int16_t* dst) {
   }
 }
 
-// out[0 .. rows4) = W x (int16 vector x in the layout above).
+// out[0 .. rows) = W x (int16 vector x in the layout above).
 void MatVec(const Mat& m, const uint32_t* w, const uint32_t* x, int32_t* out) {
-  const int32_t blocks = m.rows4 / kBlockRows;
-  MvCall call;
-  call.out = out;
-  for (int32_t s = 0; s < m.segments; ++s) {
+  const uint32_t* rest = w + m.RestOffset() / 2;
+  if (m.blocks > 0) {
+    MvCall call;
+    call.out = out;
+    const int32_t full_words = m.blocks * (kBlockRows * 8 * kSegChunks / 2);
+    const int32_t last = m.segments - 1;
+    for (int32_t s = 0; s < last; ++s) {
+      call.w = w;
+      call.x = x + s * (kSegChunks * 4);
+      call.w_end = w + full_words;
+      kKernels[kSegChunks][0][s > 0 ? 1 : 0](&call);
+      w = call.w_end;
+    }
     call.w = w;
-    call.x = x + s * (kSegChunks * 4);
-    call.w_end = w + blocks * (m.BlockHalfwords(s) / 2);
-    kKernels[m.SegChunks(s)][m.SegTail(s) / 2][s > 0 ? 1 : 0](&call);
-    w = call.w_end;
+    call.x = x + last * (kSegChunks * 4);
+    call.w_end = rest;
+    kKernels[m.SegChunks(last)][m.tail / 2][last > 0 ? 1 : 0](&call);
+  }
+  const int32_t words = m.cols2 / 2;
+  for (int32_t r = 0; r < m.rest; ++r) {
+    MvCall call;
+    call.w = rest;
+    call.x = x;
+    call.out = out + m.blocks * kBlockRows + r;
+    call.w_end = rest + words;
+    fg_mv1(&call);
+    rest += words;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Vector conversions.
 
-// Rotate right (GCC 12's arm_acle.h has no __ror); folds into SXTB16's ROR operand.
-inline uint32_t Ror(uint32_t v, uint32_t r) { return (v >> r) | (v << (32 - r)); }
+// SXTB16 of the word rotated right by 8: bytes 1 and 3 (GCC 12 does not fold the rotation).
+inline uint32_t Sxtb16Ror8(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
 
 inline uint32_t Load32(const void* p) {
   uint32_t v;
@@ -324,7 +364,7 @@ void ToInt16(const int8_t* src, int32_t n, int32_t zero_point, int16_t* dst) {
     for (int32_t j = 0; j < full; j += 4) {
       const uint32_t word = Load32(src + j);
       d32[0] = __sxtb16(word);
-      d32[1] = __sxtb16(Ror(word, 8));
+      d32[1] = Sxtb16Ror8(word);
       d32 += 2;
     }
   } else {
@@ -332,7 +372,7 @@ void ToInt16(const int8_t* src, int32_t n, int32_t zero_point, int16_t* dst) {
     for (int32_t j = 0; j < full; j += 4) {
       const uint32_t word = Load32(src + j);
       d32[0] = __ssub16(__sxtb16(word), zz);
-      d32[1] = __ssub16(__sxtb16(Ror(word, 8)), zz);
+      d32[1] = __ssub16(Sxtb16Ror8(word), zz);
       d32 += 2;
     }
   }
@@ -340,23 +380,33 @@ void ToInt16(const int8_t* src, int32_t n, int32_t zero_point, int16_t* dst) {
 }
 
 // v = sat8(requant(acc, mult, shift)) for n elements, written in the int16 layout.
+// For shift > 32 the rounding term 2^(shift-1) has no low-word bits, so
+// requant = (high word of acc * m + 2^(shift-33)) >> (shift - 32); for shift = 32 it is the
+// high word plus bit 31 of the low word.
+inline int32_t RequantHigh(int32_t acc, int32_t mult, int32_t round_hi, int32_t s2) {
+  return __ssat((static_cast<int32_t>((static_cast<int64_t>(acc) * mult) >> 32) + round_hi) >> s2, 8);
+}
+inline int32_t Requant32(int32_t acc, int32_t mult) {
+  const int64_t prod = static_cast<int64_t>(acc) * mult;
+  return __ssat(static_cast<int32_t>(prod >> 32) + static_cast<int32_t>(static_cast<uint32_t>(prod) >> 31), 8);
+}
+
 void RequantToInt16(const int32_t* acc, int32_t n, int32_t mult, int32_t shift, int16_t* dst) {
   const int32_t full = n & ~3;
-  if (shift >= 32) {
-    // floor((acc * m + 2^(shift-1)) / 2^shift) = rshift_round(high word of acc * m, shift - 32)
-    // for shift > 32 (the rounding term has no low bits), and high word + bit 31 of the low
-    // word for shift = 32.
-    const int32_t s2 = shift - 32;
-    const int64_t round = int64_t{1} << (shift - 1);
+  if (shift > 32) {
+    const int32_t s2 = shift - 32, round_hi = 1 << (s2 - 1);
     for (int32_t j = 0; j < full; j += 4) {
-      int32_t v[4];
-      for (int32_t i = 0; i < 4; ++i) {
-        v[i] = __ssat(static_cast<int32_t>((round + static_cast<int64_t>(acc[j + i]) * mult) >> 32) >> s2, 8);
-      }
-      dst[j] = static_cast<int16_t>(v[0]);
-      dst[j + 1] = static_cast<int16_t>(v[2]);
-      dst[j + 2] = static_cast<int16_t>(v[1]);
-      dst[j + 3] = static_cast<int16_t>(v[3]);
+      dst[j] = static_cast<int16_t>(RequantHigh(acc[j], mult, round_hi, s2));
+      dst[j + 2] = static_cast<int16_t>(RequantHigh(acc[j + 1], mult, round_hi, s2));
+      dst[j + 1] = static_cast<int16_t>(RequantHigh(acc[j + 2], mult, round_hi, s2));
+      dst[j + 3] = static_cast<int16_t>(RequantHigh(acc[j + 3], mult, round_hi, s2));
+    }
+  } else if (shift == 32) {
+    for (int32_t j = 0; j < full; j += 4) {
+      dst[j] = static_cast<int16_t>(Requant32(acc[j], mult));
+      dst[j + 2] = static_cast<int16_t>(Requant32(acc[j + 1], mult));
+      dst[j + 1] = static_cast<int16_t>(Requant32(acc[j + 2], mult));
+      dst[j + 3] = static_cast<int16_t>(Requant32(acc[j + 3], mult));
     }
   } else {
     for (int32_t j = 0; j < full; ++j) {
@@ -409,6 +459,16 @@ void Elementwise(const Int8Params& p, int32_t pre_shift, const int32_t* aw, cons
   }
 }
 
+// memcpy for small unaligned int8 vectors (newlib-nano's memcpy copies byte by byte).
+void CopyBytes(const int8_t* src, int32_t n, int8_t* dst) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const uint32_t word = Load32(src + i);
+    memcpy(dst + i, &word, 4);
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 }  // namespace
 
 const char* ImplementationName() { return "cortex-m4"; }
@@ -428,9 +488,9 @@ void PrepareWeights(const Int8Params& p, void* prepared) {
   const int64_t aw_max = rw ? MaxAccumulator(p.w2, hu, rw, 128) : MaxAccumulator(p.w1, hu, d, 255);
   const int64_t au_max = ru ? MaxAccumulator(p.u2, hu, ru, 128) : MaxAccumulator(p.u1, hu, hu, 128);
   const int32_t kp = LiftExponent(p.pre_shift, aw_max > au_max ? aw_max : au_max);
-  l.v_shift = p.v_shift + kv;
-  l.u_shift = p.u_shift + ku;
-  l.pre_shift = p.pre_shift + kp;
+  l.v_shift = static_cast<int8_t>(p.v_shift + kv);
+  l.u_shift = static_cast<int8_t>(p.u_shift + ku);
+  l.pre_shift = static_cast<int8_t>(p.pre_shift + kp);
   PrepareMat(p.w1, l.w1, rw ? kv : kp, reinterpret_cast<int16_t*>(base + l.w1_off));
   if (rw) PrepareMat(p.w2, l.w2, kp, reinterpret_cast<int16_t*>(base + l.w2_off));
   PrepareMat(p.u1, l.u1, ru ? ku : kp, reinterpret_cast<int16_t*>(base + l.u1_off));
@@ -446,7 +506,7 @@ void PrepareWeights(const Int8Params& p, void* prepared) {
     bias2[2 * k] = p.bias_z[k] + add;
     bias2[2 * k + 1] = p.bias_h[k] + add;
   }
-  l.bias_plus_half = plus_half ? 1u : 0u;
+  l.bias_plus_half = plus_half ? 1 : 0;
   // Gate table for the assembly element-wise kernel: z and a = (k - zeta z) >> 15 in [0, 65534].
   const internal::UpdateConstants uc = internal::MakeUpdateConstants(p);
   uint32_t* gate_a = reinterpret_cast<uint32_t*>(base + l.gate_a_off);
@@ -460,8 +520,7 @@ void PrepareWeights(const Int8Params& p, void* prepared) {
 
 void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t steps, int8_t* h, int8_t* out,
          bool return_sequences, void* scratch) {
-  Header l;
-  memcpy(&l, prepared, sizeof(l));
+  const Header& l = *static_cast<const Header*>(prepared);
   const uint8_t* pb = static_cast<const uint8_t*>(prepared);
   uint8_t* sb = static_cast<uint8_t*>(scratch);
   const uint32_t* w1 = reinterpret_cast<const uint32_t*>(pb + l.w1_off);
@@ -494,7 +553,7 @@ void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t ste
     if (asm_elementwise) {
       ew.aw = aw;
       ew.au = au;
-      fg_elementwise(&ew);
+      ElementwiseAsm(&ew);
     } else if (l.pre_shift >= 32) {
       if (l.bias_plus_half) {
         Elementwise<true, true>(p, l.pre_shift, aw, au, bias2, h);
@@ -506,9 +565,9 @@ void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t ste
     } else {
       Elementwise<false, false>(p, l.pre_shift, aw, au, bias2, h);
     }
-    if (return_sequences) memcpy(out + t * hu, h, static_cast<size_t>(hu));
+    if (return_sequences) CopyBytes(h, hu, out + t * hu);
   }
-  if (!return_sequences) memcpy(out, h, static_cast<size_t>(hu));
+  if (!return_sequences) CopyBytes(h, hu, out);
 }
 
 }  // namespace fastgrnn
