@@ -46,7 +46,7 @@ bench-m4: setup
 test: setup lint cpp-test m4-test
 	$(PY) -m pytest -q -ra
 
-demo: setup cpp-host
+demo: setup cpp-host bench-m4
 	$(PY) -m keyword_spotting.demo $(if $(DATA),--data $(DATA),)
 
 # Gather the firmware sources and the demo's model into the Arduino sketch folder (see BUILD.md).

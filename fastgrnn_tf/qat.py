@@ -32,7 +32,19 @@ from tensorflow_model_optimization.python.core.quantization.keras import quantiz
 from tensorflow_model_optimization.python.core.quantization.keras import quantize_config as qc
 from tensorflow_model_optimization.python.core.quantization.keras import quantizers
 from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+    default_8bit_quantize_layout_transform as layout,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
     default_8bit_quantize_registry as registry,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+    default_8bit_quantize_scheme as scheme,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+    default_8bit_transforms as transforms,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (
+    model_transformer,
 )
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
@@ -227,6 +239,31 @@ for _name, _cls in _CUSTOM_OBJECTS.items():
     keras.utils.get_custom_objects().setdefault(_name, _cls)  # TF-MOT's legacy deserializer uses bare names
 
 
+class _LayoutTransform(layout.Default8BitQuantizeLayoutTransform):
+    """TF-MOT's default 8-bit layout transforms without `InputLayerQuantize`: the model input is not
+    re-quantized on an observed 8-bit range (the FastGRNN cell quantizes its input with the feature
+    spec's scale and zero point, `input_quant`)."""
+
+    def apply(self, model: keras.Model, layer_quantize_map: dict) -> Any:
+        names = [
+            "SeparableConv1DQuantize", "SeparableConvQuantize", "Conv2DReshapeBatchNormReLUQuantize",
+            "Conv2DReshapeBatchNormActivationQuantize", "Conv2DBatchNormReLUQuantize",
+            "Conv2DBatchNormActivationQuantize", "Conv2DReshapeBatchNormQuantize", "Conv2DBatchNormQuantize",
+            "ConcatTransform6Inputs", "ConcatTransform5Inputs", "ConcatTransform4Inputs",
+            "ConcatTransform3Inputs", "ConcatTransform", "DenseBatchNormQuantize",
+            "DenseBatchNormReLUQuantize", "DenseBatchNormActivationQuantize", "LayerReLUQuantize",
+            "LayerReluActivationQuantize",
+        ]  # Default8BitQuantizeLayoutTransform.apply's list (tfmot 0.8.1) minus InputLayerQuantize
+        kept = [getattr(transforms, name)() for name in names]
+        return model_transformer.ModelTransformer(
+            model, kept, set(layer_quantize_map.keys()), layer_quantize_map).transform()
+
+
+class _Scheme(scheme.Default8BitQuantizeScheme):
+    def get_layout_transformer(self) -> _LayoutTransform:
+        return _LayoutTransform()
+
+
 def quantize_scope() -> Any:
     """TF-MOT quantize_scope with this module's classes (use it to load a saved QAT model)."""
     return tfmot_quantize.quantize_scope(_CUSTOM_OBJECTS)
@@ -243,6 +280,7 @@ def make_qat_model(
       (uses quant_scale and zero_point): fake-quantizes the FastGRNN input as the int8 features.
     Every RNN(FastGRNNCell) gets QATFastGRNNCell + FastGRNNQuantizeConfig; layers TF-MOT's default
     8-bit registry supports (Dense, ...) get the default scheme; other layers are left as they are.
+    TF-MOT's QuantizeLayer after the model input is not added (the cell quantizes its own input).
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a tf_keras Model, got {type(model).__name__}")
@@ -276,7 +314,7 @@ def make_qat_model(
     with quantize_scope():
         annotated = keras.models.clone_model(model, clone_function=annotate)
         _copy_weights(model, annotated)
-        quantized = tfmot_quantize.quantize_apply(annotated)
+        quantized = tfmot_quantize.quantize_apply(annotated, scheme=_Scheme())
     for _, wrapper in _sparsity_masks(quantized):
         for var, _, qvars in wrapper._weight_vars:
             if "mask" in qvars:

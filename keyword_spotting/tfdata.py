@@ -33,6 +33,9 @@ from keyword_spotting.datasets import SPLITS, Item, SplitDataset
 from keyword_spotting.features import FeatureSpec, dequantize, int8_features
 
 DEFAULT_AUGMENT = AugmentConfig()
+# One clip's features take ~0.5 ms; a process pool (forkserver start-up, shipping the noise
+# recordings to each worker) costs seconds, so `workers` > 1 is only used for bigger jobs.
+POOL_MIN_ROWS = 20000
 
 
 def _sha1(text: str) -> str:
@@ -172,7 +175,8 @@ def make_feature_arrays(
     Without `augment`: one clean row per item (N = len(items)). With `augment`: per item,
     the clean row (if `include_clean`) and `copies` augmented rows; rows are grouped by copy
     (all clean rows, then all copy-1 rows, ...). Silence items are rendered from `noise_clips`
-    (default: the augmenter's noise). `workers` > 1 uses a process pool (forkserver).
+    (default: the augmenter's noise). `workers` > 1 uses a process pool (forkserver) when the
+    job has at least `POOL_MIN_ROWS` rows; the result is identical either way.
     """
     if copies < 0:
         raise ValueError(f"copies must be >= 0, got {copies}")
@@ -198,7 +202,7 @@ def make_feature_arrays(
         from tqdm import tqdm
         bar = tqdm(total=len(items), desc="features", unit="clip")
     parts: list[np.ndarray] = []
-    if workers == 1:
+    if workers == 1 or len(items) * n_copies < POOL_MIN_ROWS:
         for c in chunks:
             parts.append(_features_chunk(c, *args))
             if bar is not None:

@@ -266,3 +266,18 @@ def test_bad_ranks_and_inputs_at_build() -> None:
         keras.layers.RNN(FastGRNNCell(4))(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="keep_w"):
         param_count(4, 4, keep_w=0.0)
+
+
+def test_import_sets_legacy_keras_without_user_setup() -> None:
+    """`import fastgrnn_tf` alone makes tf.keras the tf_keras the cells are built on."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    code = ("import os, fastgrnn_tf; assert os.environ['TF_USE_LEGACY_KERAS'] == '1'; "
+            "import tensorflow as tf, tf_keras; assert tf.keras.layers.RNN is tf_keras.layers.RNN; "
+            "assert fastgrnn_tf.qat.QATFastGRNNCell is not None; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

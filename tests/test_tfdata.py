@@ -99,7 +99,8 @@ def test_silence_items_render_from_noise(tmp_path: Path) -> None:
     assert not np.array_equal(x[0], floor)
 
 
-def test_workers_give_identical_arrays(tmp_path: Path) -> None:
+def test_workers_give_identical_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tfdata, "POOL_MIN_ROWS", 0)  # use the pool even for this small job
     items = _clips(tmp_path, 8)
     aug = Augmenter(_noise(), AugmentConfig())
     a, ya = tfdata.make_feature_arrays(items, augment=aug, copies=1, seed=1)

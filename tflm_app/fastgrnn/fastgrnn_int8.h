@@ -40,7 +40,8 @@ const char* Validate(const Int8Params& p);
 size_t ScratchBytes(const Int8Params& p);
 
 // Bytes of the per-model prepared data (e.g. weights re-laid out for the M4 path); 0 when the
-// selected implementation needs none. PrepareWeights fills it once; Run reads it.
+// selected implementation needs none. PrepareWeights fills it once (buffer aligned to 4 bytes,
+// kept as long as the model is used, e.g. a TFLM persistent buffer); Run reads it.
 size_t PreparedBytes(const Int8Params& p);
 void PrepareWeights(const Int8Params& p, void* prepared);
 

@@ -115,21 +115,18 @@ extern "C" __attribute__((naked, noinline)) void fg_mv1(const MvCall*) {
 }
 
 using MvKernel = void (*)(const MvCall*);
-#define FG_ROW_OF_KERNELS(n, acc) \
-  { fg_mv4_##n##_0_##acc, fg_mv4_##n##_2_##acc, fg_mv4_##n##_4_##acc, fg_mv4_##n##_6_##acc }
 // kKernels[n][t / 2][acc]; n = 0 with t = 0 never occurs.
+#define FG_KERNEL_PAIR(n, t) {fg_mv4_##n##_##t##_0, fg_mv4_##n##_##t##_1}
+#define FG_KERNEL_ROW(n) {FG_KERNEL_PAIR(n, 0), FG_KERNEL_PAIR(n, 2), FG_KERNEL_PAIR(n, 4), FG_KERNEL_PAIR(n, 6)}
 const MvKernel kKernels[5][4][2] = {
-    {{nullptr, nullptr}, {fg_mv4_0_2_0, fg_mv4_0_2_1}, {fg_mv4_0_4_0, fg_mv4_0_4_1}, {fg_mv4_0_6_0, fg_mv4_0_6_1}},
-    {{fg_mv4_1_0_0, fg_mv4_1_0_1}, {fg_mv4_1_2_0, fg_mv4_1_2_1}, {fg_mv4_1_4_0, fg_mv4_1_4_1}, {fg_mv4_1_6_0, fg_mv4_1_6_1}},
-    {{fg_mv4_2_0_0, fg_mv4_2_0_1}, {fg_mv4_2_2_0, fg_mv4_2_2_1}, {fg_mv4_2_4_0, fg_mv4_2_4_1}, {fg_mv4_2_6_0, fg_mv4_2_6_1}},
-    {{fg_mv4_3_0_0, fg_mv4_3_0_1}, {fg_mv4_3_2_0, fg_mv4_3_2_1}, {fg_mv4_3_4_0, fg_mv4_3_4_1}, {fg_mv4_3_6_0, fg_mv4_3_6_1}},
-    {{fg_mv4_4_0_0, fg_mv4_4_0_1}, {fg_mv4_4_2_0, fg_mv4_4_2_1}, {fg_mv4_4_4_0, fg_mv4_4_4_1}, {fg_mv4_4_6_0, fg_mv4_4_6_1}},
+    {{nullptr, nullptr}, FG_KERNEL_PAIR(0, 2), FG_KERNEL_PAIR(0, 4), FG_KERNEL_PAIR(0, 6)},
+    FG_KERNEL_ROW(1), FG_KERNEL_ROW(2), FG_KERNEL_ROW(3), FG_KERNEL_ROW(4),
 };
 
 // ---------------------------------------------------------------------------------------------
 // Assembly element-wise kernel (spec steps 4-9) for the common case: the pre-activation is the
 // high word of the 64-bit sum with the rounding bit 2^31 (pre_shift 32 after weight scaling),
-// and the prepared biases hold bias + 128. 20 instructions per unit, 2 units per loop pass.
+// and the prepared biases hold bias + 128. 20 instructions per unit, 4 units per loop pass.
 struct EwCall {
   const int32_t* aw;      // 0
   const int32_t* au;      // 4
@@ -155,9 +152,13 @@ __attribute__((naked, noinline)) void ElementwiseAsm(const EwCall*) {
       " ldr r1, [r0, #16]\n ldr r3, [r0, #12]\n push {r1, r3}\n"  // [sp] = h_end, r3 = h
       " ldrd r4, r5, [r0, #28]\n ldrd r6, r7, [r0, #20]\n ldr r2, [r0, #8]\n ldr r1, [r0, #4]\n"
       " ldr r0, [r0, #0]\n mov r8, #16384\n movw r9, #16448\n"
-      " ldr r12, [sp, #0]\n subs r12, r12, r3\n tst r12, #1\n bne 2f\n"  // odd count: enter at unit 2
+      // Four units per pass; n % 4 = 1, 2, 3 enters the first pass at unit 4, 3, 2.
+      " ldr r12, [sp, #0]\n subs r12, r12, r3\n ands r12, r12, #3\n beq 1f\n cmp r12, #2\n"
+      " blt 4f\n beq 3f\n b 2f\n"
       "1:\n" FG_EW_UNIT
       "2:\n" FG_EW_UNIT
+      "3:\n" FG_EW_UNIT
+      "4:\n" FG_EW_UNIT
       " ldr r12, [sp]\n cmp r3, r12\n bne 1b\n"
       " add sp, #8\n pop {r3-r11, pc}\n");
 }

@@ -165,6 +165,52 @@ TEST(PairwiseSumFollowsNumpyOrder) {
   EXPECT_EQ(static_cast<long long>(head::PairwiseSum(a, 200)), 16777404);  // split 96 + 104
 }
 
+namespace {
+uint32_t g_rng = 12345u;
+uint32_t Rand() {  // xorshift32: the same sequence on the host and under QEMU
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 17;
+  g_rng ^= g_rng << 5;
+  return g_rng;
+}
+int32_t RandIn(int32_t lo, int32_t hi) { return lo + static_cast<int32_t>(Rand() % static_cast<uint32_t>(hi - lo + 1)); }
+}  // namespace
+
+// The linked FullyConnected (cortex_m4/head_cortex_m4.cc under tflm_app/m4, head_reference.cc on
+// the host) against the TFLite reference on random layers: every size remainder mod 4 and mod the
+// 4-row pass, extreme zero points and values, unaligned rows and inputs, ReLU, with and without bias.
+TEST(FullyConnectedMatchesReferenceOnRandomLayers) {
+  static int8_t w[1 + head::kMaxWidth * 24];
+  static int8_t x[1 + head::kMaxWidth];
+  static int32_t bias[24];
+  int mismatches = 0;
+  for (int t = 0; t < 300; ++t) {
+    head::FcLayer l;
+    l.input_size = t < 16 ? 1 + t : (t % 3 == 0 ? 100 : RandIn(1, head::kMaxWidth));
+    l.output_size = t < 16 ? 1 + (t % 9) : RandIn(1, 24);
+    const int align = t % 2;  // odd start address: unaligned word loads
+    for (int i = 0; i < l.input_size * l.output_size; ++i) {
+      w[align + i] = static_cast<int8_t>(t % 5 == 1 ? (i % 2 ? 127 : -128) : RandIn(-128, 127));
+    }
+    for (int i = 0; i < l.input_size; ++i) {
+      x[align + i] = static_cast<int8_t>(t % 5 == 2 ? (i % 3 ? -128 : 127) : RandIn(-128, 127));
+    }
+    for (int o = 0; o < l.output_size; ++o) bias[o] = static_cast<int32_t>(Rand() >> (t % 4 == 0 ? 1 : 12)) - (1 << 18);
+    l.weights = w + align;
+    l.bias = t % 7 == 3 ? nullptr : bias;
+    l.input_zero_point = t % 5 == 2 ? (t % 2 ? 127 : -128) : RandIn(-128, 127);
+    l.output_zero_point = RandIn(-128, 127);
+    l.output_multiplier = static_cast<int32_t>((1u << 30) | (Rand() >> 2));
+    l.output_shift = t % 4 == 0 ? RandIn(-31, 2) : RandIn(-16, -6);
+    l.relu = t % 3 == 1;
+    int8_t got[24], want[24];
+    head::FullyConnected(l, x + align, got);
+    head::FullyConnectedReference(l, x + align, want);
+    for (int o = 0; o < l.output_size; ++o) mismatches += got[o] != want[o];
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
 int main() {
   RUN_TEST(DoublingHighMulRoundsHalfUpAndSaturates);
   RUN_TEST(RoundingDivideByPotRoundsHalfAwayFromZero);
@@ -175,5 +221,6 @@ int main() {
   RUN_TEST(ValidateRejects);
   RUN_TEST(ScoresAreRoundedPosteriors);
   RUN_TEST(PairwiseSumFollowsNumpyOrder);
+  RUN_TEST(FullyConnectedMatchesReferenceOnRandomLayers);
   return TestSummary("head_test");
 }

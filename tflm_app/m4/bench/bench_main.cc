@@ -33,7 +33,7 @@ constexpr int32_t kPrime = 400 - kHop;          // window - hop samples before t
 
 // Large enough for either implementation; the actual need is printed and checked.
 constexpr size_t kScratchCapacity = 4096;
-constexpr size_t kPreparedCapacity = 16384;
+constexpr size_t kPreparedCapacity = 24576;
 alignas(8) uint8_t g_scratch[kScratchCapacity];
 alignas(8) uint8_t g_prepared[kPreparedCapacity];
 int8_t g_h[bm::kUnits];

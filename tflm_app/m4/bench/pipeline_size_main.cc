@@ -16,7 +16,7 @@ namespace {
 namespace bm = bench_model;
 // Static working memory for either implementation (G12: M4 needs 15832 + 1264 bytes).
 constexpr size_t kScratchCapacity = 1536;
-constexpr size_t kPreparedCapacity = 16384;
+constexpr size_t kPreparedCapacity = 24576;
 alignas(8) uint8_t g_scratch[kScratchCapacity];
 alignas(8) uint8_t g_prepared[kPreparedCapacity];
 int8_t g_h[bm::kUnits];

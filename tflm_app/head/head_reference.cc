@@ -1,0 +1,11 @@
+// Portable FullyConnected: the TFLite reference arithmetic (head.cc). The host build and the
+// tflm_app/m4 IMPL=reference build link this file; IMPL=m4 links cortex_m4/head_cortex_m4.cc.
+#include "head.h"
+
+namespace head {
+
+void FullyConnected(const FcLayer& layer, const int8_t* input, int8_t* output) {
+  FullyConnectedReference(layer, input, output);
+}
+
+}  // namespace head
