@@ -216,12 +216,43 @@ def convert_head(spec: list[tuple[np.ndarray, np.ndarray, bool]], calib_h: np.nd
     """The int8 head `.tflite` (input int8 [1, H], scale 1/128, zero point 0)."""
     if len(calib_h) < 2:
         raise ValueError("need at least 2 calibration hidden states for the head")
-    data = convert_int8(build_head_keras(spec), _head_representative(calib_h))
+    return _check_head(convert_int8(build_head_keras(spec), _head_representative(calib_h)))
+
+
+def is_qat_head(parts: ModelParts) -> bool:
+    """True when every Dense of the head is wrapped by TF-MOT (a QAT model's head)."""
+    dense = [(L, W) for L, W in zip(parts.head, parts.head_wrapped, strict=True)
+             if isinstance(L, keras.layers.Dense)]
+    return bool(dense) and all(W is not L and hasattr(W, "quantize_config") for L, W in dense)
+
+
+def convert_qat_head(parts: ModelParts, units: int) -> bytes:
+    """The int8 head from the QAT model's own (wrapped) head layers, so its weight and activation
+    ranges are the ones QAT trained with; the input is fake-quantized to [-1, 127/128] (1/128, 0)."""
+    h = keras.Input((units,), batch_size=1, name="h")
+    x = keras.layers.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_args(
+        t, min=H_MIN, max=H_MAX, num_bits=8), name="h_q0_7")(h)
+    for W in parts.head_wrapped:
+        x = W(x, training=False)
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(h, x))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return _check_head(conv.convert())
+
+
+def _check_head(data: bytes) -> bytes:
     model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
-    q = model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]].quantization
-    if abs(float(q.scale[0]) - 1 / 128) > 1e-9 or int(q.zeroPoint[0]) != 0:
-        raise ValueError(f"head input quantization came out as scale {q.scale[0]}, zp {q.zeroPoint[0]} "
-                         "(expected 1/128, 0)")
+    sg = model.subgraphs[0]
+    q = sg.tensors[sg.inputs[0]].quantization
+    if sg.tensors[sg.inputs[0]].type != S.TensorType.INT8 or q is None or \
+            abs(float(q.scale[0]) - 1 / 128) > 1e-9 or int(q.zeroPoint[0]) != 0:
+        raise ValueError("head conversion: the input did not come out as int8 with scale 1/128, zero point 0")
+    names = {model.operatorCodes[op.opcodeIndex].builtinCode for op in sg.operators}
+    allowed = {S.BuiltinOperator.FULLY_CONNECTED, S.BuiltinOperator.SOFTMAX, S.BuiltinOperator.RESHAPE}
+    if not names <= allowed:
+        raise ValueError(f"head conversion produced unsupported operators {sorted(names - allowed)}")
     return data
 
 
@@ -341,7 +372,8 @@ class ExportResult:
 def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None = None,
                          time_steps: int | None = None, input_scale: float | None = None,
                          input_zero_point: int | None = None, calibrate: bool = False,
-                         ranges: dict | None = None, max_calib: int = 200) -> ExportResult:
+                         ranges: dict | None = None, max_calib: int = 200,
+                         qat_head: bool | None = None) -> ExportResult:
     """Export `model` as the custom-op int8 `.tflite` (bytes in `.tflite` of the result).
 
     calib_features: int8 [N, T, D] representative features: they calibrate the head's activation ranges
@@ -352,6 +384,8 @@ def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None =
     input_scale / input_zero_point: the int8 feature quantization; default: the QAT model's input
       quantization, else feature_spec.md's defaults (0.1, 12).
     ranges: explicit {v_absmax, u_absmax, pre_absmax} (overrides QAT/calibration).
+    qat_head: convert the head from the QAT model's wrapped Dense layers (their trained ranges);
+      default: whenever the head is QAT-wrapped. Otherwise the float head is calibrated.
     """
     parts = split_model(model)
     fp = float_params(parts)
@@ -387,12 +421,19 @@ def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None =
             raise ValueError("calibrate=True needs calib_features")
         ranges = calibrate_ranges(fp, _features_float(calib_q, input_scale, input_zero_point))
     params = quantize_params(fp, input_scale, input_zero_point, ranges=ranges)
-    if calib_q is not None:
-        h, _ = run_fastgrnn(params, calib_q)
-        calib_h = h.astype(np.float32) / 128.0
+    if qat_head is None:
+        qat_head = is_qat_head(parts)
+    if qat_head:
+        if not is_qat_head(parts):
+            raise ValueError("qat_head=True but the model's head is not quantization-aware")
+        head = convert_qat_head(parts, fp.units)
     else:
-        calib_h = np.random.default_rng(0).uniform(-1, 1, (64, fp.units)).astype(np.float32)
-    head = convert_head(spec, calib_h)
+        if calib_q is not None:
+            h, _ = run_fastgrnn(params, calib_q)
+            calib_h = h.astype(np.float32) / 128.0
+        else:
+            calib_h = np.random.default_rng(0).uniform(-1, 1, (64, fp.units)).astype(np.float32)
+        head = convert_head(spec, calib_h)
     if time_steps is None:
         t = model.input_shape[1] if isinstance(model.input_shape, tuple) else None
         time_steps = int(t) if t else 1

@@ -59,6 +59,10 @@ class SplitDataset:
     class_names: list[str]
     noise: list[str]
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
     def split(self, name: str) -> list[Item]:
         if name not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {name!r}")

@@ -95,7 +95,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     classes = list(dataset.class_names)
     aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms)
     arrays = make_split_arrays(dataset, cfg.features, aug, copies=cfg.data.augment_copies, seed=cfg.data.seed,
-                               cache_dir=out / "cache", workers=2, progress=progress)
+                               cache_dir=out / "cache", workers=1, progress=progress)
     x_train, y_train = arrays["train"]
     frames = x_train.shape[1]
     spec = cfg.features

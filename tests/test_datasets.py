@@ -93,7 +93,7 @@ def test_speech_commands_hash_rule_without_lists(tmp_path: Path) -> None:
 def test_speech_commands_google12_proportions_on_fake_tree(tmp_path: Path) -> None:
     _fake_speech_commands(tmp_path)
     ds = load_speech_commands(tmp_path, seed=1)
-    assert ds.class_names == [SILENCE, UNKNOWN, *GOOGLE12_WORDS]
+    assert ds.class_names == [SILENCE, UNKNOWN, *GOOGLE12_WORDS] and ds.num_classes == 12
     for s in SPLITS:
         items = ds.split(s)
         n_kw = sum(it.label >= 2 for it in items)

@@ -47,14 +47,15 @@ def test_qat_accuracy_close_to_float(trained) -> None:
 def test_qat_model_structure(trained) -> None:
     q = trained["qat"]
     names = [type(layer).__name__ for layer in q.layers]
-    assert names == ["QuantizeLayer", "QuantizeWrapperV2", "QuantizeWrapperV2", "QuantizeWrapperV2"]
-    assert isinstance(q.layers[1].quantize_config, qat.FastGRNNQuantizeConfig)
-    assert isinstance(q.layers[1].layer.cell, qat.QATFastGRNNCell)
+    # No TF-MOT QuantizeLayer re-quantizes the model input: the cell uses the feature spec's grid.
+    assert names == ["QuantizeWrapperV2", "QuantizeWrapperV2", "QuantizeWrapperV2"]
+    assert isinstance(q.layers[0].quantize_config, qat.FastGRNNQuantizeConfig)
+    assert isinstance(q.layers[0].layer.cell, qat.QATFastGRNNCell)
     # The head uses TF-MOT's default 8-bit config, not ours.
-    assert not isinstance(q.layers[3].quantize_config, qat.FastGRNNQuantizeConfig)
-    weight_names = {w.name.split("/")[-1][:-2] for w in q.layers[1].weights}
+    assert not isinstance(q.layers[2].quantize_config, qat.FastGRNNQuantizeConfig)
+    weight_names = {w.name.split("/")[-1][:-2] for w in q.layers[0].weights}
     assert {"v_absmax", "u_absmax", "pre_absmax", "W1", "W2", "U1", "U2"} <= weight_names
-    for w in q.layers[1].weights:
+    for w in q.layers[0].weights:
         if w.name.split("/")[-1][:-2].endswith("absmax"):
             assert not w.trainable
 
@@ -91,7 +92,7 @@ def test_float_params_from_float_and_qat(trained) -> None:
 def test_state_on_q07_grid_and_weights_on_int8_grid(trained, digits) -> None:
     _, _, x_test, _ = digits
     q = trained["qat"]
-    rnn_out = keras.Model(q.inputs, q.layers[1].output)
+    rnn_out = keras.Model(q.inputs, q.layers[0].output)
     for training in (False, True):
         h = rnn_out(x_test[:64], training=training).numpy()
         k = h * 128.0
@@ -99,7 +100,7 @@ def test_state_on_q07_grid_and_weights_on_int8_grid(trained, digits) -> None:
         assert k.min() >= -128 and k.max() <= 127
         assert len(np.unique(np.round(k))) > 20  # not a degenerate constant
     # Fake-quantized weights: symmetric narrow-range int8 per tensor.
-    wrapper = q.layers[1]
+    wrapper = q.layers[0]
     for var, quantizer, qvars in wrapper._weight_vars:
         w = var.numpy()
         fq = quantizer(tf.constant(w), False, qvars).numpy()
@@ -116,7 +117,7 @@ def test_qat_matches_int8_oracle(trained, digits) -> None:
     oracle = pytest.importorskip("fastgrnn_tf.int8_oracle")
     _, _, x_test, _ = digits
     q = trained["qat"]
-    h_qat = keras.Model(q.inputs, q.layers[1].output)(x_test, training=False).numpy() * 128.0  # [B, T, H]
+    h_qat = keras.Model(q.inputs, q.layers[0].output)(x_test, training=False).numpy() * 128.0  # [B, T, H]
     ip = quantize.quantize_params(qat.fastgrnn_float_params(q), *INPUT_QUANT, ranges=qat.quant_ranges(q))
     x_int8 = np.clip(np.round(x_test * 16) - 8, -128, 127).astype(np.int8)
     # Teacher-forced: one int8 step from the QAT model's previous state, for every step.
@@ -149,7 +150,7 @@ def test_quantize_apply_on_pruned_stripped_model(digits) -> None:
     q.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
     assert q.evaluate(x_test, y_test, verbose=0)[1] >= 0.8
     # Pruned zeros stay zero in the fake-quantized weights the QAT forward pass uses.
-    for var, quantizer, qvars in q.layers[1]._weight_vars:
+    for var, quantizer, qvars in q.layers[0]._weight_vars:
         name = var.name.split("/")[-1][:-2]
         fq = quantizer(var, False, qvars).numpy()
         assert np.all(fq[zeros_before[name]] == 0), name
@@ -188,6 +189,30 @@ def test_calibrate_populates_ranges(trained, digits) -> None:
     assert r["v_absmax"] > 0 and r["u_absmax"] > 0 and r["pre_absmax"] > 0
     for b, w in zip(before, fresh.trainable_weights, strict=True):
         np.testing.assert_array_equal(b, w.numpy())
+
+
+def test_qat_respects_masking() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (2, 4, 5)).astype(np.float32)
+    padded = np.concatenate([x, np.zeros((2, 3, 5), np.float32)], axis=1)
+
+    def build(steps: int, masking: bool) -> keras.Model:
+        layers = [keras.Input((steps, 5))] + ([keras.layers.Masking(0.0)] if masking else [])
+        return keras.Sequential(layers + [keras.layers.RNN(FastGRNNCell(6, u_rank=3)), keras.layers.Dense(3)])
+
+    masked, unmasked, short = build(7, True), build(7, False), build(4, False)
+    unmasked.set_weights(masked.get_weights())
+    short.set_weights(masked.get_weights())
+    q_masked, q_unmasked, q_short = (qat.make_qat_model(m) for m in (masked, unmasked, short))
+    qat.calibrate(q_masked, padded)
+    def wrappers(model: keras.Model) -> list:
+        return [layer for layer in model.layers if hasattr(layer, "quantize_config")]
+
+    for other in (q_unmasked, q_short):
+        for src, dst in zip(wrappers(q_masked), wrappers(other), strict=True):
+            dst.set_weights(src.get_weights())
+    np.testing.assert_allclose(q_masked(padded).numpy(), q_short(x).numpy(), atol=1e-6)
+    assert not np.allclose(q_masked(padded).numpy(), q_unmasked(padded).numpy(), atol=1e-3)
 
 
 def test_make_qat_model_errors(trained) -> None:

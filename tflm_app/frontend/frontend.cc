@@ -4,6 +4,16 @@
 #include <cstdio>
 #include <cstring>
 
+// No implicit a * b + c contraction (GCC contracts by default in C++, even with -std=c++17, where
+// the target has FMA, i.e. on the M4 but not on a plain x86-64 host): every fused multiply-add of
+// the per-frame arithmetic is an explicit Fma() below, so the host and the Cortex-M4 builds compute
+// bit-identical features and the host parity tests check the device arithmetic.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace frontend {
 namespace {
 
@@ -83,6 +93,15 @@ bool IsFinite(double x) { return std::isfinite(x); }
 }  // namespace
 
 namespace {
+
+// a * b + c rounded once (VFMA on the M4; fmaf on the host, correctly rounded there too), written
+// out explicitly so that the host and device builds round identically (neither contracts a * b + c
+// on its own: -std=c++17 implies -ffp-contract=off).
+inline float Fma(float a, float b, float c) { return std::fma(a, b, c); }
+// a * b - c * d with the second product rounded and the first fused.
+inline float MulSub(float a, float b, float c, float d) { return Fma(a, b, -(c * d)); }
+// a * b + c * d with the second product rounded and the first fused.
+inline float MulAdd(float a, float b, float c, float d) { return Fma(a, b, c * d); }
 
 inline float FastLogInline(float x) {
   // x = 2^e * m, m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172;
@@ -294,10 +313,14 @@ const char* Frontend::Init(const Config& cfg) {
     dct_scale_ = static_cast<float>(std::sqrt(2.0 / n_mels_));
   }
 
+  log_table_ = n_mfcc_ == 0 && BuildLogTable();
+
   for (int i = 0; i < kMaxFeatures; ++i) {
     feats_[i] = 0.f;
+    mel_y_[i] = 1.f;
     out_[i] = 0;
   }
+  floats_valid_ = true;
   initialized_ = true;
   Reset();
   return nullptr;
@@ -308,6 +331,54 @@ void Frontend::Reset() {
   base_ = 0;
   filled_ = 0;
   skip_ = 0;
+}
+
+int Frontend::QuantizedLog(uint32_t y_bits) const {
+  float y;
+  std::memcpy(&y, &y_bits, sizeof y);
+  return QuantizeInline(FastLogInline(y), quant_scale_, quant_offset_);
+}
+
+bool Frontend::BuildLogTable() {
+  // Buckets of 1/2^B octave with 2^-B ln 2 <= 0.75 quant_scale: at most one step per bucket.
+  int b = 0;
+  while (b < 12 && 0.6931471805599453 / (1 << b) > 0.75 * cfg_.quant_scale) ++b;
+  if (b >= 12) return false;
+  log_shift_ = 23 - b;
+  uint32_t floor_bits;
+  std::memcpy(&floor_bits, &log_floor_, sizeof floor_bits);
+  const uint32_t kInfBits = 0x7f800000u;
+  log_base_bits_ = (floor_bits >> log_shift_) << log_shift_;
+  for (int i = 0; i < kMaxLogBuckets; ++i) {
+    const uint32_t lo = log_base_bits_ + (static_cast<uint32_t>(i) << log_shift_);
+    const uint32_t hi = lo + ((1u << log_shift_) - 1);
+    if (hi >= kInfBits) return false;
+    const int q_lo = QuantizedLog(lo), q_hi = QuantizedLog(hi);
+    if (q_hi < q_lo || q_hi > q_lo + 1) return false;  // not monotonic or too coarse: use FastLog
+    log_q_[i] = static_cast<int8_t>(q_lo);
+    log_thr_[i] = 0xffffffffu;  // no step inside the bucket
+    if (q_hi > q_lo) {
+      uint32_t l = lo, h = hi;  // QuantizedLog(l) == q_lo, QuantizedLog(h) == q_hi
+      while (h - l > 1) {
+        const uint32_t m = l + (h - l) / 2;
+        (QuantizedLog(m) > q_lo ? h : l) = m;
+      }
+      log_thr_[i] = h;
+    }
+    if (q_hi == 127) {  // every larger y quantizes to 127 too
+      log_last_ = static_cast<uint32_t>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+const float* Frontend::last_float_features() const {
+  if (!floats_valid_) {
+    for (int i = 0; i < n_mels_; ++i) feats_[i] = FastLogInline(mel_y_[i]);
+    floats_valid_ = true;
+  }
+  return feats_;
 }
 
 float Frontend::window_value(int n) const {
@@ -512,9 +583,9 @@ void Radix4Pass(float* z, int n, int h_runtime, const float* tw) {
       float* c = a + 4 * h;
       float* d = a + 6 * h;
       const float ar = a[0], ai = a[1];
-      const float br = b[0] * wbr - b[1] * wbi, bi = b[0] * wbi + b[1] * wbr;
-      const float cr = c[0] * wcr - c[1] * wci, ci = c[0] * wci + c[1] * wcr;
-      const float dr = d[0] * wdr - d[1] * wdi, di = d[0] * wdi + d[1] * wdr;
+      const float br = MulSub(b[0], wbr, b[1], wbi), bi = MulAdd(b[0], wbi, b[1], wbr);
+      const float cr = MulSub(c[0], wcr, c[1], wci), ci = MulAdd(c[0], wci, c[1], wcr);
+      const float dr = MulSub(d[0], wdr, d[1], wdi), di = MulAdd(d[0], wdi, d[1], wdr);
       const float s1r = ar + br, s1i = ai + bi, d1r = ar - br, d1i = ai - bi;
       const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
       a[0] = s1r + s2r;
@@ -569,13 +640,37 @@ namespace {
 inline void SplitPair(float ar, float ai, float zr, float zi, const float* w, float* pk, float* pnk) {
   const float er = ar + zr, ei = ai - zi;
   const float dr = ar - zr, di = ai + zi;
-  const float tr = w[0] * di + w[1] * dr;
-  const float ti = w[1] * di - w[0] * dr;
+  const float tr = MulAdd(w[0], di, w[1], dr);
+  const float ti = MulSub(w[1], di, w[0], dr);
   const float xr = er + tr, xi = ei + ti;
   const float yr = er - tr, yi = ei - ti;
-  *pk = xr * xr + xi * xi;
-  *pnk = yr * yr + yi * yi;
+  *pk = MulAdd(xr, xr, xi, xi);
+  *pnk = MulAdd(yr, yr, yi, yi);
 }
+// Butterfly j of the last radix-4 pass (span q): Z[j + r q], r = 0..3, into o[2r], o[2r + 1].
+// Always inlined: as a call, its outputs go through memory.
+__attribute__((always_inline)) inline void LastButterfly(const float* z, int q, const float* tw_last, int j,
+                                                         float* o) {
+  const float* tw = tw_last + 6 * j;
+  const float* a = z + 2 * j;
+  const float* b = a + 2 * q;
+  const float* c = a + 4 * q;
+  const float* d = a + 6 * q;
+  const float br = MulSub(b[0], tw[0], b[1], tw[1]), bi = MulAdd(b[0], tw[1], b[1], tw[0]);
+  const float cr = MulSub(c[0], tw[2], c[1], tw[3]), ci = MulAdd(c[0], tw[3], c[1], tw[2]);
+  const float dr = MulSub(d[0], tw[4], d[1], tw[5]), di = MulAdd(d[0], tw[5], d[1], tw[4]);
+  const float s1r = a[0] + br, s1i = a[1] + bi, d1r = a[0] - br, d1i = a[1] - bi;
+  const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
+  o[0] = s1r + s2r;
+  o[1] = s1i + s2i;
+  o[2] = d1r + d2i;
+  o[3] = d1i - d2r;
+  o[4] = s1r - s2r;
+  o[5] = s1i - s2i;
+  o[6] = d1r - d2i;
+  o[7] = d1i + d2r;
+}
+
 }  // namespace
 
 // The last radix-4 pass (h = nc/4 = q) fused with the split: butterfly j yields Z[j + r q],
@@ -586,43 +681,23 @@ void Frontend::LastPassSplitPower(const float* z) {
   const float* tw_last = twiddle_ + last_tw_off_;
   const float* sw = split_tw_;
   float* const pw = bin_ + 2;  // power of bin k at pw[3 k]
-  auto butterfly = [z, q, tw_last](int j, float* o) {
-    const float* tw = tw_last + 6 * j;
-    const float* a = z + 2 * j;
-    const float* b = a + 2 * q;
-    const float* c = a + 4 * q;
-    const float* d = a + 6 * q;
-    const float br = b[0] * tw[0] - b[1] * tw[1], bi = b[0] * tw[1] + b[1] * tw[0];
-    const float cr = c[0] * tw[2] - c[1] * tw[3], ci = c[0] * tw[3] + c[1] * tw[2];
-    const float dr = d[0] * tw[4] - d[1] * tw[5], di = d[0] * tw[5] + d[1] * tw[4];
-    const float s1r = a[0] + br, s1i = a[1] + bi, d1r = a[0] - br, d1i = a[1] - bi;
-    const float s2r = cr + dr, s2i = ci + di, d2r = cr - dr, d2i = ci - di;
-    o[0] = s1r + s2r;
-    o[1] = s1i + s2i;
-    o[2] = d1r + d2i;
-    o[3] = d1i - d2r;
-    o[4] = s1r - s2r;
-    o[5] = s1i - s2i;
-    o[6] = d1r - d2i;
-    o[7] = d1i + d2r;
-  };
   float u[8], v[8];
-  butterfly(0, u);
+  LastButterfly(z, q, tw_last, 0, u);
   const float t0 = u[0] + u[1], tn = u[0] - u[1];  // X[0], X[nc] are real
   pw[0] = (t0 + t0) * (t0 + t0);
   pw[3 * n] = (tn + tn) * (tn + tn);
   SplitPair(u[2], u[3], u[6], u[7], sw + 2 * q, pw + 3 * q, pw + 3 * (n - q));
   const float hr = u[4] + u[4], hi = u[5] + u[5];  // k = nc/2: 2 X = 2 conj(Z[nc/2])
-  pw[3 * (n / 2)] = hr * hr + hi * hi;
+  pw[3 * (n / 2)] = MulAdd(hr, hr, hi, hi);
   for (int j = 1; j < q / 2; ++j) {
-    butterfly(j, u);
-    butterfly(q - j, v);
+    LastButterfly(z, q, tw_last, j, u);
+    LastButterfly(z, q, tw_last, q - j, v);
     SplitPair(u[0], u[1], v[6], v[7], sw + 2 * j, pw + 3 * j, pw + 3 * (n - j));
     SplitPair(u[2], u[3], v[4], v[5], sw + 2 * (j + q), pw + 3 * (j + q), pw + 3 * (n - j - q));
     SplitPair(v[2], v[3], u[4], u[5], sw + 2 * (2 * q - j), pw + 3 * (2 * q - j), pw + 3 * (n - 2 * q + j));
     SplitPair(v[0], v[1], u[6], u[7], sw + 2 * (q - j), pw + 3 * (q - j), pw + 3 * (n - q + j));
   }
-  butterfly(q / 2, u);
+  LastButterfly(z, q, tw_last, q / 2, u);
   SplitPair(u[0], u[1], u[6], u[7], sw + q, pw + 3 * (q / 2), pw + 3 * (n - q / 2));
   SplitPair(u[2], u[3], u[4], u[5], sw + 3 * q, pw + 3 * (3 * q / 2), pw + 3 * (n - 3 * q / 2));
 }
@@ -639,17 +714,32 @@ void Frontend::MelLogQuantize() {
     const float* const end = b + 3 * seg_len_[s];
     for (; b + 6 <= end; b += 6) {
       const float w0 = b[0], u0 = b[1], p0 = b[2], w1 = b[3], u1 = b[4], p1 = b[5];
-      down += w0 * p0;
-      up += u0 * p0;
-      down += w1 * p1;
-      up += u1 * p1;
+      down = Fma(w0, p0, down);
+      up = Fma(u0, p0, up);
+      down = Fma(w1, p1, down);
+      up = Fma(u1, p1, up);
     }
     if (b < end) {
-      down += b[0] * b[2];
-      up += b[1] * b[2];
+      down = Fma(b[0], b[2], down);
+      up = Fma(b[1], b[2], up);
     }
     acc[j] = down;
     acc[j + 1] = up;
+  }
+  if (log_table_) {
+    const uint32_t* thr = log_thr_;
+    const int8_t* q = log_q_;
+    for (int i = 0; i < n_mels_; ++i) {
+      const float y = acc[i + 1] + log_floor_;
+      mel_y_[i] = y;
+      uint32_t bits;
+      std::memcpy(&bits, &y, sizeof bits);
+      uint32_t k = (bits - log_base_bits_) >> log_shift_;  // y >= log_floor: no wrap
+      k = k > log_last_ ? log_last_ : k;
+      out_[i] = static_cast<int8_t>(q[k] + (bits >= thr[k] ? 1 : 0));
+    }
+    floats_valid_ = false;
+    return;
   }
   for (int i = 0; i < n_mels_; ++i) logmel[i] = FastLogInline(acc[i + 1] + log_floor_);
   if (n_mfcc_ > 0) {

@@ -98,7 +98,8 @@ class Frontend {
   int num_features() const { return num_features_; }
   const Config& config() const { return cfg_; }
   // Float features (log-mel or MFCC, before quantization) of the last emitted frame.
-  const float* last_float_features() const { return feats_; }
+  // (Log-mel: computed on the first call after a frame; the per-frame path quantizes without logs.)
+  const float* last_float_features() const;
 
   // Offline helpers for tests and tools (the streaming path does not use them directly).
   // Periodic Hann window value n (0 <= n < window_samples), float32 as librosa gives it.
@@ -117,6 +118,8 @@ class Frontend {
   void Radix4Passes(float* z, bool last) const;  // the twiddled passes (the last one if `last`)
   void LastPassSplitPower(const float* z);       // last pass + rfft split + 4 |X|^2 into bin_
   void MelLogQuantize();
+  bool BuildLogTable();                          // false: the config needs the FastLog path
+  int QuantizedLog(uint32_t y_bits) const;       // QuantizeFeature(FastLog(y)), y > 0
 
   Config cfg_;
   bool initialized_ = false;
@@ -159,7 +162,21 @@ class Frontend {
   double bin_hz_ = 0.0;                // Hz per FFT bin (rfftfreq step)
   float dct_cos_[4 * kMaxMels];        // cos(pi m / (2 n_mels)), m = 0..4 n_mels - 1
   float dct_scale0_ = 0.f, dct_scale_ = 0.f;
-  float feats_[kMaxMels];
+  // Log-mel path: int8 feature = QuantizeFeature(FastLog(y)) with y = mel + log_floor, looked up
+  // instead of computed. y's float bits, shifted right by log_shift_, select a bucket (1/2^B of an
+  // octave, B chosen so that a bucket spans less than one quantization step); within a bucket the
+  // feature is log_q_[b], or log_q_[b] + 1 from y's bits log_thr_[b] on (Init finds every
+  // threshold by bisection over FastLog + quantize, so the lookup returns exactly their value).
+  static constexpr int kMaxLogBuckets = 640;
+  bool log_table_ = false;
+  int log_shift_ = 0;
+  uint32_t log_base_bits_ = 0;   // first bit pattern of bucket 0 (the bucket of log_floor)
+  uint32_t log_last_ = 0;        // last bucket; larger y all quantize to its values
+  uint32_t log_thr_[kMaxLogBuckets];
+  int8_t log_q_[kMaxLogBuckets];
+  float mel_y_[kMaxMels];                // y of the last frame (for last_float_features)
+  mutable bool floats_valid_ = false;
+  mutable float feats_[kMaxMels];
   float logmel_[kMaxMels];
   int8_t out_[kMaxFeatures];
   char error_[160];
