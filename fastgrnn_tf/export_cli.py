@@ -26,24 +26,23 @@ import numpy as np  # noqa: E402
 
 
 def load_keras_model(path: str):
-    """Load a float, pruned or QAT tf_keras model with the project's custom objects."""
+    """Load a float, QAT (.h5, see fastgrnn_tf.qat) or pruned tf_keras model with the project's objects."""
     import tf_keras as keras
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune
 
     import fastgrnn_tf  # noqa: F401  (registers FastGRNNCell / FastRNNCell)
+    from fastgrnn_tf.qat import quantize_scope
 
     if not os.path.exists(path):
         raise ValueError(f"model file {path!r} does not exist")
-    from tensorflow_model_optimization.python.core.sparsity.keras import prune
-
-    try:
-        from fastgrnn_tf.qat import quantize_scope
-    except ImportError:  # pragma: no cover - qat module missing
-        quantize_scope = None
-    with prune.prune_scope():
-        if quantize_scope is not None:
-            with quantize_scope():
+    error: Exception | None = None
+    for scope in (quantize_scope, prune.prune_scope):  # the QAT scope also loads float models
+        try:
+            with scope():
                 return keras.models.load_model(path, compile=False)
-        return keras.models.load_model(path, compile=False)
+        except Exception as e:  # noqa: BLE001 - try the next scope, report the last failure
+            error = e
+    raise ValueError(f"cannot load the Keras model {path!r}: {error}")
 
 
 def audio_features(directory: str, time_steps: int, max_files: int, spec) -> np.ndarray:

@@ -17,9 +17,6 @@ import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import fastgrnn_tf  # noqa: E402,F401  (tf_keras set-up before TensorFlow)
-
 
 def _positive_float(text: str) -> float:
     try:
@@ -63,10 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.no_accuracy and args.no_streaming:
+        ap.error("--no-accuracy and --no-streaming leave nothing to evaluate")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from keyword_spotting import evaluate
 
     try:
+        evaluate.load_run(args.run)  # a bad --run fails here, before TensorFlow loads
+        import fastgrnn_tf  # noqa: F401  (tf_keras set-up before TensorFlow)
+
         report = evaluate.evaluate_run(
             args.run, split=args.split, out_dir=args.out, accuracy=not args.no_accuracy,
             streaming=not args.no_streaming, minutes=args.minutes, fa_target=args.fa_target, seed=args.seed,

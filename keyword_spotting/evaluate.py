@@ -21,6 +21,7 @@ FA/h <= `fa_target`, or, when no threshold reaches the target, the lowest FA/h (
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -129,7 +130,7 @@ def load_stage_model(run: Run, stage: str) -> Any | None:
             with qat.quantize_scope():
                 return keras.models.load_model(path, compile=False)
         return keras.models.load_model(path, compile=False)
-    except Exception as e:  # noqa: BLE001 - any loader failure names the file
+    except Exception as e:  # whatever the loader raises, name the file
         raise ValueError(f"{path}: cannot load the {stage} Keras model: {e}") from e
 
 
@@ -416,6 +417,11 @@ def operating_point(curve: Any, fa_target: float) -> tuple[Any, bool]:
                                   float(curve.fa_per_hour[best]), curve.results[best]), False
 
 
+def _detection_dict(d: Detection, classes: Sequence[str], spec: FeatureSpec) -> dict[str, Any]:
+    return {"time_s": d.time_s(spec.hop_samples, spec.window_samples, spec.sample_rate), "frame": d.frame,
+            "class": d.class_index, "label": classes[d.class_index], "score": d.score}
+
+
 def _latency_ms(latencies_s: Sequence[float]) -> dict[str, Any]:
     if not latencies_s:
         return {"mean": None, "median": None, "p90": None, "count": 0}
@@ -438,10 +444,13 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     """Streaming FRR / FA/h of the int8 pipeline on a test stream, swept over detector thresholds 0..255.
 
     Writes `<out_dir>/eval_stream.wav` + `.json` (the stream and its ground truth; `out_dir` defaults
-    to the run folder) and `<out_dir>/plots/det.png`. Returns a dict with `threshold`, `frr`,
-    `fa_per_hour`, `latency_ms` (at the operating point), `target_met`, `operating_point`,
-    `configured_threshold` (the bundle's threshold), `det_curve` (per threshold: frr, fa_per_hour,
-    hits, false_accepts), `stream_hours` and `stream` (paths, seconds, events, sources).
+    to the run folder), `<out_dir>/plots/det.png` and `plots/stream_scores.png` (the first minute).
+    Returns a dict with, at the operating point: `threshold`, `frr`, `fa_per_hour`, `latency_ms`
+    (mean / median / p90 of detection time - keyword end, over hits), `target_met`, `operating_point`
+    (counts, misses per label), `detections` (list of {time_s, frame, class, label, score}); and
+    `configured_threshold` (the same counts at the bundle's threshold), `det_curve` (per threshold
+    0..255: frr, fa_per_hour, hits, false_accepts), `stream_hours`, `stream_minutes`, `stream_wav`,
+    `events` (number of keywords), `stream` (paths, events per label, sources), `detector`, `plots`.
     """
     from keyword_spotting import metrics, pipeline
 
@@ -462,14 +471,17 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     scores = pipeline.frame_scores(model, feats)
     t2 = time.time()
     spec = model.features
+    sweep = ThresholdSweep(scores, model.detector)
     detect = sweep_detect_fn(model.classes, model.detector, spec)
     scored = metrics.ScoredStream(scores, stream.events, stream.duration_s)
     curve = metrics.det_curve([scored], detect, THRESHOLDS, tolerance_s)
     op, target_met = operating_point(curve, fa_target)
     title = f"DET, {stream.duration_s / 60:.1f} min stream, {len(stream.events)} keywords"
     det_png = metrics.plot_det(curve, out / "plots" / "det.png", op, fa_target, title=title)
+    timeline_png = plot_stream_scores(sweep, stream, spec, op.threshold, out / "plots" / "stream_scores.png")
     configured = int(model.detector.threshold)
     labels = sorted({e.label for e in stream.events})
+    op_dets = [_detection_dict(d, model.classes, spec) for d in sweep.detect(op.threshold)]
     return {
         "split": split,
         "threshold": op.threshold,
@@ -485,6 +497,10 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
                       "hits": [r.hits for r in curve.results],
                       "false_accepts": [r.false_accepts for r in curve.results]},
         "stream_hours": stream.duration_s / 3600.0,
+        "stream_minutes": stream.duration_s / 60.0,
+        "stream_wav": str(wav),
+        "events": len(stream.events),
+        "detections": op_dets,
         "stream": {"wav": str(wav), "json": str(wav.with_suffix(".json")), "seconds": stream.duration_s,
                    "seed": seed, "num_events": len(stream.events),
                    "events_per_label": {lab: sum(e.label == lab for e in stream.events) for lab in labels},
@@ -493,10 +509,89 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
         "detector": {**model.detector.to_dict(),
                      "keyword_names": [model.classes[k] for k in model.detector.keywords]},
         "tolerance_s": float(tolerance_s),
-        "plots": {"det": str(det_png)},
-        "seconds": {"stream": round(t1 - t0, 2), "scores": round(t2 - t1, 2),
-                    "sweep": round(time.time() - t2, 2)},
+        "plots": {"det": str(det_png), "stream_scores": str(timeline_png)},
+        "timing_s": {"stream": round(t1 - t0, 2), "scores": round(t2 - t1, 2),
+                     "sweep": round(time.time() - t2, 2)},
     }
+
+
+def plot_stream_scores(sweep: ThresholdSweep, stream: Any, spec: FeatureSpec, threshold: int,
+                       path: str | os.PathLike, seconds: float = 60.0) -> Path:
+    """PNG of the first `seconds` of a stream: the best keyword's smoothed score per frame, the keyword
+    (green) and negative-speech (grey) spans, the threshold and the detections at it (red)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    n = sweep.params.window_frames
+    t = (np.arange(len(sweep.best)) * spec.hop_samples + spec.window_samples) / spec.sample_rate
+    keep = t <= seconds
+    fig = Figure(figsize=(10, 3.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for a, b in stream.negatives:
+        if a <= seconds:
+            ax.axvspan(a, b, color="0.85", lw=0)
+    for e in stream.events:
+        if e.start_s <= seconds:
+            ax.axvspan(e.start_s, e.end_s, color="C2", alpha=0.3, lw=0)
+    ax.plot(t[keep], np.maximum(sweep.best[keep], 0) / n, lw=0.8, color="C0", label="smoothed keyword score")
+    ax.axhline(threshold, color="C3", ls="--", lw=0.8, label=f"threshold {threshold}")
+    for d in sweep.detect(threshold):
+        ts = d.time_s(spec.hop_samples, spec.window_samples, spec.sample_rate)
+        if ts <= seconds:
+            ax.axvline(ts, color="C3", lw=1.2)
+    ax.set_xlim(0, min(seconds, stream.duration_s))
+    ax.set_ylim(0, 260)
+    ax.set_xlabel("time (s)   green: keywords, grey: negative speech, red: detections")
+    ax.set_ylabel("score (0..255)")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def score_detections(stream_eval: dict[str, Any], detections: Sequence[tuple[float, str]]) -> dict[str, Any]:
+    """FRR, FA/h and latency of other detections `[(time_s, label), ...]` (e.g. the C++ host runner's)
+    on the stream of an `evaluate_streaming` result, matched with the same tolerance."""
+    from keyword_spotting import metrics
+    from keyword_spotting.streams import Event
+
+    meta_path = Path(stream_eval["stream"]["json"])
+    try:
+        meta = json.loads(meta_path.read_text())
+        events = [Event(float(e["start_s"]), float(e["end_s"]), str(e["label"])) for e in meta["events"]]
+        duration = float(meta["duration_s"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{meta_path}: not a readable stream ground-truth file: {e}") from e
+    r = metrics.match_detections(detections, events, duration, float(stream_eval["tolerance_s"]))
+    return {"frr": r.frr, "fa_per_hour": r.fa_per_hour, "latency_ms": _latency_ms(r.latencies_s),
+            "hits": r.hits, "misses": r.misses, "false_accepts": r.false_accepts,
+            "wrong_label": r.wrong_label}
+
+
+def write_bundle_with_threshold(run_dir: str | os.PathLike, threshold: int,
+                                out_path: str | os.PathLike | None = None) -> Path:
+    """Rewrite the run's `model.fgb` (or write `out_path`) with `detector.threshold` = `threshold`,
+    every other entry unchanged (e.g. to give the host runner / firmware the chosen operating point)."""
+    from fastgrnn_tf import bundle
+    from keyword_spotting import pipeline
+
+    integer = isinstance(threshold, (int, np.integer)) and not isinstance(threshold, bool)
+    if not integer or not 0 <= threshold <= 255:
+        raise ValueError(f"threshold must be an integer in [0, 255], got {threshold!r}")
+    src = Path(run_dir) / "model.fgb"
+    if not src.is_file():
+        raise ValueError(f"run folder {run_dir} has no model.fgb")
+    arrays = bundle.read_bundle(src)
+    old = arrays.get("detector.threshold")
+    shape = np.shape(old) if old is not None else ()
+    arrays["detector.threshold"] = np.asarray(int(threshold), np.int32).reshape(shape)
+    dst = Path(out_path) if out_path is not None else src
+    bundle.write_bundle(dst, arrays)
+    pipeline.load_model(dst)  # still a valid model
+    return dst
 
 
 # ----------------------------------------------------------------------------------------------

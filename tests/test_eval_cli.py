@@ -315,3 +315,26 @@ def test_test_stream_is_deterministic_and_uses_extra_folders(run_dir: Path, tmp_
     src = evaluate.stream_sources(run, evaluate.load_run_dataset(run), extra_negative_dirs=[extra])
     base = evaluate.stream_sources(run, evaluate.load_run_dataset(run))
     assert src.counts["negative_clips"] == base.counts["negative_clips"] + 3
+
+
+def test_demo_helpers(run_dir: Path, report: dict, tmp_path: Path) -> None:
+    """What `kws-demo` uses: op detections, re-scoring other detections, the bundle at a new threshold."""
+    from fastgrnn_tf.bundle import read_bundle
+    from keyword_spotting import pipeline
+
+    op = report["operating_point"]
+    assert len(report["detections"]) == op["hits"] + op["false_accepts"]
+    assert report["stream_wav"] == report["stream"]["wav"]
+    assert report["events"] == report["stream"]["num_events"]
+    again = evaluate.score_detections(report, [(d["time_s"], d["label"]) for d in report["detections"]])
+    assert (again["hits"], again["false_accepts"]) == (op["hits"], op["false_accepts"])
+    assert again["latency_ms"]["median"] == pytest.approx(report["latency_ms"]["median"])
+    new = evaluate.write_bundle_with_threshold(run_dir, 201, tmp_path / "m.fgb")
+    assert pipeline.load_model(new).detector.threshold == 201
+    a, b = read_bundle(run_dir / "model.fgb"), read_bundle(new)
+    assert sorted(a) == sorted(b)
+    assert all(np.array_equal(a[k], b[k]) for k in a if k != "detector.threshold")
+    with pytest.raises(ValueError, match="threshold"):
+        evaluate.write_bundle_with_threshold(run_dir, 256, tmp_path / "m.fgb")
+    with pytest.raises(ValueError, match="no model.fgb"):
+        evaluate.write_bundle_with_threshold(tmp_path, 100)

@@ -99,6 +99,12 @@ def test_custom_model_structure(exported) -> None:
     np.testing.assert_array_equal(m.fastgrnn.w1, exported.params.w1)
     assert m.fastgrnn.options() == {**exported.params.options(), "return_sequences": False}
     assert len(exported.tflite) % 16 == 0
+    # Every constant buffer starts 16-byte aligned in the file (TFLM reads int16/int32 in place).
+    raw = bytearray(exported.tflite)
+    root, base = S.Model.GetRootAs(raw, 0), np.frombuffer(raw, np.uint8).ctypes.data
+    for i in range(root.BuffersLength()):
+        if root.Buffers(i).DataLength():
+            assert (root.Buffers(i).DataAsNumpy().ctypes.data - base) % 16 == 0
 
 
 def test_oracle_from_tflite_matches_qat_keras(trained, exported) -> None:
@@ -258,6 +264,31 @@ def test_cli(tmp_path: Path, trained) -> None:
     assert m.input_zero_point == ZP and m.time_steps == 8
     acc = float(np.mean(R.predict(m, xtr[:300]) == trained[3][:300]))
     assert acc > 0.8
+
+
+def test_cli_qat_h5(tmp_path: Path, trained, exported) -> None:
+    import warnings
+
+    from fastgrnn_tf import export_cli
+
+    _, qm, xtr, _, xte, _ = trained
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qm.save(tmp_path / "qat.h5")  # QAT models are saved as .h5 (fastgrnn_tf.qat)
+    np.save(tmp_path / "calib.npy", xtr[:300])
+    out = tmp_path / "out"
+    args = [str(tmp_path / "qat.h5"), "--out", str(out), "--calib", str(tmp_path / "calib.npy"),
+            "--no-builtin", "--feature-spec", str(_spec_file(tmp_path))]
+    assert export_cli.main(args) == 0
+    m, ref = R.read_exported(out / "model.tflite"), R.read_exported(exported.tflite)
+    np.testing.assert_array_equal(R.predict(m, xte), R.predict(ref, xte))
+    assert not (out / "model_builtin.tflite").exists()
+
+
+def _spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"quant_scale": 0.015625, "quant_offset": 1.0}))  # scale 1/64, zero point -64
+    return path
 
 
 # ----------------------------------------------------------------------------------------------

@@ -63,3 +63,16 @@ def test_reader_errors(tmp_path: Path) -> None:
         B.write_bundle(tmp_path / "x.fgb", {"a": np.zeros(2, np.int64)})
     with pytest.raises(ValueError, match="missing entry 'input.zero_point'"):
         B.read_fastgrnn({"x": np.zeros(1, np.int8)} | {f"fastgrnn.opt.{k}": 1 for k in O.OPTION_KEYS})
+
+
+def test_test_vectors_cli(tmp_path: Path) -> None:
+    path = tmp_path / "v.fgb"
+    assert B.main([str(path), "--units", "20", "--w-rank", "0", "--u-rank", "5", "--keep", "0.5",
+                   "--steps", "7"]) == 0
+    arrays = B.read_bundle(path)
+    p = B.read_fastgrnn(arrays)
+    assert p.units == 20 and p.w_rank == 0 and p.u_rank == 5 and arrays["vec.out_seq"].shape == (7, 20)
+    seq, h = O.run(p, arrays["vec.x"], arrays["vec.h0"], return_sequences=True)
+    np.testing.assert_array_equal(seq, arrays["vec.out_seq"])
+    np.testing.assert_array_equal(h, arrays["vec.h_last"])
+    assert len(np.unique(seq)) > 20  # not a degenerate (saturated / all-zero) trajectory

@@ -136,7 +136,7 @@ def test_qat_matches_int8_oracle(trained, digits) -> None:
 
 def test_quantize_apply_on_pruned_stripped_model(digits) -> None:
     x_train, y_train, x_test, y_test = digits
-    keras.utils.set_random_seed(11)
+    keras.utils.set_random_seed(7)
     model = _float_model(None, None)
     model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
     steps = int(np.ceil(len(x_train) / 32))

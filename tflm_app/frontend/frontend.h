@@ -106,6 +106,10 @@ class Frontend {
   float window_value(int n) const;
   // Mel filterbank weight M[mel][bin] as librosa.filters.mel(..., dtype=float32) gives it.
   float mel_weight(int mel, int bin) const;
+  // The int8 log-mel feature of y = mel energy + log_floor (y >= log_floor) as frames compute it:
+  // QuantizeFeature(FastLog(y)), through the lookup table when the config has one.
+  int8_t LogMelFeature(float y) const;
+  bool uses_log_table() const { return log_table_; }
   // Complex FFT of the first n_fft/2 complex values of `inout` (interleaved re, im), in place,
   // with the same radix-4 code the frames use; exposed so it can be tested on known signals.
   void ComplexFft(float* inout) const;
@@ -145,6 +149,7 @@ class Frontend {
   float twiddle_[kMaxFft];             // per radix-4 pass, per j: W^{2j}, W^{j}, W^{3j}
   float split_tw_[kMaxFft / 2 + 2];    // exp(-i pi k / nc), k = 0..nc/2
   uint16_t first_base_[kMaxFft / 4];   // z index of the first input of each first-pass group
+  int zero_a_end_ = 0, zero_d_begin_ = 0;  // first-pass groups with zero-padding inputs (FirstPass)
   // Mel filterbank as segments of bins between consecutive filter centres: every bin k of segment s
   // feeds filter seg_j_[s] - 1 (its falling slope, weight bin_[3k]) and filter seg_j_[s] (its
   // rising slope, bin_[3k + 1]); bin_[3k + 2] is the bin's power 4 |X[k]|^2 (hence weights / 4),
@@ -155,6 +160,7 @@ class Frontend {
   uint16_t seg_start_[kMaxMels + 1];
   uint16_t seg_len_[kMaxMels + 1];
   int num_segs_ = 0;
+  bool mel_rolling_ = false;           // segments contiguous, j + 1 each (MelLogQuantize)
   float acc_[kMaxMels + 2];
   uint16_t mel_start_[kMaxMels];       // first nonzero bin of each filter
   uint16_t mel_len_[kMaxMels];         // number of bins from there to its last nonzero bin
@@ -167,10 +173,10 @@ class Frontend {
   // octave, B chosen so that a bucket spans less than one quantization step); within a bucket the
   // feature is log_q_[b], or log_q_[b] + 1 from y's bits log_thr_[b] on (Init finds every
   // threshold by bisection over FastLog + quantize, so the lookup returns exactly their value).
-  static constexpr int kMaxLogBuckets = 640;
+  static constexpr int kMaxLogBuckets = 768;  // 256 steps at >= 3/8 step per bucket, + margin
   bool log_table_ = false;
   int log_shift_ = 0;
-  uint32_t log_base_bits_ = 0;   // first bit pattern of bucket 0 (the bucket of log_floor)
+  uint32_t log_base_bits_ = 0;   // first bit pattern of bucket 0
   uint32_t log_last_ = 0;        // last bucket; larger y all quantize to its values
   uint32_t log_thr_[kMaxLogBuckets];
   int8_t log_q_[kMaxLogBuckets];

@@ -381,6 +381,52 @@ TEST(BadConfigsSayWhatIsWrong) {
 
 }  // namespace
 
+// The log-mel lookup table returns exactly QuantizeFeature(FastLog(y)): every float y from
+// log_floor up to where the feature saturates is checked with a stride, and every float around
+// each step (where FastLog rounding could make the pair non-monotonic) one by one.
+TEST(LogTableEqualsFastLogQuantize) {
+  frontend::Config configs[3];
+  configs[1].log_floor = 1e-4;
+  configs[1].quant_scale = 0.125;
+  configs[1].quant_offset = -2.0;
+  configs[2].quant_scale = 0.02;  // finer buckets
+  configs[2].log_floor = 1e-3;
+  for (const frontend::Config& cfg : configs) {
+    EXPECT_TRUE(g_a.Init(cfg) == nullptr);
+    EXPECT_TRUE(g_a.uses_log_table());
+    const float scale = static_cast<float>(cfg.quant_scale), offset = static_cast<float>(cfg.quant_offset);
+    auto direct = [&](uint32_t bits) {
+      float y;
+      memcpy(&y, &bits, sizeof y);
+      return frontend::QuantizeFeature(frontend::FastLog(y), scale, offset);
+    };
+    auto table = [&](uint32_t bits) {
+      float y;
+      memcpy(&y, &bits, sizeof y);
+      return g_a.LogMelFeature(y);
+    };
+    const float floor_f = static_cast<float>(cfg.log_floor);
+    uint32_t bits;
+    memcpy(&bits, &floor_f, sizeof bits);
+    int mismatches = 0, steps = 0;
+    int prev = direct(bits);
+    const uint32_t kStride = 997;
+    for (; bits < 0x7f000000u; bits += kStride) {
+      const int q = direct(bits);
+      mismatches += q != table(bits);
+      if (q != prev) {  // a step in (bits - stride, bits]: check every float around it
+        ++steps;
+        for (uint32_t b = bits - kStride - 2048; b <= bits + 2048; ++b) mismatches += direct(b) != table(b);
+      }
+      prev = q;
+      if (q == 127) break;
+    }
+    for (uint32_t b = bits; b < bits + 100 * kStride; b += kStride) mismatches += table(b) != 127;
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_TRUE(steps > 100);
+  }
+}
+
 int main() {
   RUN_TEST(HannWindowMatchesLibrosa);
   RUN_TEST(MelFilterbankMatchesLibrosa);
@@ -391,6 +437,7 @@ int main() {
   RUN_TEST(SilenceGivesTheFloor);
   RUN_TEST(QuantizeRoundsHalfAwayFromZeroAndClamps);
   RUN_TEST(FastLogIsAccurate);
+  RUN_TEST(LogTableEqualsFastLogQuantize);
   RUN_TEST(StreamingAnyChunkSizeGivesTheSameFrames);
   RUN_TEST(HopLongerThanWindowSkipsSamples);
   RUN_TEST(MfccIsOrthonormalDctOfLogMel);
