@@ -119,9 +119,10 @@ def load_stage_model(run: Run, stage: str) -> Any | None:
     path = run.file("stages") / STAGE_MODELS[stage]
     if not path.is_file():
         return None
-    import tf_keras as keras
+    import fastgrnn_tf  # noqa: F401  (sets up tf_keras before TensorFlow loads; registers the cells)
 
-    import fastgrnn_tf  # noqa: F401  (tf_keras set-up, registers the cells)
+    # isort: split
+    import tf_keras as keras
 
     try:
         if stage == "qat":
@@ -299,11 +300,12 @@ class StreamSources:
 def stream_sources(run: Run, dataset: SplitDataset, split: str = "test",
                    extra_negative_dirs: Sequence[str | os.PathLike] = (),
                    extra_noise_dirs: Sequence[str | os.PathLike] = (), max_clips: int = 400,
-                   seed: int = 0) -> StreamSources:
+                   seed: int = 0, keywords: Sequence[int] | None = None) -> StreamSources:
     """Keyword clips of the split (by class name), its other non-silence clips and the extra negatives,
-    the dataset's noise plus the extra noise. Each source keeps at most `max_clips` files (a seeded pick)."""
+    the dataset's noise plus the extra noise. Each source keeps at most `max_clips` files (a seeded pick).
+    `keywords`: the detector's keyword class indices (default `run_keywords`)."""
     classes = list(dataset.class_names)
-    kw = set(run_keywords(classes))
+    kw = set(run_keywords(classes) if keywords is None else (int(k) for k in keywords))
     if not kw:
         raise ValueError(f"run {run.path}: no keyword class among {classes}")
     rng = np.random.default_rng([seed, 7])
@@ -341,21 +343,23 @@ def make_test_stream(run_dir: str | os.PathLike, wav_path: str | os.PathLike, mi
     """
     run = load_run(run_dir)
     dataset = load_run_dataset(run, progress)
+    keywords = load_pipeline_model(run, dataset.class_names).detector.keywords
     stream, _ = _build_stream(run, dataset, wav_path, minutes, seed, split, extra_negative_dirs,
-                              extra_noise_dirs, stream_config)
+                              extra_noise_dirs, keywords, stream_config)
     return stream
 
 
 def _build_stream(run: Run, dataset: SplitDataset, wav_path: str | os.PathLike, minutes: float, seed: int,
                   split: str, extra_negative_dirs: Sequence[str | os.PathLike],
-                  extra_noise_dirs: Sequence[str | os.PathLike], stream_config: Any | None = None
-                  ) -> tuple[Any, dict[str, int]]:
+                  extra_noise_dirs: Sequence[str | os.PathLike], keywords: Sequence[int],
+                  stream_config: Any | None = None) -> tuple[Any, dict[str, int]]:
     from keyword_spotting import streams
 
     if isinstance(minutes, bool) or not (isinstance(minutes, (int, float)) and math.isfinite(minutes)
                                          and minutes > 0):
         raise ValueError(f"minutes must be a positive number, got {minutes!r}")
-    src = stream_sources(run, dataset, split, extra_negative_dirs, extra_noise_dirs, seed=seed)
+    src = stream_sources(run, dataset, split, extra_negative_dirs, extra_noise_dirs, seed=seed,
+                         keywords=keywords)
     cfg = stream_config or streams.StreamConfig()
     cfg = dataclasses.replace(cfg, duration_s=float(minutes) * 60.0, sample_rate=run.spec.sample_rate)
     stream = streams.build_stream(src.background, src.keywords, src.negatives, cfg, seed)
@@ -465,7 +469,7 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     wav = out / STREAM_NAME
     t0 = time.time()
     stream, sources = _build_stream(run, dataset, wav, minutes, seed, split, extra_negative_dirs,
-                                    extra_noise_dirs)
+                                    extra_noise_dirs, model.detector.keywords)
     t1 = time.time()
     feats = stream_features(stream.audio, model.features)
     scores = pipeline.frame_scores(model, feats)

@@ -41,6 +41,24 @@ def load_dataset(cfg: Config, progress: bool = True):
     return datasets.load_custom_folder(root)
 
 
+def input_normalization(x_train: np.ndarray) -> tuple[float, int]:
+    """(scale, zero point) through which the model reads the int8 feature codes: a global
+    normalization (mean code -> 0, std -> 1) folded into the input quantization (feature_spec.md)."""
+    q = np.asarray(x_train, np.float64)
+    zp = int(np.clip(np.round(q.mean()), -128, 127))
+    std = float(q.std())
+    if not std > 0:
+        raise ValueError("training features are constant: cannot normalize (is the data silent?)")
+    return 1.0 / std, zp
+
+
+def model_view(spec: Any, scale: float, zero_point: int) -> Any:
+    """A FeatureSpec whose `dequantize` is the model's view of the codes (only for dequantizing)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, quant_scale=scale, quant_offset=-zero_point * scale)
+
+
 def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
     from keyword_spotting.features import dequantize
 
@@ -100,13 +118,15 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     frames = x_train.shape[1]
     spec = cfg.features
     t = cfg.train
-    train_ds = make_dataset(x_train, y_train, spec, t.batch_size, shuffle=True, seed=cfg.data.seed)
-    val_ds = make_dataset(*arrays["val"], spec, t.batch_size)
+    in_scale, in_zp = input_normalization(x_train)
+    view = model_view(spec, in_scale, in_zp)
+    train_ds = make_dataset(x_train, y_train, view, t.batch_size, shuffle=True, seed=cfg.data.seed)
+    val_ds = make_dataset(*arrays["val"], view, t.batch_size)
     stage_cfg = StageConfig(
         epochs_dense=t.epochs_dense, epochs_prune=t.epochs_prune, epochs_retrain=t.epochs_retrain,
         epochs_qat=t.epochs_qat, lr_dense=t.learning_rate, lr_prune=t.learning_rate / 2,
         lr_retrain=t.learning_rate / 4, lr_qat=t.learning_rate / 4, keep_w=t.keep_w, keep_u=t.keep_u,
-        qat=t.qat, input_quant=(spec.quant_scale, spec.zero_point),
+        qat=t.qat, input_quant=(in_scale, in_zp),
     )
     with _strategy().scope():
         result = train_stages(lambda: build_model(cfg.model, spec, len(classes), frames),
@@ -114,25 +134,30 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     x_test, y_test = arrays["test"]
     card: dict[str, Any] = {
         "classes": classes, "feature_spec": spec.to_dict(), "model": cfg.model.__dict__,
+        "input_quantization": {"scale": in_scale, "zero_point": in_zp},
         "train_config": stage_cfg.__dict__ | {"input_quant": list(stage_cfg.input_quant)},
         "data": {"kind": cfg.data.kind, "root": cfg.data.root, **{s: len(arrays[s][1]) for s in arrays}},
         "epochs_run": result.epochs_run,
-        "accuracy_float": _accuracy(result.float_model, x_test, y_test, spec),
-        "accuracy_pruned": _accuracy(result.stripped_model, x_test, y_test, spec),
+        "accuracy_float": _accuracy(result.float_model, x_test, y_test, view),
+        "accuracy_pruned": _accuracy(result.stripped_model, x_test, y_test, view),
     }
     final = result.qat_model or result.stripped_model
     if result.qat_model is not None:
-        card["accuracy_qat"] = _accuracy(result.qat_model, x_test, y_test, spec)
+        card["accuracy_qat"] = _accuracy(result.qat_model, x_test, y_test, view)
 
     # Exports: custom op (streaming and window), builtin-only, C array, bundle, sizes.
     from fastgrnn_tf.tflite_export import export_custom_tflite
 
     calib = x_train[np.random.default_rng(0).permutation(len(x_train))[:200]]
-    exp = export_custom_tflite(final, calib_features=calib, time_steps=1, calibrate=result.qat_model is None)
+    quant = {"input_scale": in_scale, "input_zero_point": in_zp}
+    exp = export_custom_tflite(final, calib_features=calib, time_steps=1, calibrate=result.qat_model is None,
+                               **quant)
     atomic_write_bytes(out / "model.tflite", exp.tflite)
-    win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None)
+    win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None,
+                               **quant)
     atomic_write_bytes(out / "model_window.tflite", win.tflite)
-    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(final, calib[:100], time_steps=frames))
+    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(final, calib[:100], time_steps=frames,
+                                                                               **quant))
     c_array.write_c_array(exp.tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
     det = cfg.detector
     keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
@@ -151,7 +176,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     if result.qat_model is not None:
         from keyword_spotting.features import dequantize
 
-        pred_qat = np.argmax(result.qat_model.predict(dequantize(x_test, spec), verbose=0), axis=-1)
+        pred_qat = np.argmax(result.qat_model.predict(dequantize(x_test, view), verbose=0), axis=-1)
         card["int8_vs_qat_agreement"] = float(np.mean(pred_qat == pred_int8))
     if baseline_gru:
         card["accuracy_gru_float_baseline"] = train_baseline_gru(cfg, arrays, len(classes))

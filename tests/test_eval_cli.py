@@ -193,6 +193,8 @@ def test_bad_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         eval_cli.main(["--run", str(tmp_path), "--minutes", "0"])
     with pytest.raises(SystemExit):
         eval_cli.main(["--run", str(tmp_path), "--fa-target", "-1"])
+    with pytest.raises(SystemExit):
+        eval_cli.main(["--run", str(tmp_path), "--no-accuracy", "--no-streaming"])
 
 
 def test_bad_extra_folders_and_minutes(run_dir: Path, tmp_path: Path) -> None:

@@ -168,12 +168,8 @@ bool ModelFromBundle(fgb::Bundle* bundle, Model* model) {
     return Fail(model, "%s: the features give %d values per frame but fastgrnn.opt.input_dim is %d", label,
                 static_cast<int>(model->features.num_features()), static_cast<int>(model->step.input_dim));
   }
-  const FeatureFields& ff = model->features;
-  const long zero_point = lround(-static_cast<double>(ff.quant_offset) / ff.quant_scale);
-  if (zero_point != model->step.input_zero_point) {
-    return Fail(model, "%s: input.zero_point %d differs from the feature spec's zero point %ld", label,
-                static_cast<int>(model->step.input_zero_point), zero_point);
-  }
+  // input.zero_point / input.scale may differ from the feature spec's: the model reads the same int8
+  // codes through its own affine map (global normalization, keyword_spotting/feature_spec.md).
   if (model->head.input_size() != model->step.units) {
     return Fail(model, "%s: head input size %d differs from fastgrnn units %d", label,
                 static_cast<int>(model->head.input_size()), static_cast<int>(model->step.units));

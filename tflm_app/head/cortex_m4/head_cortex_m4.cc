@@ -50,11 +50,31 @@ inline int32_t Dot4(uint32_t w, int32_t x02, int32_t x13, int32_t acc) {
   return __smlad(Sxtb16Ror8(w), x13, acc);
 }
 
-inline int8_t Requantize(const FcLayer& l, int32_t acc, int32_t lo) {
-  acc = MultiplyByQuantizedMultiplier(acc, l.output_multiplier, l.output_shift) + l.output_zero_point;
-  acc = acc < lo ? lo : (acc > 127 ? 127 : acc);
-  return static_cast<int8_t>(acc);
-}
+// MultiplyByQuantizedMultiplier + output zero point + clamp, with the shift split once per layer.
+// Same arithmetic as head.cc: x << left (int32 wrap), SaturatingRoundingDoublingHighMul (the
+// multiplier is >= 0, so its only overflow case cannot occur), RoundingDivideByPOT(right).
+struct Requant {
+  int32_t multiplier, left, right, mask, zero_point, lo;
+  explicit Requant(const FcLayer& l)
+      : multiplier(l.output_multiplier),
+        left(l.output_shift > 0 ? l.output_shift : 0),
+        right(l.output_shift > 0 ? 0 : -l.output_shift),
+        mask(static_cast<int32_t>((int64_t{1} << right) - 1)),
+        zero_point(l.output_zero_point),
+        lo(l.relu ? (l.output_zero_point > -128 ? l.output_zero_point : -128) : -128) {}
+
+  int8_t operator()(int32_t acc) const {
+    const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc) << left);
+    int64_t ab = static_cast<int64_t>(a) * multiplier;
+    ab += ab >= 0 ? (1 << 30) : (1 - (1 << 30));
+    if (ab < 0) ab += (int64_t{1} << 31) - 1;  // division by 2^31 truncates toward zero
+    const int32_t high = static_cast<int32_t>(ab >> 31);
+    const int32_t threshold = (mask >> 1) + (high < 0 ? 1 : 0);
+    int32_t v = (high >> right) + ((high & mask) > threshold ? 1 : 0) + zero_point;
+    v = v < lo ? lo : (v > 127 ? 127 : v);
+    return static_cast<int8_t>(v);
+  }
+};
 
 inline int32_t Bias(const FcLayer& l, int32_t o) { return l.bias != nullptr ? l.bias[o] : 0; }
 
@@ -63,7 +83,7 @@ inline int32_t Bias(const FcLayer& l, int32_t o) { return l.bias != nullptr ? l.
 void FullyConnected(const FcLayer& layer, const int8_t* input, int8_t* output) {
   const int32_t n = layer.input_size;
   const int32_t zp = layer.input_zero_point;
-  const int32_t lo = layer.relu ? (layer.output_zero_point > -128 ? layer.output_zero_point : -128) : -128;
+  const Requant requant(layer);
   // The input widened once, with the offset: word 2k = (x[4k] - zp, x[4k+2] - zp), word 2k+1 =
   // (x[4k+1] - zp, x[4k+3] - zp) as int16 pairs (|x - zp| <= 255), so that every row pass reads
   // one word pair per four inputs (LDRD) and keeps all its pointers and accumulators in registers.
@@ -94,16 +114,16 @@ void FullyConnected(const FcLayer& layer, const int8_t* input, int8_t* output) {
       a1 += xi * w1[i - n4];
       a2 += xi * w2[i - n4];
     }
-    output[o] = Requantize(layer, a0, lo);
-    output[o + 1] = Requantize(layer, a1, lo);
-    output[o + 2] = Requantize(layer, a2, lo);
+    output[o] = requant(a0);
+    output[o + 1] = requant(a1);
+    output[o + 2] = requant(a2);
   }
   for (; o < layer.output_size; ++o) {
     const int8_t* w = layer.weights + o * n;
     int32_t acc = Bias(layer, o);
     for (const int32_t* x = xw; x < xw_end; x += 2, w += 4) acc = Dot4(Load32(w), x[0], x[1], acc);
     for (int32_t i = n4; i < n; ++i) acc += (input[i] - zp) * w[i - n4];
-    output[o] = Requantize(layer, acc, lo);
+    output[o] = requant(acc);
   }
 }
 
