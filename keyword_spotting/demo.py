@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Sized so the whole demo stays within ~10 minutes on 2 cores.
 DEMO_OVERRIDES = [
-    "data.kind=tts", "data.phrase=hey nano", "data.tts_positives=300", "data.tts_negatives=600",
-    "data.tts_noise=100", "data.augment_copies=2",
+    "data.kind=tts", "data.phrase=hey nano", "data.tts_positives=400", "data.tts_negatives=800",
+    "data.tts_noise=120", "data.augment_copies=2",
     "model.units=64", "model.w_rank=16", "model.u_rank=16",
-    "train.epochs_dense=12", "train.epochs_prune=5", "train.epochs_retrain=3", "train.epochs_qat=3",
-    "train.learning_rate=0.005",
+    "train.epochs_dense=40", "train.epochs_prune=15", "train.epochs_retrain=8", "train.epochs_qat=8",
+    "train.learning_rate=0.01",
 ]
 GOOGLE12_OVERRIDES = [
     "model.units=100", "model.w_rank=16", "model.u_rank=25",

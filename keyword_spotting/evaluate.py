@@ -135,6 +135,13 @@ def load_stage_model(run: Run, stage: str) -> Any | None:
         raise ValueError(f"{path}: cannot load the {stage} Keras model: {e}") from e
 
 
+def model_input_view(spec: FeatureSpec, input_scale: float, input_zero_point: int) -> FeatureSpec:
+    """A FeatureSpec whose `dequantize` is the model's view of the int8 codes, `(q - zp) * scale`
+    (`feature_spec.md`, "The model's view of the codes"); only for dequantizing."""
+    return dataclasses.replace(spec, quant_scale=float(input_scale),
+                               quant_offset=-int(input_zero_point) * float(input_scale))
+
+
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """int64 [true, predicted] counts."""
     cm = np.zeros((num_classes, num_classes), np.int64)
@@ -149,8 +156,10 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
     """Accuracy and confusion matrix of the float, pruned, QAT (Keras) and int8 (oracle) models on a split.
 
     Returns {"split", "num_clips", "classes", "accuracy_<m>", "confusion_<m>" for m in float, pruned,
-    qat, int8 (None when the run has no such model), "int8_vs_qat_agreement", "models" (files used)}.
-    The int8 model is `model.tflite` run by `tflite_reader.predict` (the oracle, from the file's tensors).
+    qat, int8 (None when the run has no such model), "int8_vs_qat_agreement", "models" (files used),
+    "input_quantization"}. The int8 model is `model.tflite` run by `tflite_reader.predict` (the oracle,
+    from the file's tensors); the Keras models read the same codes through the input quantization
+    that file declares (`model_input_view`).
     With `plots_dir`, also writes `eval_confusion_<m>_<split>.png` there.
     """
     from fastgrnn_tf import tflite_reader
@@ -161,7 +170,17 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
     classes = list(dataset.class_names)
     x, y = split_arrays(run, dataset, split, progress)
     n_cls = len(classes)
-    out: dict[str, Any] = {"split": split, "num_clips": int(len(y)), "classes": classes, "models": {}}
+    try:
+        m = tflite_reader.read_exported(run.file("model.tflite"))
+    except ValueError as e:
+        raise ValueError(f"{run.file('model.tflite')}: {e}") from e
+    if m.head[-1].weights.shape[0] != n_cls:
+        raise ValueError(f"{run.file('model.tflite')}: {m.head[-1].weights.shape[0]} outputs but the dataset "
+                         f"has {n_cls} classes")
+    view = model_input_view(run.spec, m.input_scale, m.input_zero_point)
+    out: dict[str, Any] = {"split": split, "num_clips": int(len(y)), "classes": classes, "models": {},
+                           "input_quantization": {"scale": float(m.input_scale),
+                                                  "zero_point": int(m.input_zero_point)}}
     preds: dict[str, np.ndarray] = {}
     for stage in ("float", "pruned", "qat"):
         model = load_stage_model(run, stage)
@@ -171,16 +190,9 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
         if n_out != n_cls:
             raise ValueError(f"{run.path / 'stages' / STAGE_MODELS[stage]}: {n_out} outputs but the dataset "
                              f"has {n_cls} classes")
-        probs = model.predict(dequantize(x, run.spec), batch_size=256, verbose=0)
+        probs = model.predict(dequantize(x, view), batch_size=256, verbose=0)
         preds[stage] = np.argmax(probs, axis=-1)
         out["models"][stage] = str(Path("stages") / STAGE_MODELS[stage])
-    try:
-        m = tflite_reader.read_exported(run.file("model.tflite"))
-    except ValueError as e:
-        raise ValueError(f"{run.file('model.tflite')}: {e}") from e
-    if m.head[-1].weights.shape[0] != n_cls:
-        raise ValueError(f"{run.file('model.tflite')}: {m.head[-1].weights.shape[0]} outputs but the dataset "
-                         f"has {n_cls} classes")
     preds["int8"] = tflite_reader.predict(m, x)
     out["models"]["int8"] = "model.tflite"
     for name in ("float", "pruned", "qat", "int8"):

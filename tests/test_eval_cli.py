@@ -22,6 +22,7 @@ from keyword_spotting.detector import DetectorParams, detect
 SR = 16000
 SPEAKERS = ("ann", "bob", "cid", "dot", "eve", "fay")
 EPOCHS = 12
+INPUT_QUANT = {"scale": 0.1, "zero_point": -40}  # the model's view of the codes (not the spec's 0.1, 12)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -76,19 +77,22 @@ def _make_run(data: Path, run: Path) -> None:
     ds = evaluate.load_run_dataset(evaluate.Run(run, cfg))  # load_run wants model.tflite, made last
     spec = cfg.features
     x, y = make_split_arrays(ds, spec, AugmentConfig(), copies=1, cache_dir=run / "cache")["train"]
+    # The model reads the codes through its own input quantization, as kws-train does (feature_spec.md).
+    view = evaluate.model_input_view(spec, INPUT_QUANT["scale"], INPUT_QUANT["zero_point"])
     keras.utils.set_random_seed(0)
     model = build_model(cfg.model, spec, len(ds.class_names), x.shape[1])
     model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(make_dataset(x, y, spec, 16, shuffle=True), epochs=EPOCHS, verbose=0)
+    model.fit(make_dataset(x, y, view, 16, shuffle=True), epochs=EPOCHS, verbose=0)
     for sub, name in (("dense", "dense.keras"), ("retrain", "stripped.keras")):
         (run / "stages" / sub).mkdir(parents=True)
         model.save(run / "stages" / sub / name)
-    q = qat.make_qat_model(model, (spec.quant_scale, spec.zero_point))
+    q = qat.make_qat_model(model, (INPUT_QUANT["scale"], INPUT_QUANT["zero_point"]))
     q.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    q.fit(make_dataset(x, y, spec, 16, shuffle=True), epochs=2, verbose=0)
+    q.fit(make_dataset(x, y, view, 16, shuffle=True), epochs=2, verbose=0)
     (run / "stages" / "qat").mkdir(parents=True)
     q.save(run / "stages" / "qat" / "qat.h5")
-    exp = export_custom_tflite(q, calib_features=x[:32], time_steps=1, calibrate=False)
+    exp = export_custom_tflite(q, calib_features=x[:32], time_steps=1, calibrate=False,
+                               input_scale=INPUT_QUANT["scale"], input_zero_point=INPUT_QUANT["zero_point"])
     atomic_write_bytes(run / "model.tflite", exp.tflite)
     det = cfg.detector
     tflite_reader.export_bundle(run / "model.tflite", run / "model.fgb", feature_spec=spec,
@@ -222,8 +226,13 @@ def test_accuracy_matches_direct_computations(run_dir: Path, report: dict) -> No
     assert report["num_clips"] == len(y) > 0 and report["classes"] == ["negative", "positive"]
     pred = tflite_reader.predict(tflite_reader.read_exported(run_dir / "model.tflite"), x)
     assert report["accuracy_int8"] == pytest.approx(float(np.mean(pred == y)))
+    scale, zp = INPUT_QUANT["scale"], INPUT_QUANT["zero_point"]
+    assert report["input_quantization"] == {"scale": pytest.approx(scale, rel=1e-6), "zero_point": zp}
     model = keras.models.load_model(run_dir / "stages" / "dense" / "dense.keras", compile=False)
-    pred_f = np.argmax(model.predict(dequantize(x, run.spec), verbose=0), axis=-1)
+    x_model = (x.astype(np.float32) - zp) * np.float32(scale)
+    view = evaluate.model_input_view(run.spec, scale, zp)
+    np.testing.assert_allclose(dequantize(x, view), x_model, rtol=1e-5, atol=1e-6)
+    pred_f = np.argmax(model.predict(x_model, verbose=0), axis=-1)
     assert report["accuracy_float"] == pytest.approx(float(np.mean(pred_f == y)))
     assert report["accuracy_pruned"] == report["accuracy_float"]  # the fixture saved one model twice
     assert report["accuracy_int8"] >= 0.8, report  # the tone words are easy

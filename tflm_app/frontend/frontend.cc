@@ -567,7 +567,6 @@ size_t Frontend::Push(const int16_t* pcm, size_t n, int8_t* out, size_t max_fram
 //   x[k] = a + b' + (c' + d'), x[k+2h] = a + b' - (c' + d'),
 //   x[k+h] = a - b' - i (c' - d'), x[k+3h] = a - b' + i (c' - d').
 
-// z[m] = (x[2m] w[2m], x[2m + 1] w[2m + 1]) read straight from the frame in bit-reversed order.
 namespace {
 // First radix-4 pass fused with the windowing, reading z[m] = (x[2m] w[2m], x[2m+1] w[2m+1]) in
 // bit-reversed order: the group of base b (b < q = nc/4) reads z[b], z[b + nc/2], z[b + nc/4],
@@ -1047,6 +1046,122 @@ __attribute__((always_inline)) inline void LastButterfly(const float* z, int q, 
 // r = 0..3, whose split partners Z[nc - j - r q] = Z[(q - j) + (3 - r) q] come from butterfly
 // q - j, so Z is never stored. j = 0 and j = q/2 pair with themselves.
 namespace {
+#if FRONTEND_ARM_ASM
+// The j loop of LastPassSplitPowerImpl<256> on the M4: the two butterflies (j and q - j) and the
+// four split pairs of an iteration in registers (u in s22-s29, v in s16-s21 and s30-s31),
+// complex values and twiddles moved by 64-bit VLDR / VLDM with writeback, the same operations in
+// the same order as LastButterfly and SplitPair. ~150 instructions per iteration instead of 187.
+// Offsets for nc = 256, q = 64 (bytes): b = a + 512, c = a + 1024, d = a + 1536.
+#define FRONTEND_BFLY_MATH \
+  "vnmul.f32 s8, s3, s17\n\t"                                                  \
+  "vmul.f32 s9, s3, s16\n\t"                                                   \
+  "vnmul.f32 s10, s5, s19\n\t"                                                 \
+  "vmul.f32 s11, s5, s18\n\t"                                                  \
+  "vnmul.f32 s12, s7, s21\n\t"                                                 \
+  "vmul.f32 s13, s7, s20\n\t"                                                  \
+  "vfma.f32 s8, s2, s16\n\t"                                                   \
+  "vfma.f32 s9, s2, s17\n\t"                                                   \
+  "vfma.f32 s10, s4, s18\n\t"                                                  \
+  "vfma.f32 s11, s4, s19\n\t"                                                  \
+  "vfma.f32 s12, s6, s20\n\t"                                                  \
+  "vfma.f32 s13, s6, s21\n\t"                                                  \
+  "vadd.f32 s14, s0, s8\n\t"  /* s1r */                                       \
+  "vadd.f32 s15, s1, s9\n\t"  /* s1i */                                       \
+  "vsub.f32 s0, s0, s8\n\t"   /* d1r */                                       \
+  "vsub.f32 s1, s1, s9\n\t"   /* d1i */                                       \
+  "vadd.f32 s2, s10, s12\n\t" /* s2r */                                       \
+  "vadd.f32 s3, s11, s13\n\t" /* s2i */                                       \
+  "vsub.f32 s10, s10, s12\n\t" /* d2r */                                      \
+  "vsub.f32 s11, s11, s13\n\t" /* d2i */
+#define FRONTEND_SPLIT(AR, AI, ZR, ZI, LOAD_W, PK, PNK) \
+  LOAD_W                                                  \
+  "vadd.f32 s2, " AR ", " ZR "\n\t"   /* er */          \
+  "vsub.f32 s3, " AI ", " ZI "\n\t"   /* ei */          \
+  "vsub.f32 s4, " AR ", " ZR "\n\t"   /* dr */          \
+  "vadd.f32 s5, " AI ", " ZI "\n\t"   /* di */          \
+  "vmul.f32 s6, s1, s4\n\t"                             \
+  "vnmul.f32 s7, s0, s4\n\t"                            \
+  "vfma.f32 s6, s0, s5\n\t"           /* tr */          \
+  "vfma.f32 s7, s1, s5\n\t"           /* ti */          \
+  "vadd.f32 s8, s2, s6\n\t"           /* xr */          \
+  "vadd.f32 s9, s3, s7\n\t"           /* xi */          \
+  "vsub.f32 s10, s2, s6\n\t"          /* yr */          \
+  "vsub.f32 s11, s3, s7\n\t"          /* yi */          \
+  "vmul.f32 s12, s9, s9\n\t"                            \
+  "vmul.f32 s13, s11, s11\n\t"                          \
+  "vfma.f32 s12, s8, s8\n\t"                            \
+  "vfma.f32 s13, s10, s10\n\t"                          \
+  "vstr s12, " PK "\n\t"                                \
+  "vstr s13, " PNK "\n\t"
+
+void LastPassLoop256Asm(const float* z, const float* tw_last, const float* sw, float* pw) {
+  constexpr int q = 64;
+  const float* pa = z + 2;                 // u: a of butterfly j = 1
+  const float* pvb = z + 2 * q;            // v: 8 bytes past a of butterfly q - 1
+  const float* twu = tw_last + 6;          // twiddles of butterfly 1
+  const float* twd = tw_last + 6 * q;      // end of the twiddles of butterfly q - 1
+  const float* swu = sw + 2;               // split twiddle of bin j
+  const float* swd = sw + 2 * q;           // 8 bytes past the split twiddle of bin q - j
+  float* pwu = pw + 3;                     // power of bin j
+  float* pwd = pw + 3 * (q - 1);           // power of bin q - j
+  int n = q / 2 - 1;
+  uint32_t t, t2, t3;
+  __asm__ volatile(
+      "1:\n\t"
+      // Butterfly j -> u0..u7 = s22..s29.
+      "vldr d1, [%[pa], #512]\n\t"
+      "add %[t], %[pa], #1024\n\t"
+      "vldr d2, [%[t]]\n\t"
+      "vldr d3, [%[t], #512]\n\t"
+      "vldmia %[pa]!, {s0-s1}\n\t"
+      "vldmia %[twu]!, {s16-s21}\n\t"
+      FRONTEND_BFLY_MATH
+      "vadd.f32 s22, s14, s2\n\t"
+      "vadd.f32 s23, s15, s3\n\t"
+      "vadd.f32 s24, s0, s11\n\t"
+      "vsub.f32 s25, s1, s10\n\t"
+      "vsub.f32 s26, s14, s2\n\t"
+      "vsub.f32 s27, s15, s3\n\t"
+      "vsub.f32 s28, s0, s11\n\t"
+      "vadd.f32 s29, s1, s10\n\t"
+      // Butterfly q - j -> v0..v7 = s16..s21, s30, s31.
+      "vldr d1, [%[pvb], #504]\n\t"
+      "add %[t], %[pvb], #1016\n\t"
+      "vldr d2, [%[t]]\n\t"
+      "vldr d3, [%[t], #512]\n\t"
+      "vldmdb %[pvb]!, {s0-s1}\n\t"
+      "vldmdb %[twd]!, {s16-s21}\n\t"
+      FRONTEND_BFLY_MATH
+      "vadd.f32 s16, s14, s2\n\t"
+      "vadd.f32 s17, s15, s3\n\t"
+      "vadd.f32 s18, s0, s11\n\t"
+      "vsub.f32 s19, s1, s10\n\t"
+      "vsub.f32 s20, s14, s2\n\t"
+      "vsub.f32 s21, s15, s3\n\t"
+      "vsub.f32 s30, s0, s11\n\t"
+      "vadd.f32 s31, s1, s10\n\t"
+      // Split pairs (bins j + q, j, 2q - j, q - j and their mirrors).
+      "add %[t2], %[pwu], #1536\n\t"  // pw + 3 (2q + j)
+      "add %[t3], %[pwd], #1536\n\t"  // pw + 3 (3q - j)
+      FRONTEND_SPLIT("s24", "s25", "s20", "s21", "vldr d0, [%[swu], #512]\n\t", "[%[pwu], #768]", "[%[t3]]")
+      FRONTEND_SPLIT("s22", "s23", "s30", "s31", "vldmia %[swu]!, {s0-s1}\n\t", "[%[pwu]]", "[%[t3], #768]")
+      FRONTEND_SPLIT("s18", "s19", "s26", "s27", "vldr d0, [%[swd], #504]\n\t", "[%[pwd], #768]", "[%[t2]]")
+      FRONTEND_SPLIT("s16", "s17", "s28", "s29", "vldmdb %[swd]!, {s0-s1}\n\t", "[%[pwd]]", "[%[t2], #768]")
+      "add %[pwu], %[pwu], #12\n\t"
+      "sub %[pwd], %[pwd], #12\n\t"
+      "subs %[n], %[n], #1\n\t"
+      "bne 1b"
+      : [pa] "+r"(pa), [pvb] "+r"(pvb), [twu] "+r"(twu), [twd] "+r"(twd), [swu] "+r"(swu), [swd] "+r"(swd),
+        [pwu] "+r"(pwu), [pwd] "+r"(pwd), [n] "+r"(n), [t] "=&r"(t), [t2] "=&r"(t2), [t3] "=&r"(t3)
+      :
+      : "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+        "s16", "s17", "s18", "s19", "s20", "s21", "s22", "s23", "s24", "s25", "s26", "s27", "s28", "s29", "s30",
+        "s31", "cc", "memory");
+}
+#undef FRONTEND_BFLY_MATH
+#undef FRONTEND_SPLIT
+#endif  // FRONTEND_ARM_ASM
+
 // Frontend::LastPassSplitPower with kNc > 0: nc a compile-time constant (immediate offsets).
 template <int kNc>
 void LastPassSplitPowerImpl(const float* z, int nc_runtime, const float* tw_last, const float* sw, float* pw) {
@@ -1059,6 +1174,11 @@ void LastPassSplitPowerImpl(const float* z, int nc_runtime, const float* tw_last
   SplitPair(u[2], u[3], u[6], u[7], sw + 2 * q, pw + 3 * q, pw + 3 * (n - q));
   const float hr = u[4] + u[4], hi = u[5] + u[5];  // k = nc/2: 2 X = 2 conj(Z[nc/2])
   pw[3 * (n / 2)] = MulAdd(hr, hr, hi, hi);
+#if FRONTEND_ARM_ASM
+  if (kNc == 256) {
+    LastPassLoop256Asm(z, tw_last, sw, pw);
+  } else
+#endif
   for (int j = 1; j < q / 2; ++j) {
     LastButterfly(z, q, tw_last, j, u);
     LastButterfly(z, q, tw_last, q - j, v);

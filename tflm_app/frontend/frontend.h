@@ -3,7 +3,7 @@
 // Float32 arithmetic (the Cortex-M4F has an FPU), no heap, no exceptions. Every table (periodic
 // Hann window, Slaney mel filterbank, FFT twiddles, DCT cosines) is computed by Init() from the
 // Config into arrays inside the object, sized by compile-time maxima, so on the device the object
-// should live in static storage (~18 KB with the default maxima, 10 KB of code on the M4):
+// should live in static storage (~22 KB with the default maxima, 17 KB of code on the M4):
 //
 //   static frontend::Frontend fe;
 //   frontend::Config cfg;                      // FeatureSpec() defaults
@@ -82,7 +82,7 @@ class Frontend {
 
   // Feeds `n` samples; calls `cb` (may be nullptr) for every completed frame, during which
   // last_float_features() is that frame's. Returns the number of frames. Does nothing (returns 0)
-  // before a successful Init. Cost on the M4: ~22.4 k instructions per frame (default config).
+  // before a successful Init. Cost on the M4: ~15 k instructions per frame (default config).
   size_t Push(const int16_t* pcm, size_t n, FrameCallback cb, void* user);
 
   // Feeds samples until `n` are consumed or `max_frames` frames were written to `out`

@@ -192,6 +192,14 @@ TEST(FrameMatchesDirectDft) {
   small.hop_samples = 10;
   small.n_mels = 6;
   CheckFrameAgainstDft(small, g_audio + 7000);
+  // n_fft 512 with other windows: the first pass skips other zero-padding ranges (480: 8 groups
+  // with z[b] = 0 and 8 with z[b + 192] = 0; 512: none; 128: all groups have both, C++ path).
+  const int windows[] = {480, 512, 128};
+  for (int window : windows) {
+    Config wide;
+    wide.window_samples = window;
+    CheckFrameAgainstDft(wide, g_audio + 9000);
+  }
 }
 
 TEST(SilenceGivesTheFloor) {

@@ -4,6 +4,15 @@
 #include <cstdint>
 #include <limits>
 
+// No implicit a * b + c contraction: GCC contracts by default in C++ where the target has FMA (the
+// Cortex-M4, not a plain x86-64 host), and in Scores it turned 255 * p + 0.5 into one VFMA, which
+// rounds differently from the oracle's float32 `255 * p` then `+ 0.5`.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 namespace head {
 
 int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {

@@ -173,7 +173,9 @@ uint32_t Rand() {  // xorshift32: the same sequence on the host and under QEMU
   g_rng ^= g_rng << 5;
   return g_rng;
 }
-int32_t RandIn(int32_t lo, int32_t hi) { return lo + static_cast<int32_t>(Rand() % static_cast<uint32_t>(hi - lo + 1)); }
+int32_t RandIn(int32_t lo, int32_t hi) {
+  return lo + static_cast<int32_t>(Rand() % static_cast<uint32_t>(hi - lo + 1));
+}
 }  // namespace
 
 // The linked FullyConnected (cortex_m4/head_cortex_m4.cc under tflm_app/m4, head_reference.cc on
