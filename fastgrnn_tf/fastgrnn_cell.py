@@ -28,6 +28,9 @@ class FastGRNNCell(LowRankCell):
         quantSigm, quantTanh).
       zeta_init, nu_init: initial values of the trainable scalars zeta and nu (stored before the sigmoid;
         EdgeML defaults 1.0 and -4.0).
+      clip_state: clip h_t to [-1, 127/128], the range of the int8 state (Q0.7, int8_step_spec.md). The
+        paper's h can reach sigmoid(zeta) + sigmoid(nu) > 1; a model meant for the int8 kernel should be
+        trained with the clip so that float, QAT and int8 agree. Default False (the paper's cell).
       kernel_initializer / recurrent_initializer: for W (W1, W2) / U (U1, U2); default N(0, 0.1^2).
       bias_initializer: for bias_z and bias_h; default ones (EdgeML).
       *_regularizer, *_constraint: as in Keras GRUCell (kernel: W side, recurrent: U side, bias: biases).
@@ -43,12 +46,14 @@ class FastGRNNCell(LowRankCell):
         update_activation: str = "tanh",
         zeta_init: float = 1.0,
         nu_init: float = -4.0,
+        clip_state: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(units, w_rank=w_rank, u_rank=u_rank, update_activation=update_activation, **kwargs)
         self.gate_activation = check_activation_name(gate_activation, "gate_activation")
         self.zeta_init = float(zeta_init)
         self.nu_init = float(nu_init)
+        self.clip_state = bool(clip_state)
         self._gate = get_activation(gate_activation, "gate_activation")
         self._update = get_activation(update_activation, "update_activation")
 
@@ -66,11 +71,13 @@ class FastGRNNCell(LowRankCell):
         z = self._gate(pre + self.bias_z)
         c = self._update(pre + self.bias_h)
         h = (tf.sigmoid(self.zeta) * (1.0 - z) + tf.sigmoid(self.nu)) * c + z * h_prev
+        if self.clip_state:
+            h = tf.clip_by_value(h, -1.0, 127.0 / 128.0)
         return h, [h]
 
     def get_config(self) -> dict[str, Any]:
         config = {"gate_activation": self.gate_activation, "zeta_init": self.zeta_init,
-                  "nu_init": self.nu_init}
+                  "nu_init": self.nu_init, "clip_state": self.clip_state}
         return {**super().get_config(), **config}
 
 

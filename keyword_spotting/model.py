@@ -9,8 +9,10 @@ from keyword_spotting.features import FeatureSpec
 from keyword_spotting.train_config import ModelConfig
 
 
-def build_model(cfg: ModelConfig, spec: FeatureSpec, num_classes: int, frames: int) -> keras.Model:
-    """A fresh, uncompiled model taking float (dequantized int8) features [frames, num_features]."""
+def build_model(cfg: ModelConfig, spec: FeatureSpec, num_classes: int, frames: int | None = None) -> keras.Model:
+    """A fresh, uncompiled model taking float (dequantized int8) features [frames, num_features].
+
+    frames=None accepts any length (training with streaming context, evaluation on bare clips)."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     inputs = keras.Input((frames, spec.num_features), name="features")
@@ -18,6 +20,7 @@ def build_model(cfg: ModelConfig, spec: FeatureSpec, num_classes: int, frames: i
         cell = fastgrnn_tf.FastGRNNCell(
             cfg.units, w_rank=cfg.w_rank, u_rank=cfg.u_rank,
             gate_activation=cfg.gate_activation, update_activation=cfg.update_activation,
+            clip_state=True,  # train in the int8 state's range, so float, QAT and int8 agree
         )
         rnn = keras.layers.RNN(cell, name="fastgrnn")
     else:

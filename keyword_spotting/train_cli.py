@@ -59,6 +59,21 @@ def model_view(spec: Any, scale: float, zero_point: int) -> Any:
     return dataclasses.replace(spec, quant_scale=scale, quant_offset=-zero_point * scale)
 
 
+def with_context(x: np.ndarray, frames: int, seed: int) -> np.ndarray:
+    """Prepend `frames` feature frames of another, randomly chosen clip to every clip.
+
+    On a device the state is never reset: the model hears whatever came before the wake word. Training on
+    clips that start from a state left by other audio teaches it to decide on the recent past only."""
+    if frames <= 0:
+        return x
+    if len(x) < 2:
+        raise ValueError("need at least 2 training clips to build streaming context")
+    rng = np.random.default_rng(seed)
+    other = (np.arange(len(x)) + rng.integers(1, len(x), len(x))) % len(x)
+    take = min(frames, x.shape[1])
+    return np.concatenate([x[other, -take:], x], axis=1)
+
+
 def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
     from keyword_spotting.features import dequantize
 
@@ -85,12 +100,15 @@ def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
     x, y = arrays["train"]
     mcfg = dataclasses.replace(cfg.model, kind="gru")
     with _strategy().scope():
-        model = build_model(mcfg, cfg.features, num_classes, x.shape[1])
+        model = build_model(mcfg, cfg.features, num_classes)
         model.compile(keras.optimizers.Adam(cfg.train.learning_rate), "sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-    ds = make_dataset(x, y, cfg.features, cfg.train.batch_size, shuffle=True, seed=cfg.data.seed)
+    scale, zp = input_normalization(x)
+    view = model_view(cfg.features, scale, zp)
+    x_fit = with_context(x, cfg.data.context_frames, cfg.data.seed)
+    ds = make_dataset(x_fit, y, view, cfg.train.batch_size, shuffle=True, seed=cfg.data.seed)
     model.fit(ds, epochs=cfg.train.epochs_dense, verbose=0)
-    return _accuracy(model, *arrays["test"], cfg.features)
+    return _accuracy(model, *arrays["test"], view)
 
 
 def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True) -> dict:
@@ -120,7 +138,8 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     t = cfg.train
     in_scale, in_zp = input_normalization(x_train)
     view = model_view(spec, in_scale, in_zp)
-    train_ds = make_dataset(x_train, y_train, view, t.batch_size, shuffle=True, seed=cfg.data.seed)
+    x_fit = with_context(x_train, cfg.data.context_frames, cfg.data.seed)
+    train_ds = make_dataset(x_fit, y_train, view, t.batch_size, shuffle=True, seed=cfg.data.seed)
     val_ds = make_dataset(*arrays["val"], view, t.batch_size)
     stage_cfg = StageConfig(
         epochs_dense=t.epochs_dense, epochs_prune=t.epochs_prune, epochs_retrain=t.epochs_retrain,
@@ -129,7 +148,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
         qat=t.qat, input_quant=(in_scale, in_zp),
     )
     with _strategy().scope():
-        result = train_stages(lambda: build_model(cfg.model, spec, len(classes), frames),
+        result = train_stages(lambda: build_model(cfg.model, spec, len(classes)),
                               train_ds, val_ds, stage_cfg, out / "stages")
     x_test, y_test = arrays["test"]
     card: dict[str, Any] = {

@@ -25,6 +25,7 @@ class DataConfig:
     tts_negatives: int = 800
     tts_noise: int = 120
     augment_copies: int = 2
+    context_frames: int = 60  # streaming context: frames of another clip before each training clip (0 = off)
     snr_db: tuple[float, float] = (5.0, 20.0)
     max_shift_ms: float = 100.0
     seed: int = 0
@@ -36,6 +37,8 @@ class DataConfig:
             raise ValueError(f"data.root is required for data.kind={self.kind!r}")
         if self.augment_copies < 0:
             raise ValueError("data.augment_copies must be >= 0")
+        if self.context_frames < 0:
+            raise ValueError("data.context_frames must be >= 0")
 
 
 @dataclasses.dataclass
