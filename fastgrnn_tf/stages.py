@@ -176,11 +176,13 @@ def train_stages(
     val_ds: Any,
     config: StageConfig | dict | None,
     workdir: str | os.PathLike,
+    callbacks: Callable[[str], list] | None = None,
 ) -> StagesResult:
     """Runs (or resumes) the four stages; see the module docstring.
 
     model_fn: returns a new float model containing one tf_keras.layers.RNN(FastGRNNCell) (or FastRNN,
       without QAT). train_ds / val_ds: tf.data datasets of (x, y) batches (val_ds may be None).
+    callbacks: optional `stage name -> list of extra Keras callbacks` (e.g. TensorBoard per stage).
     """
     if config is None:
         config = StageConfig()
@@ -201,7 +203,7 @@ def train_stages(
     epochs_run = dict.fromkeys(STAGES, 0)
     models: dict[str, keras.Model] = {}
 
-    def stage(name: str, build: Callable[[], keras.Model], lr: float, epochs: int, callbacks: list,
+    def stage(name: str, build: Callable[[], keras.Model], lr: float, epochs: int, stage_callbacks: list,
               finish: Callable[[keras.Model], keras.Model] = lambda m: m) -> keras.Model:
         stage_dir = workdir / name
         final = stage_dir / _MODEL_FILES[name]
@@ -211,8 +213,9 @@ def train_stages(
             models[name] = _load_model(name, final)
             return models[name]
         model = build()
-        history[name], epochs_run[name] = _run_stage(name, model, lr, epochs, callbacks, train_ds, val_ds,
-                                                     config, stage_dir)
+        extra = list(callbacks(name)) if callbacks is not None else []
+        history[name], epochs_run[name] = _run_stage(name, model, lr, epochs, [*stage_callbacks, *extra],
+                                                     train_ds, val_ds, config, stage_dir)
         model = finish(model)
         _atomic_save_model(model, final)
         models[name] = model

@@ -81,6 +81,13 @@ def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
     return float(np.mean(np.argmax(probs, axis=-1) == y))
 
 
+def _tensorboard(out: Path):
+    """Per-stage TensorBoard logs in `out/tensorboard/<stage>` (`tensorboard --logdir out/tensorboard`)."""
+    import tf_keras as keras
+
+    return lambda stage: [keras.callbacks.TensorBoard(log_dir=str(out / "tensorboard" / stage), profile_batch=0)]
+
+
 def _strategy():
     import tensorflow as tf
 
@@ -149,7 +156,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     )
     with _strategy().scope():
         result = train_stages(lambda: build_model(cfg.model, spec, len(classes)),
-                              train_ds, val_ds, stage_cfg, out / "stages")
+                              train_ds, val_ds, stage_cfg, out / "stages", callbacks=_tensorboard(out))
     x_test, y_test = arrays["test"]
     card: dict[str, Any] = {
         "classes": classes, "feature_spec": spec.to_dict(), "model": cfg.model.__dict__,
