@@ -74,6 +74,24 @@ def with_context(x: np.ndarray, frames: int, seed: int) -> np.ndarray:
     return np.concatenate([x[other, -take:], x], axis=1)
 
 
+def training_dataset(x: np.ndarray, y: np.ndarray, view: Any, batch_size: int, context_frames: int, seed: int):
+    """Batches of bare clips (zero initial state, as in window mode) and, when `context_frames` > 0, as many
+    batches of the same clips after streaming context, in a shuffled order (each batch one length).
+
+    Context alone teaches a FastGRNN to depend on a warmed-up state: on Speech Commands it then fell to 0.36
+    clip accuracy from a zero state (0.75 without context) after 10 epochs; both kinds of batch keep both."""
+
+    from keyword_spotting.tfdata import make_dataset
+
+    plain = make_dataset(x, y, view, batch_size, shuffle=True, seed=seed)
+    if context_frames <= 0:
+        return plain
+    ctx = make_dataset(with_context(x, context_frames, seed), y, view, batch_size, shuffle=True, seed=seed + 1)
+    both = plain.concatenate(ctx)
+    n = int(both.cardinality())
+    return both.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+
+
 def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
     from keyword_spotting.features import dequantize
 
@@ -102,7 +120,6 @@ def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
     import tf_keras as keras
 
     from keyword_spotting.model import build_model
-    from keyword_spotting.tfdata import make_dataset
 
     x, y = arrays["train"]
     mcfg = dataclasses.replace(cfg.model, kind="gru")
@@ -112,8 +129,7 @@ def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
                       metrics=["accuracy"])
     scale, zp = input_normalization(x)
     view = model_view(cfg.features, scale, zp)
-    x_fit = with_context(x, cfg.data.context_frames, cfg.data.seed)
-    ds = make_dataset(x_fit, y, view, cfg.train.batch_size, shuffle=True, seed=cfg.data.seed)
+    ds = training_dataset(x, y, view, cfg.train.batch_size, cfg.data.context_frames, cfg.data.seed)
     model.fit(ds, epochs=cfg.train.epochs_dense, verbose=0)
     return _accuracy(model, *arrays["test"], view)
 
@@ -145,8 +161,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     t = cfg.train
     in_scale, in_zp = input_normalization(x_train)
     view = model_view(spec, in_scale, in_zp)
-    x_fit = with_context(x_train, cfg.data.context_frames, cfg.data.seed)
-    train_ds = make_dataset(x_fit, y_train, view, t.batch_size, shuffle=True, seed=cfg.data.seed)
+    train_ds = training_dataset(x_train, y_train, view, t.batch_size, cfg.data.context_frames, cfg.data.seed)
     val_ds = make_dataset(*arrays["val"], view, t.batch_size)
     stage_cfg = StageConfig(
         epochs_dense=t.epochs_dense, epochs_prune=t.epochs_prune, epochs_retrain=t.epochs_retrain,
