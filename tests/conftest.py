@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,3 +41,24 @@ def seeded() -> None:
     import tf_keras as keras
 
     keras.utils.set_random_seed(int(os.environ.get("FASTGRNN_TEST_SEED", "1234")))
+
+
+HOST_BUILD = Path(os.environ.get("KWS_HOST_BUILD", REPO_ROOT / "build" / "host"))
+
+
+def build_host_target(target: str) -> Path:
+    """Configure tflm_app on the host (once) and build one target; the executable's path."""
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed (make setup installs it)")
+    if not (HOST_BUILD / "CMakeCache.txt").exists():
+        res = subprocess.run(["cmake", "-S", str(REPO_ROOT / "tflm_app"), "-B", str(HOST_BUILD),
+                              "-DCMAKE_BUILD_TYPE=Release"], capture_output=True, text=True)
+        if res.returncode != 0:
+            pytest.fail(f"configuring tflm_app failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    res = subprocess.run(["cmake", "--build", str(HOST_BUILD), "--target", target, "-j2"],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.fail(f"building {target} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    exe = next((p for p in HOST_BUILD.rglob(target) if p.is_file() and os.access(p, os.X_OK)), None)
+    assert exe is not None, f"{target} not found under {HOST_BUILD}"
+    return exe

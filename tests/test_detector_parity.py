@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import subprocess
 
 import numpy as np
 import pytest
+from conftest import build_host_target
 
 from keyword_spotting.detector import Detection, DetectorParams, detect
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BUILD = pathlib.Path(os.environ.get("KWS_HOST_BUILD", ROOT / "build" / "host"))
-
-
-def _build(target: str) -> pathlib.Path:
-    """Configure (once) and build one host target of tflm_app; return the executable's path."""
-    if not (BUILD / "CMakeCache.txt").exists():
-        cmd = ["cmake", "-S", str(ROOT / "tflm_app"), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release"]
-        subprocess.run(cmd, check=True, capture_output=True)
-    res = subprocess.run(["cmake", "--build", str(BUILD), "--target", target, "-j2"],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.fail(f"building {target} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    exe = next(BUILD.rglob(target), None)
-    assert exe is not None, f"{target} not found under {BUILD}"
-    return exe
 
 
 @pytest.fixture(scope="module")
 def replay() -> pathlib.Path:
-    return _build("detector_replay")
+    return build_host_target("detector_replay")
 
 
 def _run_cpp(exe: pathlib.Path, scores: np.ndarray, p: DetectorParams, tmp: pathlib.Path) -> list[Detection]:

@@ -4,15 +4,14 @@ off by more than 1, on synthetic audio (always) and on real recordings from ../s
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import warnings
 from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import build_host_target
 
 from keyword_spotting.features import FeatureSpec, _mel_matrix, _window, int8_features
 
@@ -21,30 +20,9 @@ DATA = ROOT.parent / "shared" / "data"
 MIN_MATCH = 0.999
 
 
-def _build(source: Path, build: Path) -> Path | None:
-    """Configures and builds frontend_dump; returns the executable or None when the build failed."""
-    try:
-        subprocess.run(["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release"],
-                       check=True, capture_output=True, text=True)
-        subprocess.run(["cmake", "--build", str(build), "--target", "frontend_dump", "-j2"],
-                       check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as e:
-        warnings.warn(f"building {source} failed:\n{e.stdout}\n{e.stderr}", stacklevel=2)
-        return None
-    exe = build / "frontend" / "frontend_dump" if (build / "frontend").is_dir() else build / "frontend_dump"
-    return exe if exe.exists() else None
-
-
 @pytest.fixture(scope="module")
 def dump_exe() -> Path:
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake is not installed (make setup installs it)")
-    exe = _build(ROOT / "tflm_app", ROOT / "build" / "host")
-    if exe is None:
-        # Another component of tflm_app may be mid-edit; the frontend also configures on its own.
-        exe = _build(ROOT / "tflm_app" / "frontend", ROOT / "build" / "frontend_only")
-    assert exe is not None, "could not build frontend_dump (see the warnings above)"
-    return exe
+    return build_host_target("frontend_dump")
 
 
 def _write_wav(path: Path, pcm: np.ndarray, sr: int = 16000) -> None:

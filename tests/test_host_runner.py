@@ -14,6 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import build_host_target
 
 from fastgrnn_tf import head_oracle
 from fastgrnn_tf.head_oracle import random_head
@@ -31,34 +32,20 @@ from keyword_spotting.pipeline import (
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BUILD = pathlib.Path(os.environ.get("KWS_HOST_BUILD", ROOT / "build" / "host"))
 DATA = ROOT.parent / "shared" / "data"
 SC = DATA / "speech_commands_dev"
 CLASSES = ("silence", "unknown", "yes", "no")
 DETECTION_RE = re.compile(r"detection t=([0-9.]+)s frame=(\d+) class=(\d+) label=(\S+) score=(\d+)")
 
 
-def _build(target: str) -> pathlib.Path:
-    """Configure (once) and build one host target of tflm_app; return the executable's path."""
-    if not (BUILD / "CMakeCache.txt").exists():
-        cmd = ["cmake", "-S", str(ROOT / "tflm_app"), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release"]
-        subprocess.run(cmd, check=True, capture_output=True)
-    res = subprocess.run(["cmake", "--build", str(BUILD), "--target", target, "-j2"],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        pytest.fail(f"building {target} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    exe = next(p for p in BUILD.rglob(target) if p.is_file() and os.access(p, os.X_OK))
-    return exe
-
-
 @pytest.fixture(scope="module")
 def kws_host() -> pathlib.Path:
-    return _build("kws_host")
+    return build_host_target("kws_host")
 
 
 @pytest.fixture(scope="module")
 def head_replay() -> pathlib.Path:
-    return _build("head_replay")
+    return build_host_target("head_replay")
 
 
 def _read(path: pathlib.Path) -> np.ndarray:

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import build_host_target
 
 from fastgrnn_tf import bundle as fgb
 from fastgrnn_tf import int8_oracle as O
 from fastgrnn_tf import quantize as Q
 
 ROOT = Path(__file__).resolve().parents[1]
-HOST_BUILD = ROOT / "build" / "host"
-HOST_RUNNER = HOST_BUILD / "fastgrnn" / "fastgrnn_vectors"
 M4_BUILD = ROOT / "build" / "m4"
 M4_RUNNER = M4_BUILD / "fastgrnn_vectors.elf"
 M4_UNIT_TEST = M4_BUILD / "fastgrnn_int8_test_m4.elf"
@@ -93,22 +92,9 @@ def vectors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def _build_host() -> None:
-    subprocess.run(["cmake", "-S", str(ROOT / "tflm_app"), "-B", str(HOST_BUILD),
-                    "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True, text=True)
-    subprocess.run(["cmake", "--build", str(HOST_BUILD), "--target", "fastgrnn_vectors", "-j2"],
-                   check=True, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def host_runner() -> Path:
-    if shutil.which("cmake") is None:
-        pytest.skip("cmake not installed (make setup)")
-    try:
-        _build_host()
-    except subprocess.CalledProcessError as e:
-        pytest.fail(f"host build failed:\n{e.stdout}\n{e.stderr}")
-    return HOST_RUNNER
+    return build_host_target("fastgrnn_vectors")
 
 
 @pytest.fixture(scope="module")
