@@ -262,12 +262,22 @@ FAKE = ROOT / "tflm_app" / "tflm" / "fake_tflm"
 FLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fno-exceptions", "-fno-rtti"]
 
 
+def fake_include_tree(root: Path) -> Path:
+    """The include tree the adapter expects (`a/b/c.h`), forwarding to fake_tflm/headers/a__b__c.h
+    (the repository holds no file at a TFLM path; tflm_app/tflm/CMakeLists.txt does the same)."""
+    for header in (FAKE / "headers").glob("*.h"):
+        target = root / header.name.replace("__", "/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f'#include "{header}"\n')
+    return root
+
+
 def test_fake_tflm_declares_every_symbol_the_adapter_uses() -> None:
     """fake_tflm/ re-declares exactly the TFLM API of TFLM_API, each in the header TFLM has it in."""
     for sym, (declared_in, _) in TFLM_API.items():
         if sym == "TfLiteRegistration":  # the pre-2023 fallback only
             continue
-        text = (FAKE / declared_in).read_text()
+        text = (FAKE / "headers" / declared_in.replace("/", "__")).read_text()
         assert re.search(rf"\b{sym}\b", text), f"fake_tflm/{declared_in} does not declare {sym}"
 
 
@@ -275,10 +285,11 @@ def test_fake_tflm_declares_every_symbol_the_adapter_uses() -> None:
 def test_adapter_runs_against_the_fake_tflm(tmp_path: Path) -> None:
     """Builds and runs tflm_app/tflm/fastgrnn_op_test.cc (Init/Prepare/Eval vs the int8 core)."""
     exe = tmp_path / "fastgrnn_op_test"
+    include = fake_include_tree(tmp_path / "include")
     srcs = [SOURCE, FAKE / "fake_tflm.cc", ROOT / "tflm_app" / "tflm" / "fastgrnn_op_test.cc",
             ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8_common.cc",
             ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8_reference.cc"]
-    res = subprocess.run(["g++", *FLAGS, "-Wformat=2", f"-I{FAKE}", *map(str, srcs), "-o", str(exe)],
+    res = subprocess.run(["g++", *FLAGS, "-Wformat=2", f"-I{include}", f"-I{FAKE}", *map(str, srcs), "-o", str(exe)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
@@ -364,8 +375,10 @@ def test_prepare_sketch_builds_a_self_contained_source_tree(tmp_path: Path) -> N
     cxx = shutil.which("arm-none-eabi-g++") or shutil.which("g++")
     if cxx is None:
         pytest.skip("no C++ compiler")
+    include = fake_include_tree(tmp_path / "fake_include")
     for src in sorted(out.rglob("*.cpp")):
-        cmd = [cxx, "-std=c++17", "-fsyntax-only", "-fno-exceptions", "-fno-rtti", f"-I{FAKE}", "-x", "c++",
+        cmd = [cxx, "-std=c++17", "-fsyntax-only", "-fno-exceptions", "-fno-rtti", f"-I{include}", f"-I{FAKE}",
+               "-x", "c++",
                str(src)]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"{src.relative_to(out)}:\n{r.stderr}"
