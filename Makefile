@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
+APT_PACKAGES := python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
 	qemu-system-arm espeak-ng cmake build-essential pkg-config libglib2.0-dev sox libsndfile1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA ?=
