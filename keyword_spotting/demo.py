@@ -29,9 +29,9 @@ DEMO_OVERRIDES = [
     "train.epochs_dense=40", "train.epochs_prune=15", "train.epochs_retrain=8", "train.epochs_qat=8",
     "train.learning_rate=0.01",
 ]
-GOOGLE12_OVERRIDES = [
-    "model.units=100", "model.w_rank=16", "model.u_rank=25",
-    "train.epochs_dense=30", "train.epochs_prune=10", "train.epochs_retrain=5", "train.epochs_qat=5",
+GOOGLE12_OVERRIDES = [  # the configuration measured in README.md (87.3% int8 on speech_commands_dev)
+    "model.units=100", "model.w_rank=16", "model.u_rank=25", "train.learning_rate=0.005",
+    "train.epochs_dense=40", "train.epochs_prune=10", "train.epochs_retrain=5", "train.epochs_qat=5",
 ]
 _DETECTION = re.compile(r"^detection t=(?P<t>[0-9.]+)s frame=(?P<frame>\d+) class=(?P<cls>\d+) "
                         r"label=(?P<label>\S+) score=(?P<score>\d+)$")
