@@ -5,24 +5,6 @@
 #include <cstdio>
 #include <cstring>
 
-// No implicit a * b + c contraction (GCC contracts by default in C++, even with -std=c++17, where
-// the target has FMA, i.e. on the M4 but not on a plain x86-64 host): every fused multiply-add of
-// the per-frame arithmetic is an explicit Fma() below, so the host and the Cortex-M4 builds compute
-// bit-identical features and the host parity tests check the device arithmetic.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
-// Inline assembly for the Cortex-M4F (Armv7E-M + single-precision FPU) in a few hot loops, with
-// the same operations in the same order as the portable C++ next to it (bit-identical results).
-#if defined(__ARM_ARCH_7EM__) && defined(__ARM_FP) && defined(__thumb2__)
-#define FRONTEND_ARM_ASM 1
-#else
-#define FRONTEND_ARM_ASM 0
-#endif
-
 namespace frontend {
 namespace {
 

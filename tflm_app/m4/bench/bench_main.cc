@@ -21,7 +21,7 @@
 #include "head.h"
 
 #define BENCH_WITH_AUDIO
-#include "bench_model.h"
+#include "bench_params.h"
 
 namespace {
 
@@ -44,50 +44,6 @@ uint8_t g_scores[head::kMaxWidth];
 frontend::Frontend g_frontend;
 kws::Detector g_detector;
 const int16_t kSilence[kPrime] = {0};
-
-fastgrnn::Int8Params ModelParams() {
-  fastgrnn::Int8Params p;
-  p.input_dim = bm::kInputDim;
-  p.units = bm::kUnits;
-  p.w_rank = bm::kWRank;
-  p.u_rank = bm::kURank;
-  p.input_zero_point = bm::kInputZeroPoint;
-  p.w1 = bm::kW1;
-  p.w2 = bm::kW2;
-  p.u1 = bm::kU1;
-  p.u2 = bm::kU2;
-  p.bias_z = bm::kBiasZ;
-  p.bias_h = bm::kBiasH;
-  p.gate_lut = bm::kGateLut;
-  p.update_lut = bm::kUpdateLut;
-  p.v_multiplier = bm::kVMultiplier;
-  p.v_shift = bm::kVShift;
-  p.u_multiplier = bm::kUMultiplier;
-  p.u_shift = bm::kUShift;
-  p.pre_w_multiplier = bm::kPreWMultiplier;
-  p.pre_u_multiplier = bm::kPreUMultiplier;
-  p.pre_shift = bm::kPreShift;
-  p.zeta_q15 = bm::kZetaQ15;
-  p.nu_q15 = bm::kNuQ15;
-  return p;
-}
-
-head::HeadParams HeadParams() {
-  head::HeadParams hp;
-  hp.num_layers = 1;
-  head::FcLayer& l = hp.layers[0];
-  l.input_size = bm::kUnits;
-  l.output_size = bm::kClasses;
-  l.weights = bm::kHeadWeights;
-  l.bias = bm::kHeadBias;
-  l.input_zero_point = 0;
-  l.output_zero_point = 0;
-  l.output_multiplier = bm::kHeadMultiplier;
-  l.output_shift = bm::kHeadShift;
-  hp.logit_scale = bm::kLogitScale;
-  hp.logit_zero_point = 0;
-  return hp;
-}
 
 uint32_t Checksum(const int8_t* v, int n, uint32_t seed) {
   for (int i = 0; i < n; ++i) seed = seed * 31u + static_cast<uint8_t>(v[i]);
@@ -139,7 +95,7 @@ struct Pipeline {
 
 int main(int argc, char** argv) {
   const bool profile_only = argc > 1 && strcmp(argv[1], "profile") == 0;
-  const fastgrnn::Int8Params p = ModelParams();
+  const fastgrnn::Int8Params p = BenchModelParams();
   if (const char* err = fastgrnn::Validate(p)) {
     printf("bench: invalid FastGRNN params: %s\n", err);
     return 1;
@@ -185,7 +141,7 @@ int main(int argc, char** argv) {
   }
 
   // The streaming pipeline over 1 s of audio.
-  const head::HeadParams hp = HeadParams();
+  const head::HeadParams hp = BenchHeadParams();
   if (const char* err = head::Validate(hp)) {
     printf("bench: invalid head: %s\n", err);
     return 1;

@@ -10,7 +10,7 @@
 #include "frontend.h"
 #include "head.h"
 
-#include "bench_model.h"
+#include "bench_params.h"
 
 namespace {
 namespace bm = bench_model;
@@ -30,44 +30,14 @@ kws::Detector g_detector;
 }  // namespace
 
 int main() {
-  fastgrnn::Int8Params p;
-  p.input_dim = bm::kInputDim;
-  p.units = bm::kUnits;
-  p.w_rank = bm::kWRank;
-  p.u_rank = bm::kURank;
-  p.input_zero_point = bm::kInputZeroPoint;
-  p.w1 = bm::kW1;
-  p.w2 = bm::kW2;
-  p.u1 = bm::kU1;
-  p.u2 = bm::kU2;
-  p.bias_z = bm::kBiasZ;
-  p.bias_h = bm::kBiasH;
-  p.gate_lut = bm::kGateLut;
-  p.update_lut = bm::kUpdateLut;
-  p.v_multiplier = bm::kVMultiplier;
-  p.v_shift = bm::kVShift;
-  p.u_multiplier = bm::kUMultiplier;
-  p.u_shift = bm::kUShift;
-  p.pre_w_multiplier = bm::kPreWMultiplier;
-  p.pre_u_multiplier = bm::kPreUMultiplier;
-  p.pre_shift = bm::kPreShift;
-  p.zeta_q15 = bm::kZetaQ15;
-  p.nu_q15 = bm::kNuQ15;
+  const fastgrnn::Int8Params p = BenchModelParams();
   if (fastgrnn::Validate(p) != nullptr || fastgrnn::ScratchBytes(p) > kScratchCapacity ||
       fastgrnn::PreparedBytes(p) > kPreparedCapacity) {
     return 1;
   }
   fastgrnn::PrepareWeights(p, g_prepared);
 
-  head::HeadParams hp;
-  hp.num_layers = 1;
-  hp.layers[0].input_size = bm::kUnits;
-  hp.layers[0].output_size = bm::kClasses;
-  hp.layers[0].weights = bm::kHeadWeights;
-  hp.layers[0].bias = bm::kHeadBias;
-  hp.layers[0].output_multiplier = bm::kHeadMultiplier;
-  hp.layers[0].output_shift = bm::kHeadShift;
-  hp.logit_scale = bm::kLogitScale;
+  const head::HeadParams hp = BenchHeadParams();
   if (head::Validate(hp) != nullptr) return 1;
 
   frontend::Config fcfg;
