@@ -3,8 +3,9 @@
     kws-export MODEL.keras --out DIR [--calib FEATURES.npy | --calib-audio DIR] [--time-steps N]
                [--calibrate] [--classes yes,no,...] [--feature-spec SPEC.json] [--detector DET.json]
 
-Writes DIR/model.tflite (FastGRNN custom op), DIR/model_builtin.tflite (builtin ops only; needs
-calibration features), DIR/model_data.{h,cc} (the custom-op model as a C array), DIR/model.fgb
+Writes DIR/model.tflite (FastGRNN custom op), DIR/model_builtin.tflite (the same int8 model with
+builtin ops only, exact: one window of T frames, the model's input length or the calibration
+features' T or 98), DIR/model_data.{h,cc} (the custom-op model as a C array), DIR/model.fgb
 (bundle for the host runner / QEMU) and DIR/size_report.json.
 
 Calibration features (int8 [N, T, D]) come from `--calib` (.npy) or are computed from up to
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from fastgrnn_tf import tflite_reader as R
     from fastgrnn_tf.builtin_export import export_builtin_tflite
     from fastgrnn_tf.bundle import atomic_write_bytes
     from fastgrnn_tf.c_array import write_c_array
@@ -130,13 +132,10 @@ def run(args: argparse.Namespace) -> dict:
     export_bundle(res.tflite, out / "model.fgb", feature_spec=spec, detector=detector, classes=classes)
     report = size_report(res.tflite)
     if not args.no_builtin:
-        if calib is None:
-            print("kws-export: no calibration features: skipping model_builtin.tflite", file=sys.stderr)
-        else:
-            builtin = export_builtin_tflite(model, calib, input_scale=spec.quant_scale,
-                                            input_zero_point=spec.zero_point)
-            atomic_write_bytes(out / "model_builtin.tflite", builtin)
-            report["builtin_tflite_bytes"] = len(builtin)
+        window = int(t_model or (calib.shape[1] if calib is not None else 98))
+        builtin = export_builtin_tflite(R.read_exported(res.tflite), time_steps=window)
+        atomic_write_bytes(out / "model_builtin.tflite", builtin)
+        report["builtin_tflite_bytes"] = len(builtin)
     write_size_report(out / "size_report.json", report)
     print(json.dumps({k: v for k, v in report.items() if isinstance(v, (int, float))}, indent=1))
     return report

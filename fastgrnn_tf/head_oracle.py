@@ -140,6 +140,19 @@ def scores(logits: np.ndarray, logit_scale: float, logit_zero_point: int) -> np.
     return np.clip(s, 0, 255).astype(np.uint8)
 
 
+def softmax_int8(logits: np.ndarray, logit_scale: float, logit_zero_point: int,
+                 output_scale: float = 1.0 / 256, output_zero_point: int = -128) -> np.ndarray:
+    """int8 probabilities: float32 softmax of the dequantized logits, quantized (round half away from
+    zero) to (output_scale, output_zero_point). The builtin-only model's output; runtimes' exp differ in
+    the last bits, so they agree with this within 1 LSB."""
+    l = np.asarray(logits)
+    z = np.float32(logit_scale) * (l.astype(np.float32) - np.float32(logit_zero_point))
+    e = np.exp(z - z.max(axis=-1, keepdims=True), dtype=np.float32)
+    p = e / e.sum(axis=-1, keepdims=True, dtype=np.float32)
+    q = np.sign(p) * np.floor(np.abs(p / np.float32(output_scale)) + 0.5) + output_zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
 def random_head(in_dim: int, num_classes: int, hidden: Sequence[int] = (), seed: int = 0,
                 input_scale: float = 1.0 / 128,
                 input_zero_point: int = 0) -> tuple[list[HeadLayer], float, int]:

@@ -197,8 +197,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None,
                                **quant)
     atomic_write_bytes(out / "model_window.tflite", win.tflite)
-    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(final, calib[:100], time_steps=frames,
-                                                                               **quant))
+    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(win.tflite))
     c_array.write_c_array(exp.tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
     det = cfg.detector
     keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]

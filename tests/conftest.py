@@ -62,3 +62,67 @@ def build_host_target(target: str) -> Path:
     exe = next((p for p in HOST_BUILD.rglob(target) if p.is_file() and os.access(p, os.X_OK)), None)
     assert exe is not None, f"{target} not found under {HOST_BUILD}"
     return exe
+
+
+BUILTIN_OPS = {"CAST", "DEQUANTIZE", "FULLY_CONNECTED", "PACK", "UNPACK", "RESHAPE", "MUL", "ADD", "SUB", "FLOOR",
+               "MINIMUM", "MAXIMUM", "ABS", "GATHER", "SOFTMAX", "QUANTIZE"}
+
+
+def _logits_tensor(model) -> int:
+    """The float logits of the builtin model: SOFTMAX <- MUL(scale) <- SUB(zero point) <- logits."""
+    from fastgrnn_tf import tflite_reader as R
+
+    sg = model.subgraphs[0]
+    producer = {int(o): op for op in sg.operators for o in op.outputs}
+    cur = int(sg.outputs[0])
+    for name in ("QUANTIZE", "SOFTMAX", "MUL", "SUB"):
+        op = producer[cur]
+        assert R._op_name(model, op) == name
+        cur = int(op.inputs[0])
+    return cur
+
+
+def check_builtin_runtimes(builtin: bytes, m, x: np.ndarray) -> dict:
+    """Run the builtin-only model in TFLM (pip tflite-micro) and in TFLite (default kernels with XNNPACK,
+    and reference kernels) on int8 features x [N, T, D]; every output must be within 1 LSB of the oracle
+    (the exact int8 FastGRNN + head, then softmax_int8) and TFLite's logits must equal the oracle's."""
+    import tensorflow as tf
+    from tflite_micro.python.tflite_micro import runtime
+
+    from fastgrnn_tf import head_oracle as HO
+    from fastgrnn_tf import tflite_reader as R
+
+    model, _ = R.read_model(builtin)
+    assert set(R.operator_names(model)) <= BUILTIN_OPS
+    logits = R.run_model(m, x)[0]
+    want = HO.softmax_int8(logits, m.logit_scale, m.logit_zero_point, m.output_scale, m.output_zero_point)
+    logits_idx = _logits_tensor(model)
+    outs = {}
+    kinds = tf.lite.experimental.OpResolverType
+    for name, kind in (("tflite", kinds.AUTO), ("tflite_ref", kinds.BUILTIN_REF)):
+        lite = tf.lite.Interpreter(model_content=builtin, experimental_op_resolver_type=kind,
+                                   experimental_preserve_all_tensors=True)
+        lite.allocate_tensors()
+        inp, out = lite.get_input_details()[0], lite.get_output_details()[0]
+        assert inp["dtype"] == np.int8 and list(inp["shape"]) == [1, *x.shape[1:]]
+        assert abs(inp["quantization"][0] - m.input_scale) < 1e-7 and inp["quantization"][1] == m.input_zero_point
+        got = []
+        for i in range(len(x)):
+            lite.set_tensor(inp["index"], x[i:i + 1])
+            lite.invoke()
+            got.append(lite.get_tensor(out["index"])[0])
+            np.testing.assert_array_equal(lite.get_tensor(logits_idx)[0], logits[i].astype(np.float32))
+        outs[name] = np.stack(got)
+    micro = runtime.Interpreter.from_bytes(builtin, arena_size=64 * 1024 * 1024)
+    got = []
+    for i in range(len(x)):
+        micro.set_input(x[i:i + 1], 0)
+        micro.invoke()
+        got.append(micro.get_output(0)[0])
+    outs["tflm"] = np.stack(got)
+    stats = {}
+    for name, o in outs.items():
+        d = np.abs(o.astype(int) - want)
+        stats[name] = (int(d.max()), float(np.mean(d == 0)))
+        assert d.max() <= 1, f"{name}: output differs from the oracle by {d.max()} LSB"
+    return stats

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+from conftest import check_builtin_runtimes  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
 
 from fastgrnn_tf import FastGRNNCell, FastRNNCell, qat  # noqa: E402
@@ -66,9 +67,8 @@ def exported(trained):
 
 
 @pytest.fixture(scope="module")
-def builtin(trained):
-    _, qm, xtr, _, _, _ = trained
-    return export_builtin_tflite(qm, xtr[:200], input_scale=SCALE, input_zero_point=ZP)
+def builtin(exported):
+    return export_builtin_tflite(exported.tflite)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -139,61 +139,33 @@ def test_head_in_custom_model_equals_tflite_head(exported) -> None:
         np.testing.assert_array_equal(lite.get_tensor(logits_idx)[0], want[n])
 
 
-def _builtin_hidden_tensor(model: S.ModelT, num_head_layers: int) -> int:
-    """The int8 tensor feeding the head FC chain (walk back from the graph output)."""
-    sg = model.subgraphs[0]
-    producer = {int(o): op for op in sg.operators for o in op.outputs}
-    cur = int(sg.outputs[0])
-    op = producer[cur]
-    assert R._op_name(model, op) == "SOFTMAX"
-    cur = int(op.inputs[0])
-    for _ in range(num_head_layers):
-        op = producer[cur]
-        assert R._op_name(model, op) == "FULLY_CONNECTED"
-        cur = int(op.inputs[0])
-    return cur
-
-
-def test_builtin_model_tflm_tflite_and_oracle(trained, exported, builtin) -> None:
-    from tflite_micro.python.tflite_micro import runtime
-
+def test_builtin_model_equals_oracle_in_tflm_and_tflite(trained, exported, builtin) -> None:
     _, _, _, _, xte, _ = trained
-    model, _ = R.read_model(builtin)
-    assert not any(R.is_custom(model, op) for op in model.subgraphs[0].operators)
     m = R.read_exported(exported.tflite)
-    lite = tf.lite.Interpreter(model_content=builtin, experimental_op_resolver_type=REF,
-                               experimental_preserve_all_tensors=True)
-    lite.allocate_tensors()
-    micro = runtime.Interpreter.from_bytes(builtin)
-    inp, out = lite.get_input_details()[0], lite.get_output_details()[0]
-    assert abs(inp["quantization"][0] - SCALE) < 1e-7 and inp["quantization"][1] == ZP
-    h_idx = _builtin_hidden_tensor(model, len(m.head))
-    head, logits_idx, _ = R.head_from_fc_ops(model, h_idx)
-    n = 120
-    diffs, same_argmax, same_pred, oracle_pred = [], 0, 0, R.predict(m, xte[:n])
-    for i in range(n):
-        lite.set_tensor(inp["index"], xte[i:i + 1])
-        lite.invoke()
-        micro.set_input(xte[i:i + 1], 0)
-        micro.invoke()
-        a, b = lite.get_tensor(out["index"])[0], micro.get_output(0)[0]
-        diffs.append(np.abs(a.astype(int) - b))
-        same_argmax += int(np.argmax(a) == np.argmax(b))
-        # Where the graphs coincide (the int8 head), the head oracle is exact on the builtin model.
-        h = lite.get_tensor(h_idx)
-        np.testing.assert_array_equal(HO.run_head(head, h, rounding="single"), lite.get_tensor(logits_idx))
-        same_pred += int(np.argmax(b) == oracle_pred[i])
-    diffs = np.stack(diffs)
-    within1 = float(np.mean(diffs <= 1))
-    print(f"builtin: TFLM vs TFLite softmax outputs: max |diff| {diffs.max()} LSB, {within1:.4f} of values "
-          f"within 1 LSB, argmax agree {same_argmax}/{n}; builtin (TFLM) vs custom-op oracle predictions "
-          f"{same_pred}/{n}")
-    # Not bit-exact: pip TFLite requantizes with single rounding, TFLM with gemmlowp double rounding
-    # (see test_export_head); 1-LSB differences inside the recurrence grow over the 8 steps and the
-    # softmax (scale 1/256) amplifies logit differences.
-    assert within1 >= 0.9
-    assert same_argmax >= 0.97 * n
-    assert same_pred >= 0.95 * n
+    stats = check_builtin_runtimes(builtin, m, xte[:120])
+    print(f"builtin-only model on 120 digits clips, (max |diff| LSB, exact fraction) vs the oracle: {stats}")
+    assert all(exact >= 0.99 for _, exact in stats.values())
+
+
+def test_builtin_model_google12_size_window() -> None:
+    from fastgrnn_tf.quantize import random_int8_inputs, random_int8_params
+
+    p, _ = random_int8_params(32, 100, 16, 25, keep=0.3, seed=3)
+    head, ls, lz = HO.random_head(100, 12, hidden=(32,), seed=4)
+    m = R.ExportedModel(fastgrnn=p, head=head, logit_scale=ls, logit_zero_point=lz, time_steps=98,
+                        output_scale=1 / 256, output_zero_point=-128, operators=[])
+    data = export_builtin_tflite(m)
+    stats = check_builtin_runtimes(data, m, random_int8_inputs(32, 98, 12, 7))
+    print(f"Google-12-size builtin model (T=98, {len(data)} bytes): {stats}")
+
+
+def test_builtin_export_errors(trained, exported) -> None:
+    with pytest.raises(ValueError, match="FastGRNN"):
+        export_builtin_tflite(exported.head_tflite)  # no FastGRNN op
+    with pytest.raises(ValueError, match="time_steps"):
+        export_builtin_tflite(exported.tflite, time_steps=0)
+    with pytest.raises(ValueError):
+        export_builtin_tflite(b"not a tflite file")
 
 
 def test_streaming_export_has_t1_and_same_params(trained, exported) -> None:

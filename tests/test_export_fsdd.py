@@ -1,5 +1,6 @@
 """Real audio: a tiny QAT FastGRNN on Free Spoken Digit Dataset log-mel int8 features, one speaker held
-out; the int8 oracle driven only by the exported custom-op `.tflite` must predict like the QAT model."""
+out; the int8 oracle driven only by the exported custom-op `.tflite` must predict like the QAT model, and the
+builtin-only twin must reproduce the oracle in TFLM and TFLite."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import check_builtin_runtimes
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -48,6 +50,7 @@ def test_fsdd_speaker_held_out_int8_matches_qat() -> None:
 
     from fastgrnn_tf import FastGRNNCell, qat
     from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.builtin_export import export_builtin_tflite
     from fastgrnn_tf.tflite_export import export_custom_tflite
     from keyword_spotting.features import FeatureSpec, dequantize
 
@@ -80,3 +83,9 @@ def test_fsdd_speaker_held_out_int8_matches_qat() -> None:
     assert agree >= 0.99
     assert abs(acc_int8 - acc_qat) <= 0.005
     assert acc_int8 > 0.25  # well above chance (0.1) on an unseen speaker
+
+    # The builtin-only twin, on the held-out speaker's real clips: TFLM and TFLite both reproduce the
+    # oracle (int8 logits exactly, the softmax output within 1 LSB; check_builtin_runtimes asserts it).
+    builtin = export_builtin_tflite(res.tflite)
+    stats = check_builtin_runtimes(builtin, m, xte[:80])
+    print(f"FSDD builtin-only model ({len(builtin)} bytes), (max |diff| LSB, exact fraction): {stats}")
