@@ -4,26 +4,40 @@
 // memory, Eval binds tensor pointers and runs the int8 core (../fastgrnn/fastgrnn_int8.h). No
 // arithmetic lives here.
 //
-// TFLM API used, read in tensorflow/tflite-micro (main branch, 2024-2025):
-//   tensorflow/lite/micro/micro_common.h         TFLMRegistration
-//   tensorflow/lite/micro/kernels/kernel_util.h  micro::RegisterOp, GetEvalInput,
-//                                                GetMutableEvalInput, GetEvalOutput, GetTensorData
+// Both TFLM API generations are supported, with the same code:
+// - current TFLM (after PR #3797, tensorflow/tflite-micro 2026): the C API types (TfLiteContext,
+//   TfLiteNode, TfLiteTensor, TfLiteEvalTensor, TfLiteStatus, TFLMRegistration) and MicroContext,
+//   GetMicroContext, NumInputs... live in namespace tflite::micro (using-declarations re-export the
+//   types into tflite and, unless TFLM_NO_GLOBAL_C_ALIASES, into the global namespace);
+// - older TFLM, e.g. the Arduino library: global C API types, tflite::MicroContext, tflite::NumInputs.
+// The `using namespace micro` below makes both spell the same; headers are chosen by __has_include.
+//
+// TFLM API used, read in tensorflow/tflite-micro (main branch, 2024-2026):
+//   tensorflow/lite/micro/micro_common.h         TFLMRegistration (current TFLM: also every C API type)
+//   tensorflow/lite/micro/c/common.h             C API types in tflite::micro (TFLM after PR #3797)
+//   tensorflow/lite/c/common.h                   C API types, global (older TFLM)
+//   tensorflow/lite/micro/kernels/kernel_util.h  micro::RegisterOp, GetEvalInput, GetMutableEvalInput,
+//                                                GetEvalOutput, GetTensorData; current TFLM also
+//                                                NumInputs, NumOutputs, NumDimensions, IsConstantTensor
+//   tensorflow/lite/kernels/kernel_util.h        NumInputs, NumOutputs, NumDimensions, IsConstantTensor
+//                                                (older TFLM, where micro's kernel_util.h lacks them)
 //   tensorflow/lite/micro/kernels/kernel_util.cc an absent optional input (-1) gives nullptr
 //   tensorflow/lite/micro/micro_context.h/.cc    GetMicroContext, AllocatePersistentBuffer,
 //                                                RequestScratchBufferInArena, GetScratchBuffer,
 //                                                AllocateTempInputTensor (nullptr for -1),
 //                                                AllocateTempOutputTensor, DeallocateTempTfLiteTensor
-//   tensorflow/lite/micro/micro_log.h            MicroPrintf
+//   tensorflow/lite/micro/micro_log.h            MicroPrintf (global in both generations)
 //   tensorflow/lite/micro/micro_mutable_op_resolver.h  AddCustom(const char*, const TFLMRegistration*)
 //   tensorflow/lite/micro/kernels/svdf.h, svdf.cc, svdf_common.cc  a stateful op: OpData from
 //                                                AllocatePersistentBuffer, is_variable checked in Prepare
 //   tensorflow/lite/micro/kernels/detection_postprocess.cc, signal/micro/kernels/rfft.cc
 //                                                flexbuffers::GetRoot(...).AsMap(), m["key"], IsNull;
 //                                                `static TFLMRegistration r = RegisterOp(...); return &r;`
-//   tensorflow/lite/kernels/kernel_util.h        NumInputs, NumOutputs, NumDimensions, IsConstantTensor
 //   tensorflow/lite/micro/micro_allocator.cc     tensors with flatbuffer data are kTfLiteMmapRo
-// This file is not compiled against TFLM in this repository (TFLM is never vendored);
-// tests/test_tflm_adapter_static.py checks it against the spec and the TFLM API statically.
+// This file is not compiled against TFLM in this repository (TFLM is never vendored): make test
+// builds it against tflm_app/tflm/fake_tflm/ (older API) and tests/test_tflm_adapter_static.py
+// checks it statically; tests/test_tflm_real_adapter.py (opt-in, TFLM_DIR=<TFLM checkout>) compiles
+// it against a real TFLM and runs exported models in the tflite-micro Python interpreter.
 #include "fastgrnn_op.h"
 
 #include <cmath>
@@ -40,15 +54,22 @@
 #include "third_party/flatbuffers/include/flatbuffers/flexbuffers.h"
 #endif
 #include "../fastgrnn/fastgrnn_int8.h"
+#if __has_include("tensorflow/lite/micro/c/common.h")
+#include "tensorflow/lite/micro/c/common.h"
+#elif __has_include("tensorflow/lite/c/common.h")
 #include "tensorflow/lite/c/common.h"
-#include "tensorflow/lite/kernels/kernel_util.h"
+#endif  // else the C API types come with tensorflow/lite/micro/micro_common.h (fastgrnn_op.h)
 #include "tensorflow/lite/micro/kernels/kernel_util.h"
 #include "tensorflow/lite/micro/micro_context.h"
 #include "tensorflow/lite/micro/micro_log.h"
+#if __has_include("tensorflow/lite/kernels/kernel_util.h")
+#include "tensorflow/lite/kernels/kernel_util.h"
+#endif
 
 namespace tflite {
 namespace {
 
+using namespace micro;        // NOLINT(build/namespaces): current TFLM's API; empty of these names in older TFLM
 using namespace fastgrnn_op;  // NOLINT(build/namespaces): the tensor index constants
 
 constexpr const char* kTensorNames[kNumInputs] = {

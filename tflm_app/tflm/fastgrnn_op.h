@@ -9,7 +9,9 @@
 //   resolver.AddFullyConnected();
 //   resolver.AddSoftmax();
 //
-// Written against the current TFLM API (TFLMRegistration, MicroContext); see fastgrnn_op.cc.
+// Compiles against both TFLM API generations: current TFLM (C API types and MicroContext in
+// namespace tflite::micro, after PR #3797) and older TFLM such as the Arduino library (global C API
+// types, tflite::MicroContext); see fastgrnn_op.cc.
 #ifndef TFLM_APP_TFLM_FASTGRNN_OP_H_
 #define TFLM_APP_TFLM_FASTGRNN_OP_H_
 
