@@ -2,8 +2,9 @@
 
     report = size_report(tflite_bytes)       # dict; write_size_report(path, report) writes JSON
 
-Sparse storage of the FastGRNN weight matrices is costed in two formats (the smaller is
-`fastgrnn_weights_sparse_bytes`):
+`fastgrnn_weights_stored_bytes` is what the file holds for the FastGRNN weight matrices (dense or
+bitmap-sparse, `int8_step_spec.md`: values + bitmaps). Sparse storage is also costed in two formats
+(the smaller is `fastgrnn_weights_sparse_bytes`):
 - "bitmap": 1 bit per matrix entry (ceil(rows * cols / 8) bytes) + 1 int8 byte per non-zero;
 - "csr": 1 int8 byte + 1 uint8 column index per non-zero (in_dim <= 256) + uint16 row offsets
   (rows + 1 per matrix).
@@ -40,6 +41,10 @@ def size_report(tflite: bytes | str | os.PathLike) -> dict:
     p = m.fastgrnn
     mats = [w for w in (p.w1, p.w2, p.u1, p.u2) if w is not None]
     sp = sparse_bytes(mats)
+    ins = [int(i) for i in op.inputs]
+    weight_tensors = [i for i in ins[1:5] + ins[10:14] if i >= 0]
+    sg = model.subgraphs[0]
+    stored = sum(len(model.buffers[sg.tensors[i].buffer].data) for i in weight_tensors)
     head_w = sum(int(L.weights.size) for L in m.head)
     head_b = sum(4 * int(L.bias.size) for L in m.head)
     total_entries = sp["dense"]
@@ -48,6 +53,8 @@ def size_report(tflite: bytes | str | os.PathLike) -> dict:
         "fastgrnn_weight_entries": total_entries,
         "fastgrnn_weight_nonzeros": sp["nonzeros"],
         "fastgrnn_weight_density": round(sp["nonzeros"] / max(1, total_entries), 4),
+        "fastgrnn_weights_stored_bytes": stored,
+        "fastgrnn_weights_storage": "bitmap" if len(ins) > 10 and max(ins[10:14]) >= 0 else "dense",
         "fastgrnn_weights_dense_bytes": sp["dense"],
         "fastgrnn_weights_sparse_bytes": min(sp["bitmap"], sp["csr"]),
         "fastgrnn_weights_sparse_format": "bitmap" if sp["bitmap"] <= sp["csr"] else "csr",

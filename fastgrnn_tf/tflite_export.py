@@ -31,6 +31,7 @@ from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
 from fastgrnn_tf.int8_oracle import Int8Params  # noqa: E402
 from fastgrnn_tf.int8_oracle import run as run_fastgrnn  # noqa: E402
 from fastgrnn_tf.quantize import FloatParams, calibrate_ranges, quantize_params  # noqa: E402
+from fastgrnn_tf.sparse_weights import prefer_sparse, to_bitmap_sparse  # noqa: E402
 
 CUSTOM_CODE = "FastGRNN"
 H_MIN, H_MAX = -1.0, 127.0 / 128.0
@@ -303,10 +304,15 @@ def _add_tensor(model: S.ModelT, name: str, ttype: int, shape: list[int], data: 
     return len(sg.tensors) - 1
 
 
-def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: int = 1) -> bytes:
-    """Put the FastGRNN custom op in front of an int8 head model (see the module docstring)."""
+def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: int = 1,
+                    sparse: bool | str = "auto") -> bytes:
+    """Put the FastGRNN custom op in front of an int8 head model (see the module docstring).
+    sparse: store pruned matrices bitmap-sparse ("auto": where smaller; True: every matrix with a
+    non-zero; False: all dense)."""
     if time_steps < 1 or batch < 1:
         raise ValueError(f"time_steps and batch must be >= 1, got {time_steps}, {batch}")
+    if sparse not in (True, False, "auto"):
+        raise ValueError(f"sparse must be True, False or 'auto', got {sparse!r}")
     p.validate()
     model = S.ModelT.InitFromObj(S.Model.GetRootAs(head_tflite, 0))
     sg = model.subgraphs[0]
@@ -322,10 +328,21 @@ def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: i
     I8, I16, I32 = S.TensorType.INT8, S.TensorType.INT16, S.TensorType.INT32
     x = _add_tensor(model, "features", I8, [batch, time_steps, D],
                     quant=_quant(p.input_scale, p.input_zero_point))
-    w1 = _add_tensor(model, "fastgrnn/W1" if p.w_rank else "fastgrnn/W", I8, list(p.w1.shape), p.w1)
-    w2 = _add_tensor(model, "fastgrnn/W2", I8, list(p.w2.shape), p.w2) if p.w_rank else -1
-    u1 = _add_tensor(model, "fastgrnn/U1" if p.u_rank else "fastgrnn/U", I8, list(p.u1.shape), p.u1)
-    u2 = _add_tensor(model, "fastgrnn/U2", I8, list(p.u2.shape), p.u2) if p.u_rank else -1
+    bitmaps = [-1, -1, -1, -1]
+
+    def weight(k: int, name: str, w: np.ndarray | None) -> int:
+        if w is None:
+            return -1
+        if sparse is False or not (prefer_sparse(w) if sparse == "auto" else np.count_nonzero(w) >= 1):
+            return _add_tensor(model, f"fastgrnn/{name}", I8, list(w.shape), w)
+        values, bitmap = to_bitmap_sparse(w)
+        bitmaps[k] = _add_tensor(model, f"fastgrnn/{name}_bitmap", S.TensorType.UINT8, [bitmap.size], bitmap)
+        return _add_tensor(model, f"fastgrnn/{name}_values", I8, [values.size], values)
+
+    w1 = weight(0, "W1" if p.w_rank else "W", p.w1)
+    w2 = weight(1, "W2", p.w2 if p.w_rank else None)
+    u1 = weight(2, "U1" if p.u_rank else "U", p.u1)
+    u2 = weight(3, "U2", p.u2 if p.u_rank else None)
     bz = _add_tensor(model, "fastgrnn/bias_z", I32, [H], p.bias_z)
     bh = _add_tensor(model, "fastgrnn/bias_h", I32, [H], p.bias_h)
     gl = _add_tensor(model, "fastgrnn/gate_lut", I16, [256], p.gate_lut)
@@ -338,7 +355,8 @@ def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: i
     model.operatorCodes.append(code)
     op = S.OperatorT()
     op.opcodeIndex = len(model.operatorCodes) - 1
-    op.inputs = np.asarray([x, w1, w2, u1, u2, bz, bh, gl, ul, st], np.int32)
+    inputs = [x, w1, w2, u1, u2, bz, bh, gl, ul, st] + (bitmaps if max(bitmaps) >= 0 else [])
+    op.inputs = np.asarray(inputs, np.int32)
     op.outputs = np.asarray([h_idx], np.int32)
     opts = {**p.options(), "return_sequences": False}
     op.customOptions = np.frombuffer(bytes(flexbuffers.Dumps(opts)), np.uint8)
@@ -373,7 +391,7 @@ def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None =
                          time_steps: int | None = None, input_scale: float | None = None,
                          input_zero_point: int | None = None, calibrate: bool = False,
                          ranges: dict | None = None, max_calib: int = 200,
-                         qat_head: bool | None = None) -> ExportResult:
+                         qat_head: bool | None = None, sparse: bool | str = "auto") -> ExportResult:
     """Export `model` as the custom-op int8 `.tflite` (bytes in `.tflite` of the result).
 
     calib_features: int8 [N, T, D] representative features: they calibrate the head's activation ranges
@@ -386,6 +404,7 @@ def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None =
     ranges: explicit {v_absmax, u_absmax, pre_absmax} (overrides QAT/calibration).
     qat_head: convert the head from the QAT model's wrapped Dense layers (their trained ranges);
       default: whenever the head is QAT-wrapped. Otherwise the float head is calibrated.
+    sparse: bitmap-sparse storage of pruned FastGRNN matrices ("auto": where it is smaller).
     """
     parts = split_model(model)
     fp = float_params(parts)
@@ -437,5 +456,5 @@ def export_custom_tflite(model: keras.Model, calib_features: np.ndarray | None =
     if time_steps is None:
         t = model.input_shape[1] if isinstance(model.input_shape, tuple) else None
         time_steps = int(t) if t else 1
-    data = splice_fastgrnn(head, params, time_steps)
+    data = splice_fastgrnn(head, params, time_steps, sparse=sparse)
     return ExportResult(tflite=data, params=params, head_tflite=head, ranges=dict(ranges))

@@ -23,6 +23,7 @@ from fastgrnn_tf import bundle as B
 from fastgrnn_tf.head_oracle import HeadLayer, fc_multiplier, run_head, scores
 from fastgrnn_tf.int8_oracle import OPTION_KEYS, Int8Params
 from fastgrnn_tf.int8_oracle import run as run_fastgrnn
+from fastgrnn_tf.sparse_weights import bitmap_bytes, from_bitmap_sparse
 
 CUSTOM_CODE = "FastGRNN"
 NUMPY_TYPES = {S.TensorType.INT8: np.int8, S.TensorType.INT16: np.int16, S.TensorType.INT32: np.int32,
@@ -245,25 +246,28 @@ def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
     op = find_fastgrnn_op(model, label)
     opts = parse_options(op, label)
     ins = [int(i) for i in op.inputs]
-    if len(ins) != 10 or len(op.outputs) != 1:
-        raise ValueError(f"{label}: {CUSTOM_CODE} op must have 10 inputs and 1 output, "
+    if len(ins) not in (10, 14) or len(op.outputs) != 1:
+        raise ValueError(f"{label}: {CUSTOM_CODE} op must have 10 inputs (14 with weight bitmaps) and 1 output, "
                          f"got {len(ins)} and {len(op.outputs)}")
     H, D, rw, ru = (int(opts[k]) for k in ("units", "input_dim", "w_rank", "u_rank"))
+    bitmaps = ins[10:] if len(ins) == 14 else [-1] * 4
+    shapes = [[rw, D] if rw else [H, D], [H, rw] if rw else None, [ru, H] if ru else [H, H], [H, ru] if ru else None]
+    names = ["W1" if rw else "W", "W2", "U1" if ru else "U", "U2"]
     try:
         _expect(model, ins[0], "input x", S.TensorType.INT8)
         x_shape = [int(s) for s in sg.tensors[ins[0]].shape]
         if len(x_shape) != 3 or x_shape[2] != D:
             raise ValueError(f"FastGRNN op: input x must be [B, T, {D}], got {x_shape}")
-        _expect(model, ins[1], "W/W1", S.TensorType.INT8, [rw, D] if rw else [H, D])
-        if rw:
-            _expect(model, ins[2], "W2", S.TensorType.INT8, [H, rw])
-        elif ins[2] >= 0:
-            raise ValueError("FastGRNN op: W2 must be absent (-1) at full rank")
-        _expect(model, ins[3], "U/U1", S.TensorType.INT8, [ru, H] if ru else [H, H])
-        if ru:
-            _expect(model, ins[4], "U2", S.TensorType.INT8, [H, ru])
-        elif ins[4] >= 0:
-            raise ValueError("FastGRNN op: U2 must be absent (-1) at full rank")
+        for k in range(4):
+            if shapes[k] is None:
+                if ins[1 + k] >= 0 or bitmaps[k] >= 0:
+                    raise ValueError(f"FastGRNN op: {names[k]} (and its bitmap) must be absent (-1) at full rank")
+            elif bitmaps[k] >= 0:
+                _expect(model, bitmaps[k], f"{names[k]} bitmap", S.TensorType.UINT8,
+                        [bitmap_bytes(*shapes[k])])
+                _expect(model, ins[1 + k], f"{names[k]} values", S.TensorType.INT8)
+            else:
+                _expect(model, ins[1 + k], names[k], S.TensorType.INT8, shapes[k])
         _expect(model, ins[5], "bias_z", S.TensorType.INT32, [H])
         _expect(model, ins[6], "bias_h", S.TensorType.INT32, [H])
         _expect(model, ins[7], "gate_lut", S.TensorType.INT16, [256])
@@ -287,9 +291,20 @@ def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
             raise ValueError(f"{label}: FastGRNN {what} tensor has no constant data")
         return arr
 
+    def weight(k: int) -> np.ndarray | None:
+        if shapes[k] is None:
+            return None
+        if bitmaps[k] < 0:
+            return const(ins[1 + k], names[k])
+        try:
+            return from_bitmap_sparse(const(ins[1 + k], names[k] + " values"), const(bitmaps[k], names[k] + " bitmap"),
+                                      *shapes[k], what=f"FastGRNN {names[k]}")
+        except ValueError as e:
+            raise ValueError(f"{label}: {e}") from e
+
     p = Int8Params(
         input_dim=D, units=H, w_rank=rw, u_rank=ru, input_zero_point=z_x,
-        w1=const(ins[1], "W1"), w2=const(ins[2], "W2"), u1=const(ins[3], "U1"), u2=const(ins[4], "U2"),
+        w1=weight(0), w2=weight(1), u1=weight(2), u2=weight(3),
         bias_z=const(ins[5], "bias_z"), bias_h=const(ins[6], "bias_h"),
         gate_lut=const(ins[7], "gate_lut"), update_lut=const(ins[8], "update_lut"),
         **{k: int(opts[k]) for k in ("v_multiplier", "v_shift", "u_multiplier", "u_shift", "pre_w_multiplier",

@@ -348,8 +348,76 @@ def test_google12_sized_model_weights_fit_6kb() -> None:
     res = export_custom_tflite(model, x, calibrate=True, time_steps=1)
     rep = size_report(res.tflite)
     print("google-12 size report:", json.dumps(rep))
+    # The flatbuffer itself stores the pruned matrices bitmap-sparse: <= 6 KB in the file (and in flash).
+    assert rep["fastgrnn_weights_storage"] == "bitmap"
+    assert rep["fastgrnn_weights_stored_bytes"] == rep["fastgrnn_weights_bitmap_bytes"] <= 6 * 1024
+    dense = export_custom_tflite(model, x, calibrate=True, time_steps=1, sparse=False)
+    assert size_report(dense.tflite)["fastgrnn_weights_stored_bytes"] == 7112
+    assert len(dense.tflite) - len(res.tflite) > 7112 - rep["fastgrnn_weights_stored_bytes"] - 500  # + 4 tensors
+    xs = np.random.default_rng(1).integers(-128, 20, (3, 5, 32)).astype(np.int8)
+    ms, md = R.read_exported(res.tflite), R.read_exported(dense.tflite)
+    for name in ("w1", "w2", "u1", "u2"):
+        np.testing.assert_array_equal(getattr(ms.fastgrnn, name), getattr(md.fastgrnn, name))
+    np.testing.assert_array_equal(R.run_model(ms, xs)[0], R.run_model(md, xs)[0])
     assert rep["fastgrnn_weight_entries"] == 32 * 16 + 16 * 100 + 100 * 25 + 25 * 100
     assert 0.28 < rep["fastgrnn_weight_density"] < 0.32
     assert rep["fastgrnn_weights_sparse_bytes"] <= 6 * 1024
     assert rep["fastgrnn_weights_dense_bytes"] == 7112 and rep["fastgrnn_lut_bytes"] == 1024
     assert rep["head_weight_bytes"] == 1200 and rep["tflite_bytes"] > rep["fastgrnn_weights_dense_bytes"]
+
+
+def test_bitmap_sparse_storage_roundtrip_and_errors() -> None:
+    from fastgrnn_tf.quantize import random_int8_params
+    from fastgrnn_tf.sparse_weights import from_bitmap_sparse, to_bitmap_sparse
+    from fastgrnn_tf.tflite_export import splice_fastgrnn
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(-127, 128, (7, 11)).astype(np.int8)
+    w[rng.random(w.shape) < 0.6] = 0
+    values, bitmap = to_bitmap_sparse(w)
+    assert bitmap.dtype == np.uint8 and bitmap.size == 10 and values.size == np.count_nonzero(w)
+    assert int(bitmap[0]) & 1 == int(w[0, 0] != 0)  # element 0 is bit 0 (LSB first)
+    np.testing.assert_array_equal(from_bitmap_sparse(values, bitmap, 7, 11), w)
+    with pytest.raises(ValueError, match="padding bits"):
+        bad = bitmap.copy()
+        bad[-1] |= 0x80
+        from_bitmap_sparse(values, bad, 7, 11)
+    with pytest.raises(ValueError, match="one per set bit"):
+        from_bitmap_sparse(values[:-1], bitmap, 7, 11)
+    with pytest.raises(ValueError, match="bitmap must be uint8"):
+        from_bitmap_sparse(values, bitmap[:-1], 7, 11)
+    with pytest.raises(ValueError, match="all-zero"):
+        to_bitmap_sparse(np.zeros((3, 3), np.int8))
+
+    # A model with every storage case: pruned (sparse), dense-enough (dense), and full rank (absent W2/U2).
+    p, _ = random_int8_params(12, 20, 0, 6, keep=0.3, seed=5)
+    from fastgrnn_tf.tflite_export import convert_head
+
+    kernel = rng.normal(0, 0.3, (20, 3)).astype(np.float32)
+    head_model = convert_head([(kernel, np.zeros(3, np.float32), False)], rng.uniform(-1, 1, (32, 20)))
+    for sparse, n_inputs in (("auto", 14), (True, 14), (False, 10)):
+        m = R.read_exported(splice_fastgrnn(head_model, p, 4, sparse=sparse))
+        assert len(R.read_model(splice_fastgrnn(head_model, p, 4, sparse=sparse))[0].subgraphs[0]
+                   .operators[0].inputs) == n_inputs
+        for name in ("w1", "w2", "u1", "u2"):
+            a, b = getattr(m.fastgrnn, name), getattr(p, name)
+            assert (a is None and b is None) or np.array_equal(a, b)
+    data = splice_fastgrnn(head_model, p, 4, sparse=True)
+
+    def popcount_mismatch(model):
+        op = model.subgraphs[0].operators[0]
+        t = model.subgraphs[0].tensors[int(op.inputs[1])]
+        buf = model.buffers[t.buffer]
+        buf.data = buf.data[:-1]
+        t.shape = np.asarray([len(buf.data)], np.int32)
+
+    with pytest.raises(ValueError, match="FastGRNN W: values must be int8"):
+        R.read_exported(_mutate(data, popcount_mismatch))
+
+    def bitmap_for_absent(model):
+        op = model.subgraphs[0].operators[0]
+        op.inputs = np.array(op.inputs)
+        op.inputs[11] = op.inputs[10]
+
+    with pytest.raises(ValueError, match="must be absent"):
+        R.read_exported(_mutate(data, bitmap_for_absent))
