@@ -8,8 +8,9 @@ integers held in float32 builtin ops (`exact_graph.py`): FULLY_CONNECTED with th
 GATHER, and the head's MultiplyByQuantizedMultiplier with TFLite's double rounding. The hidden state
 and the int8 logits are therefore bit-identical to the numpy oracle in every runtime; the output is
 the float SOFTMAX of the logits quantized to int8 (`head_oracle.softmax_int8`, within 1 LSB: the
-runtimes' exp differ in the last bits). The T steps are unrolled (window mode, zero initial state):
-it is a portable reference, not the fast path (the custom op is ~80x fewer operations).
+runtimes' exp differ in the last bits). The T steps are unrolled (window mode, zero initial state), or
+with `state_io=True` the state is an input and an output (streaming with T=1 on any runtime). A portable
+reference, not the fast path (the custom op does the same with one operator).
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ class _Builder:
                              f"(>= 2^24); the builtin-only export supports smaller layers")
         return self.g.fully_connected(x, self._weights[name], self.g.const(b.astype(np.float32))), bound
 
-    def fastgrnn(self, xf: int) -> int:
-        """Features (integer floats [1, T, D]) -> final hidden state (integer floats [1, H])."""
+    def fastgrnn(self, xf: int, h0: int | None = None) -> int:
+        """Features (integer floats [1, T, D]) -> final hidden state (integer floats [1, H]), from h0
+        (integer floats [1, H]) or zeros."""
         g, p, T, H = self.g, self.m.fastgrnn, self.T, self.m.fastgrnn.units
         zx = p.input_zero_point
         x_max = max(127 - zx, zx + 128)
@@ -79,7 +81,7 @@ class _Builder:
         bias_h = (p.bias_h.astype(np.int64) + 128 + 32768).astype(np.float32)
         if max(np.abs(bias_z).max(), np.abs(bias_h).max()) >= EXACT_LIMIT // 2:
             raise ValueError("FastGRNN biases are too large for the builtin-only export")
-        h = g.const(np.zeros((1, H), np.float32), name="h0")
+        h = g.const(np.zeros((1, H), np.float32), name="h0") if h0 is None else h0
         for t in range(T):
             if p.u_rank:
                 au1, b_au1 = self.fc(h, p.u1, "U1", 128)
@@ -115,27 +117,36 @@ class _Builder:
             x = self.g.clip(self.g.add(y, float(layer.output_zero_point)), lo, 127)
         return x
 
-    def build(self) -> bytes:
+    def build(self, state_io: bool) -> bytes:
         g, m, p = self.g, self.m, self.m.fastgrnn
         x = g.input([1, self.T, p.input_dim], np.int8, "features", quant=(p.input_scale, p.input_zero_point))
-        logits = self.head(self.fastgrnn(g.cast(x, np.float32)))
+        h0 = g.cast(g.input([1, p.units], np.int8, "state_in", quant=(1 / 128, 0)), np.float32) if state_io else None
+        h = self.fastgrnn(g.cast(x, np.float32), h0)
+        logits = self.head(h)
         z = g.mul(g.sub(logits, float(m.logit_zero_point)), float(m.logit_scale))
         prob = g.tensor(g.shapes[z])
         g.op("SOFTMAX", [z], [prob], beta=1.0)
         out = g.tensor(g.shapes[z], np.int8, "probabilities", quant=(m.output_scale, m.output_zero_point))
         g.op("QUANTIZE", [prob], [out])
         g.output(out)
+        if state_io:
+            state = g.tensor([1, p.units], np.int8, "state_out", quant=(1 / 128, 0))
+            g.op("CAST", [h], [state], inDataType=g.sg.tensors[h].type, outDataType=g.sg.tensors[state].type)
+            g.output(state)
         return g.finish()
 
 
-def export_builtin_tflite(source: bytes | str | os.PathLike | ExportedModel, time_steps: int | None = None) -> bytes:
+def export_builtin_tflite(source: bytes | str | os.PathLike | ExportedModel, time_steps: int | None = None,
+                          state_io: bool = False) -> bytes:
     """Builtin-only `.tflite` of a custom-op export: input int8 [1, T, D] with the feature
     quantization, output int8 probabilities (the custom model's output quantization).
-    time_steps: default the source's T (use a window export; a streaming T=1 source needs it given)."""
+    time_steps: default the source's T (use a window export; a streaming T=1 source needs it given).
+    state_io: the hidden state is a second input and a second output (int8 [1, H], scale 1/128), so an
+    application streams on any runtime by passing the state back (T=1: ~90 operators, a small arena)."""
     m = source if isinstance(source, ExportedModel) else read_exported(source)
     T = m.time_steps if time_steps is None else int(time_steps)
     if T < 1:
         raise ValueError(f"time_steps must be >= 1, got {T}")
     if not m.head:
         raise ValueError("the model has no int8 FULLY_CONNECTED head after the FastGRNN op")
-    return _Builder(m, T).build()
+    return _Builder(m, T).build(state_io)

@@ -5,7 +5,8 @@
 
 Writes DIR/model.tflite (FastGRNN custom op), DIR/model_builtin.tflite (the same int8 model with
 builtin ops only, exact: one window of T frames, the model's input length or the calibration
-features' T or 98), DIR/model_data.{h,cc} (the custom-op model as a C array), DIR/model.fgb
+features' T or 98; DIR/model_builtin_stream.tflite: T = 1 with the state as input and output),
+DIR/model_data.{h,cc} (the custom-op model as a C array), DIR/model.fgb
 (bundle for the host runner / QEMU) and DIR/size_report.json.
 
 Calibration features (int8 [N, T, D]) come from `--calib` (.npy) or are computed from up to
@@ -135,7 +136,9 @@ def run(args: argparse.Namespace) -> dict:
         window = int(t_model or (calib.shape[1] if calib is not None else 98))
         builtin = export_builtin_tflite(R.read_exported(res.tflite), time_steps=window)
         atomic_write_bytes(out / "model_builtin.tflite", builtin)
-        report["builtin_tflite_bytes"] = len(builtin)
+        stream = export_builtin_tflite(R.read_exported(res.tflite), time_steps=1, state_io=True)
+        atomic_write_bytes(out / "model_builtin_stream.tflite", stream)
+        report["builtin_tflite_bytes"], report["builtin_stream_tflite_bytes"] = len(builtin), len(stream)
     write_size_report(out / "size_report.json", report)
     print(json.dumps({k: v for k, v in report.items() if isinstance(v, (int, float))}, indent=1))
     return report

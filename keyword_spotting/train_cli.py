@@ -198,6 +198,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
                                **quant)
     atomic_write_bytes(out / "model_window.tflite", win.tflite)
     atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(win.tflite))
+    atomic_write_bytes(out / "model_builtin_stream.tflite", export_builtin_tflite(win.tflite, 1, state_io=True))
     c_array.write_c_array(exp.tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
     det = cfg.detector
     keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]

@@ -227,8 +227,8 @@ def test_cli(tmp_path: Path, trained) -> None:
             "--feature-spec", str(spec_path), "--classes", ",".join("0123456789")]
     rc = export_cli.main(args)
     assert rc == 0
-    for name in ("model.tflite", "model_builtin.tflite", "model_data.cc", "model_data.h", "model.fgb",
-                 "size_report.json"):
+    for name in ("model.tflite", "model_builtin.tflite", "model_builtin_stream.tflite", "model_data.cc",
+                 "model_data.h", "model.fgb", "size_report.json"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "size_report.json").read_text())
     assert report["tflite_bytes"] == (out / "model.tflite").stat().st_size
@@ -421,3 +421,36 @@ def test_bitmap_sparse_storage_roundtrip_and_errors() -> None:
 
     with pytest.raises(ValueError, match="must be absent"):
         R.read_exported(_mutate(data, bitmap_for_absent))
+
+
+def test_builtin_streaming_model_with_state_io(exported) -> None:
+    """T=1 with the state as input/output: one frame per invoke, state passed back, in TFLM and TFLite."""
+    import tensorflow as tf
+    from tflite_micro.python.tflite_micro import runtime
+
+    m = R.read_exported(exported.tflite)
+    data = export_builtin_tflite(m, time_steps=1, state_io=True)
+    model, _ = R.read_model(data)
+    print(f"streaming builtin model: {len(model.subgraphs[0].operators)} operators, {len(data)} bytes")
+    x = np.random.default_rng(3).integers(-128, 128, (1, 24, 8)).astype(np.int8)
+    seq, _ = O.run(m.fastgrnn, x, return_sequences=True)
+    want = HO.softmax_int8(HO.run_head(m.head, seq[0]), m.logit_scale, m.logit_zero_point)
+    lite = tf.lite.Interpreter(model_content=data)
+    lite.allocate_tensors()
+    (xi, si), outs = lite.get_input_details(), lite.get_output_details()
+    assert [d["name"] for d in (xi, si)] == ["features", "state_in"]
+    micro = runtime.Interpreter.from_bytes(data)
+    h_lite = h_micro = np.zeros((1, m.fastgrnn.units), np.int8)
+    for t in range(x.shape[1]):
+        lite.set_tensor(xi["index"], x[:, t:t + 1])
+        lite.set_tensor(si["index"], h_lite)
+        lite.invoke()
+        prob, h_lite = (lite.get_tensor(o["index"]) for o in outs)
+        micro.set_input(x[:, t:t + 1], 0)
+        micro.set_input(h_micro, 1)
+        micro.invoke()
+        h_micro = micro.get_output(1)
+        np.testing.assert_array_equal(h_lite[0], seq[0, t])
+        np.testing.assert_array_equal(h_micro[0], seq[0, t])
+        assert np.abs(prob[0].astype(int) - want[t]).max() <= 1
+        assert np.abs(micro.get_output(0)[0].astype(int) - want[t]).max() <= 1
