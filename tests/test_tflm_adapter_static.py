@@ -3,7 +3,9 @@
 TFLM is never vendored or built here, so the adapter cannot be compiled against the real TFLM.
 These tests check what can be checked without it:
 - every custom-option key of `fastgrnn_tf/int8_step_spec.md` is parsed, and nothing else;
-- the tensor index constants match the spec's input table, and Prepare checks the spec's types;
+- the tensor index constants match the spec's input table (including the optional bitmaps 10-13 of
+  bitmap-sparse weights), Prepare checks the spec's types and Eval binds every input (a sparse matrix
+  from the copy Prepare expanded);
 - every TFLM/flexbuffers symbol the adapter uses is in `TFLM_API` below, which names the TFLM
   header that declares it (read in tensorflow/tflite-micro) and the header the adapter includes;
 - the registration follows TFLM's custom-op convention; no heap, exceptions or RTTI;
@@ -72,6 +74,7 @@ TFLM_API: dict[str, tuple[str, str]] = {
     "kTfLiteInt8": (_COMMON, _COMMON),
     "kTfLiteInt16": (_COMMON, _COMMON),
     "kTfLiteInt32": (_COMMON, _COMMON),
+    "kTfLiteUInt8": (_COMMON, _COMMON),
     "kTfLiteAffineQuantization": (_COMMON, _COMMON),
     "flexbuffers": (_FLEX, _FLEX),
     "GetRoot": (_FLEX, _FLEX),
@@ -100,7 +103,11 @@ ROW_TO_CONSTANT = {
     "update_lut": "kUpdateLutTensor",
     "hidden state (variable)": "kStateTensor",
 }
-SPEC_TYPE_TO_ENUM = {"int8": "kTfLiteInt8", "int16": "kTfLiteInt16", "int32": "kTfLiteInt32"}
+# The spec's range row "10-13" (one bitmap per weight input 1-4) -> the adapter's constants, in order.
+BITMAP_ROW = "optional bitmaps of inputs 1-4 (see below)"
+BITMAP_CONSTANTS = ["kW1BitmapTensor", "kW2BitmapTensor", "kU1BitmapTensor", "kU2BitmapTensor"]
+WEIGHT_CONSTANTS = ["kW1Tensor", "kW2Tensor", "kU1Tensor", "kU2Tensor"]
+SPEC_TYPE_TO_ENUM = {"int8": "kTfLiteInt8", "int16": "kTfLiteInt16", "int32": "kTfLiteInt32", "uint8": "kTfLiteUInt8"}
 
 
 def _strip_comments_and_strings(code: str) -> str:
@@ -122,9 +129,16 @@ def _spec_option_keys() -> list[str]:
     return re.findall(r"`(\w+)`", para)
 
 
+def _spec_input_rows() -> list[tuple[int, int, str, str]]:
+    """(first, last, label, type) of every row of the input table; last > first for a range row ("10-13")."""
+    rows = re.findall(r"^\| (\d+)(?:-(\d+))? \| ([^|]+?) \| (\w+) \|", _spec_section("## The custom operator"),
+                      re.M)
+    return [(int(i), int(j or i), name, dtype) for i, j, name, dtype in rows]
+
+
 def _spec_inputs() -> list[tuple[int, str, str]]:
-    rows = re.findall(r"^\| (\d+) \| ([^|]+?) \| (\w+) \|", _spec_section("## The custom operator"), re.M)
-    return [(int(i), name, dtype) for i, name, dtype in rows]
+    """The single-tensor rows (inputs 0-9)."""
+    return [(i, name, dtype) for i, j, name, dtype in _spec_input_rows() if i == j]
 
 
 def _header_constants() -> dict[str, int]:
@@ -170,6 +184,12 @@ def test_tensor_index_constants_match_the_spec_table() -> None:
         got = consts.get(name)
         assert got == index, f"{name} should be {index} (spec row '{label}'), got {got}"
     assert consts["kNumInputs"] == len(rows)
+    ranges = [(i, j, label, dtype) for i, j, label, dtype in _spec_input_rows() if i != j]
+    assert ranges == [(10, 13, BITMAP_ROW, "uint8")], ranges
+    for offset, name in enumerate(BITMAP_CONSTANTS):  # bitmap of input 1 + k is input 10 + k
+        assert consts.get(name) == 10 + offset, f"{name} should be {10 + offset}, got {consts.get(name)}"
+        assert consts[name] - consts["kW1BitmapTensor"] == consts[WEIGHT_CONSTANTS[offset]] - consts["kW1Tensor"]
+    assert consts["kNumInputsWithBitmaps"] == 14
     assert consts["kOutputTensor"] == 0 and consts["kNumOutputs"] == 1
     assert consts["kOptionsVersion"] == 1 and consts["kLutSize"] == 256
     assert 'kFastGrnnOpName[] = "FastGRNN"' in HEADER.read_text()
@@ -184,9 +204,19 @@ def test_prepare_checks_the_spec_types_of_every_input() -> None:
         assert const in prepare, f"Prepare never looks at {const} ({label})"
         if const in ("kBiasZTensor", "kBiasHTensor", "kGateLutTensor", "kUpdateLutTensor"):
             assert re.search(rf"\{{{const}, \"\", {enum}", prepare), f"{const} must be checked as {enum}"
-    # Weights go through CheckWeight (int8, constant, zero point 0); x and state are int8 too.
+    # Weights go through CheckWeight (int8 [rows, cols], constant, zero point 0) or, with a bitmap,
+    # CheckSparseWeight (int8 [nnz] values, constant, zero point 0 + constant uint8 1-D bitmap checked by
+    # the core's CheckBitmapSparse); x and state are int8 too.
     assert "kTfLiteInt8, 2, dims) && CheckConstant(t, what) && CheckZeroPoint(t, what, 0)" in code
-    assert prepare.count("CheckWeight(") == 4
+    sparse = _function_body(code, r"bool CheckSparseWeight\(")
+    for needle in ("CheckShape(values, what, kTfLiteInt8, 1, any)", "CheckConstant(values, what)",
+                   "CheckZeroPoint(values, what, 0)", "CheckShape(bitmap, bitmap_what, kTfLiteUInt8, 1, any)",
+                   "CheckConstant(bitmap, bitmap_what)", "fastgrnn::CheckBitmapSparse("):
+        assert needle in sparse, f"CheckSparseWeight lacks {needle}"
+    for weight, bitmap in zip(WEIGHT_CONSTANTS, BITMAP_CONSTANTS, strict=True):  # a table row per weight + bitmap
+        assert re.search(rf"\{{{weight}, {bitmap}, ", prepare), f"Prepare's weight table lacks {weight}/{bitmap}"
+    assert prepare.count("CheckWeight(") == 1 and prepare.count("CheckSparseWeight(") == 1
+    assert "fastgrnn::ExpandBitmapSparse(" in prepare and "AllocatePersistentBuffer(" in prepare
     assert "is_variable" in prepare and "CheckQ07(state" in prepare and "CheckQ07(t.out" in prepare
     assert "kTfLiteInt8, 3, x_dims" in prepare
 
@@ -196,6 +226,13 @@ def test_eval_binds_every_input_from_eval_tensors() -> None:
     ev = _function_body(code, r"TfLiteStatus Eval\(TfLiteContext\* context, TfLiteNode\* node\)")
     for const in ROW_TO_CONSTANT.values():
         assert const in ev, f"Eval does not bind {const}"
+    # Weights come from WeightData: Prepare's expanded copy of a sparse matrix, else the tensor data;
+    # the bitmaps are not read after Prepare.
+    for const in WEIGHT_CONSTANTS:
+        assert f"WeightData(context, node, data, {const})" in ev, f"Eval must bind {const} through WeightData"
+    weight_data = _function_body(code, r"const int8_t\* WeightData\(")
+    assert "data->expanded[" in weight_data and "InputData<int8_t>(context, node, index)" in weight_data
+    assert not any(const in ev for const in BITMAP_CONSTANTS)
     assert "GetMutableEvalInput(context, node, kStateTensor)" in ev
     assert "GetEvalOutput(context, node, kOutputTensor)" in ev
     assert "fastgrnn::PrepareWeights(" in ev and "weights_prepared = true" in ev
@@ -294,7 +331,7 @@ def test_adapter_runs_against_the_fake_tflm(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "6 tests, 0 failed" in run.stdout
+    assert "14 tests, 0 failed" in run.stdout
 
 
 SKETCH = ROOT / "tflm_app" / "arduino" / "nano33ble_wakeword" / "nano33ble_wakeword.ino"

@@ -15,8 +15,11 @@ adapter needs must exist there, with the same C++ signature), loads it RTLD_GLOB
 interpreter's dlsym finds `FastGRNNRegisterer`, and checks against the numpy oracle:
 - window models (T = 98) and streaming models (T = 1, state kept between invokes, reset() clears it)
   for a dense, a low-rank and a pruned model: the FastGRNN op output and the head's logits are
-  identical to fastgrnn_tf.int8_oracle / head_oracle, the softmax output within 1 LSB;
-- malformed models (a wrong option key, a wrong weight type) fail with the adapter's MicroPrintf message.
+  identical to fastgrnn_tf.int8_oracle / head_oracle, the softmax output within 1 LSB; the pruned
+  model's matrices are stored bitmap-sparse (op inputs 10-13, spec "Sparse-stored weights"), so the
+  adapter's expansion in Prepare runs in the real interpreter; the other two are stored dense (10 inputs);
+- malformed models (a wrong option key, a wrong weight type, a wrong bitmap type, a bitmap whose set
+  bits do not match the stored values) fail with the adapter's MicroPrintf message.
 """
 
 from __future__ import annotations
@@ -116,9 +119,29 @@ def exported(request: pytest.FixtureRequest) -> dict:
     model = _model(request.param, seed)
     rng = np.random.default_rng(seed)
     calib = rng.integers(-128, 40, (16, T_WINDOW, D)).astype(np.int8)
-    window = export_custom_tflite(model, calib, calibrate=True, time_steps=T_WINDOW)
-    stream = export_custom_tflite(model, calib, calibrate=True, time_steps=1)
+    sparse = request.param == "pruned"  # every pruned matrix bitmap-sparse; the others dense
+    window = export_custom_tflite(model, calib, calibrate=True, time_steps=T_WINDOW, sparse=sparse)
+    stream = export_custom_tflite(model, calib, calibrate=True, time_steps=1, sparse=sparse)
+    for data in (window.tflite, stream.tflite):
+        _check_storage(data, sparse)
     return {"kind": request.param, "window": window.tflite, "stream": stream.tflite, "rng": rng}
+
+
+def _check_storage(data: bytes, sparse: bool) -> None:
+    """Sparse: 14 inputs, every weight input (1-4) int8 1-D values with a uint8 bitmap (10-13); dense: 10 inputs."""
+    from tensorflow.lite.python import schema_py_generated as S
+
+    from fastgrnn_tf import tflite_reader as R
+
+    model, _ = R.read_model(data)
+    op = R.find_fastgrnn_op(model, "model")
+    tensors = model.subgraphs[0].tensors
+    assert len(op.inputs) == (14 if sparse else 10), list(op.inputs)
+    if sparse:
+        for k in range(4):
+            values, bitmap = tensors[int(op.inputs[1 + k])], tensors[int(op.inputs[10 + k])]
+            assert values.type == S.TensorType.INT8 and len(values.shape) == 1
+            assert bitmap.type == S.TensorType.UINT8 and len(bitmap.shape) == 1
 
 
 def _interpreter(data: bytes):
@@ -241,13 +264,31 @@ def _weight_as_int16(model) -> None:
     model.subgraphs[0].tensors[int(op.inputs[1])].type = S.TensorType.INT16  # W/W1, same bytes
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (_rename_option, "FastGRNN: custom option 'units': missing"),
-    (_weight_as_int16, "FastGRNN: W/W1 (input 1) has type INT16, expected INT8"),
+def _bitmap_as_int8(model) -> None:
+    from tensorflow.lite.python import schema_py_generated as S
+
+    op = _fastgrnn_op(model)
+    model.subgraphs[0].tensors[int(op.inputs[12])].type = S.TensorType.INT8  # U1's bitmap, same bytes
+
+
+def _bitmap_bit_flipped(model) -> None:
+    op = _fastgrnn_op(model)
+    t = model.subgraphs[0].tensors[int(op.inputs[10])]  # W1's bitmap: one set bit more or fewer
+    data = np.array(model.buffers[t.buffer].data, np.uint8)
+    data[0] ^= 1
+    model.buffers[t.buffer].data = data
+
+
+@pytest.mark.parametrize("kind, mutate, message", [
+    ("lowrank", _rename_option, "FastGRNN: custom option 'units': missing"),
+    ("lowrank", _weight_as_int16, "FastGRNN: W/W1 (input 1) has type INT16, expected INT8"),
+    ("pruned", _bitmap_as_int8, "FastGRNN: U/U1 bitmap (input 12) has type INT8, expected UINT8"),
+    ("pruned", _bitmap_bit_flipped,
+     "the number of set bitmap bits differs from the number of stored values"),
 ])
-def test_malformed_model_fails_with_the_adapter_message(fastgrnn_lib: Path, exported: dict, mutate,
+def test_malformed_model_fails_with_the_adapter_message(fastgrnn_lib: Path, exported: dict, kind: str, mutate,
                                                         message: str, capfd: pytest.CaptureFixture) -> None:
-    if exported["kind"] != "lowrank":
+    if exported["kind"] != kind:
         pytest.skip("one model is enough")
     bad = _mutated(exported["stream"], mutate)
     with pytest.raises(RuntimeError, match="failed to allocate tensors"):  # Prepare fails in AllocateTensors

@@ -53,6 +53,18 @@ void Run(const Int8Params& p, const void* prepared, const int8_t* x, int32_t ste
 // Multiply-accumulates of the matvec core per step (spec: "matvec core").
 int64_t MacsPerStep(const Int8Params& p);
 
+// Bitmap-sparse weight storage (spec "Sparse-stored weights"): a [rows, cols] int8 matrix stored as
+// its non-zero values in row-major order (`nnz` of them) and a bitmap of ceil(rows * cols / 8)
+// bytes, where bit j (LSB first) of byte b is set iff element 8 b + j is non-zero; padding bits are 0.
+int64_t BitmapBytes(int32_t rows, int32_t cols);
+// nullptr when `bitmap` (`bitmap_bytes` long) is a valid bitmap of a [rows, cols] matrix with `nnz`
+// stored values, else a message saying what is wrong (reads no byte beyond `bitmap_bytes`).
+const char* CheckBitmapSparse(const uint8_t* bitmap, int64_t bitmap_bytes, int32_t rows, int32_t cols,
+                              int64_t nnz);
+// Writes the dense [rows, cols] matrix (rows * cols bytes) of a bitmap and values that passed
+// CheckBitmapSparse. Run once (TFLM: in Prepare, into the persistent arena).
+void ExpandBitmapSparse(const int8_t* values, const uint8_t* bitmap, int32_t rows, int32_t cols, int8_t* dense);
+
 // Which implementation this build contains: "reference" or "cortex-m4".
 const char* ImplementationName();
 

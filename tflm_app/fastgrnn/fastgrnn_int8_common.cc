@@ -1,4 +1,5 @@
-// The implementation-independent part of fastgrnn_int8.h: parameter validation and MAC count.
+// The implementation-independent part of fastgrnn_int8.h: parameter validation, MAC count and the
+// expansion of bitmap-sparse weights.
 #include "fastgrnn_int8.h"
 
 namespace fastgrnn {
@@ -13,6 +14,12 @@ bool HasWeightMinus128(const int8_t* w, int64_t n) {
 }
 
 bool MultiplierOk(int32_t m, int32_t shift) { return m >= 0 && shift >= 1 && shift <= 62; }
+
+int PopCount8(uint32_t byte) {
+  int n = 0;
+  for (; byte != 0; byte &= byte - 1) ++n;
+  return n;
+}
 
 }  // namespace
 
@@ -59,6 +66,34 @@ int64_t MacsPerStep(const Int8Params& p) {
   const int64_t w = rw > 0 ? d * rw + rw * h : d * h;
   const int64_t u = ru > 0 ? h * ru + ru * h : h * h;
   return w + u;
+}
+
+int64_t BitmapBytes(int32_t rows, int32_t cols) {
+  return (static_cast<int64_t>(rows) * cols + 7) / 8;
+}
+
+const char* CheckBitmapSparse(const uint8_t* bitmap, int64_t bitmap_bytes, int32_t rows, int32_t cols,
+                              int64_t nnz) {
+  if (rows <= 0 || cols <= 0) return "the matrix shape must be positive";
+  if (bitmap_bytes != BitmapBytes(rows, cols)) return "the bitmap must have ceil(rows * cols / 8) bytes";
+  if (nnz < 1) return "a sparse matrix must store at least one value (nnz >= 1)";
+  if (bitmap == nullptr) return "the bitmap data is missing";
+  const int64_t elements = static_cast<int64_t>(rows) * cols;
+  const int used_bits = static_cast<int>(elements % 8);  // of the last byte; 0: no padding
+  if (used_bits != 0 && (bitmap[bitmap_bytes - 1] >> used_bits) != 0) {
+    return "padding bits after element rows * cols of the bitmap must be 0";
+  }
+  int64_t set = 0;
+  for (int64_t b = 0; b < bitmap_bytes; ++b) set += PopCount8(bitmap[b]);
+  if (set != nnz) return "the number of set bitmap bits differs from the number of stored values";
+  return nullptr;
+}
+
+void ExpandBitmapSparse(const int8_t* values, const uint8_t* bitmap, int32_t rows, int32_t cols, int8_t* dense) {
+  const int64_t elements = static_cast<int64_t>(rows) * cols;
+  for (int64_t i = 0; i < elements; ++i) {
+    dense[i] = (bitmap[i >> 3] >> (i & 7)) & 1 ? *values++ : 0;
+  }
 }
 
 }  // namespace fastgrnn

@@ -550,6 +550,112 @@ TEST(MacsPerStepGoogle12) {
   EXPECT_EQ(fastgrnn::MacsPerStep(p), 32 * 100 + 100 * 100);
 }
 
+// ---- bitmap-sparse weights (spec "Sparse-stored weights") ----
+
+// The bitmap and row-major non-zero values of a dense [rows, cols] matrix, as the exporter writes them.
+int Compress(const int8_t* dense, int rows, int cols, uint8_t* bitmap, int8_t* values) {
+  const int n = rows * cols;
+  for (int b = 0; b < (n + 7) / 8; ++b) bitmap[b] = 0;
+  int nnz = 0;
+  for (int i = 0; i < n; ++i) {
+    if (dense[i] != 0) {
+      bitmap[i / 8] = static_cast<uint8_t>(bitmap[i / 8] | (1u << (i % 8)));
+      values[nnz++] = dense[i];
+    }
+  }
+  return nnz;
+}
+
+TEST(BitmapSparseExpandsRowMajorLsbFirst) {
+  // [3, 4] = 12 elements: byte 0 holds elements 0-7 (bit 0 = element 0), byte 1 elements 8-11 + 4 padding bits.
+  static const int8_t want[12] = {0, 5, 0, 0,  //
+                                  -7, 0, 0, 127,  //
+                                  0, 0, -127, 1};
+  static const uint8_t bitmap[2] = {0x92, 0x0C};  // bits 1, 4, 7 | bits 10, 11 (2, 3 of byte 1)
+  static const int8_t values[5] = {5, -7, 127, -127, 1};
+  EXPECT_EQ(fastgrnn::BitmapBytes(3, 4), 2);
+  EXPECT_TRUE(fastgrnn::CheckBitmapSparse(bitmap, 2, 3, 4, 5) == nullptr);
+  int8_t dense[12];
+  memset(dense, 0x55, sizeof(dense));
+  fastgrnn::ExpandBitmapSparse(values, bitmap, 3, 4, dense);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(dense[i], want[i]);
+}
+
+TEST(BitmapSparseRoundTripsRandomMatrices) {
+  // Sizes with and without padding, densities from one value to full.
+  static const int kShapes[][2] = {{1, 1}, {1, 8}, {3, 5}, {16, 32}, {100, 25}, {25, 100}, {7, 9}};
+  static int8_t dense[100 * 25], back[100 * 25 + 1], values[100 * 25];
+  static uint8_t bitmap[(100 * 25 + 7) / 8];
+  int cases = 0;
+  for (const auto& shape : kShapes) {
+    const int rows = shape[0], cols = shape[1], n = rows * cols;
+    static const int kKeptPct[] = {0, 30, 70, 100};  // percentage of elements kept
+    for (int pct : kKeptPct) {
+      for (int i = 0; i < n; ++i) {
+        dense[i] = Rand(0, 99) < pct ? static_cast<int8_t>(Rand(1, 127) * (Rand(0, 1) ? 1 : -1)) : 0;
+      }
+      dense[Rand(0, n - 1)] = -3;  // nnz >= 1
+      const int nnz = Compress(dense, rows, cols, bitmap, values);
+      EXPECT_EQ(fastgrnn::BitmapBytes(rows, cols), (n + 7) / 8);
+      EXPECT_TRUE(fastgrnn::CheckBitmapSparse(bitmap, (n + 7) / 8, rows, cols, nnz) == nullptr);
+      memset(back, 0x55, sizeof(back));
+      fastgrnn::ExpandBitmapSparse(values, bitmap, rows, cols, back);
+      EXPECT_EQ(memcmp(back, dense, static_cast<size_t>(n)), 0);
+      EXPECT_EQ(back[n], 0x55);  // nothing written past rows * cols
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 28);
+}
+
+TEST(BitmapSparseRejectsMalformed) {
+  // [3, 5]: 15 elements, 2 bytes, bit 7 of byte 1 is padding.
+  uint8_t bitmap[3] = {0x21, 0x41, 0xFF};  // elements 0, 5, 8, 14: nnz 4
+  EXPECT_TRUE(fastgrnn::CheckBitmapSparse(bitmap, 2, 3, 5, 4) == nullptr);
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 3, 3, 5, 4), "ceil(rows * cols / 8) bytes");
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 1, 3, 5, 4), "ceil(rows * cols / 8) bytes");
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 2, 3, 5, 3), "set bitmap bits differs");
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 2, 3, 5, 5), "set bitmap bits differs");
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 2, 0, 5, 4), "shape must be positive");
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(nullptr, 2, 3, 5, 4), "bitmap data is missing");
+  bitmap[1] = 0xC1;  // the padding bit too
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(bitmap, 2, 3, 5, 5), "padding bits");
+  const uint8_t empty[2] = {0, 0};
+  EXPECT_CONTAINS(fastgrnn::CheckBitmapSparse(empty, 2, 3, 5, 0), "nnz >= 1");
+  // No padding when rows * cols is a multiple of 8: every bit of the last byte is an element.
+  const uint8_t full[2] = {0xFF, 0xFF};
+  EXPECT_TRUE(fastgrnn::CheckBitmapSparse(full, 2, 2, 8, 16) == nullptr);
+}
+
+TEST(SparseExpandedModelRunsLikeTheDenseOne) {
+  // A pruned low-rank model expanded from sparse storage gives the same outputs as the dense original.
+  g_model.Make(10, 12, 4, 5, 70);
+  const Int8Params dense_p = g_model.p;
+  static int8_t x[3 * 10];
+  for (auto& v : x) v = static_cast<int8_t>(Rand(-128, 127));
+  static int8_t values[4][12 * 12], expanded[4][12 * 12];
+  static uint8_t bitmaps[4][(12 * 12 + 7) / 8];
+  const int8_t* mats[4] = {dense_p.w1, dense_p.w2, dense_p.u1, dense_p.u2};
+  const int shapes[4][2] = {{4, 10}, {12, 4}, {5, 12}, {12, 5}};
+  for (int k = 0; k < 4; ++k) {
+    const int nnz = Compress(mats[k], shapes[k][0], shapes[k][1], bitmaps[k], values[k]);
+    EXPECT_TRUE(nnz < shapes[k][0] * shapes[k][1]);
+    EXPECT_TRUE(fastgrnn::CheckBitmapSparse(bitmaps[k], fastgrnn::BitmapBytes(shapes[k][0], shapes[k][1]),
+                                            shapes[k][0], shapes[k][1], nnz) == nullptr);
+    fastgrnn::ExpandBitmapSparse(values[k], bitmaps[k], shapes[k][0], shapes[k][1], expanded[k]);
+  }
+  Int8Params sparse_p = dense_p;
+  sparse_p.w1 = expanded[0];
+  sparse_p.w2 = expanded[1];
+  sparse_p.u1 = expanded[2];
+  sparse_p.u2 = expanded[3];
+  int8_t h_a[12] = {0}, h_b[12] = {0}, out_a[3 * 12], out_b[3 * 12];
+  EXPECT_TRUE(RunModel(dense_p, x, 3, h_a, out_a, true));
+  EXPECT_TRUE(RunModel(sparse_p, x, 3, h_b, out_b, true));
+  EXPECT_EQ(memcmp(out_a, out_b, sizeof(out_a)), 0);
+  EXPECT_EQ(memcmp(h_a, h_b, sizeof(h_a)), 0);
+}
+
 }  // namespace
 
 int main() {
@@ -573,5 +679,9 @@ int main() {
   RUN_TEST(StreamingEqualsWindowAndLastOutput);
   RUN_TEST(ValidateNamesTheProblem);
   RUN_TEST(MacsPerStepGoogle12);
+  RUN_TEST(BitmapSparseExpandsRowMajorLsbFirst);
+  RUN_TEST(BitmapSparseRoundTripsRandomMatrices);
+  RUN_TEST(BitmapSparseRejectsMalformed);
+  RUN_TEST(SparseExpandedModelRunsLikeTheDenseOne);
   return TestSummary("fastgrnn_int8_test");
 }

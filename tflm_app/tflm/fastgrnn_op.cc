@@ -1,8 +1,10 @@
 // TFLM kernel adapter of the custom operator "FastGRNN" (fastgrnn_tf/int8_step_spec.md).
 //
-// Init parses and checks the flexbuffer options, Prepare validates every tensor and plans the
-// memory, Eval binds tensor pointers and runs the int8 core (../fastgrnn/fastgrnn_int8.h). No
-// arithmetic lives here.
+// Init parses and checks the flexbuffer options, Prepare validates every tensor, expands
+// bitmap-sparse weight matrices (optional inputs 10-13, spec "Sparse-stored weights") into the
+// persistent arena and plans the memory, Eval binds tensor pointers (the expanded copy for a sparse
+// matrix) and runs the int8 core (../fastgrnn/fastgrnn_int8.h, which also checks and expands the
+// bitmaps). No arithmetic lives here.
 //
 // Both TFLM API generations are supported, with the same code:
 // - current TFLM (after PR #3797, tensorflow/tflite-micro 2026): the C API types (TfLiteContext,
@@ -33,7 +35,8 @@
 //   tensorflow/lite/micro/kernels/detection_postprocess.cc, signal/micro/kernels/rfft.cc
 //                                                flexbuffers::GetRoot(...).AsMap(), m["key"], IsNull;
 //                                                `static TFLMRegistration r = RegisterOp(...); return &r;`
-//   tensorflow/lite/micro/micro_allocator.cc     tensors with flatbuffer data are kTfLiteMmapRo
+//   tensorflow/lite/micro/micro_allocator.cc     tensors with flatbuffer data are kTfLiteMmapRo (so
+//                                                Prepare can read the constant weights and bitmaps)
 // This file is not compiled against TFLM in this repository (TFLM is never vendored): make test
 // builds it against tflm_app/tflm/fake_tflm/ (older API) and tests/test_tflm_adapter_static.py
 // checks it statically; tests/test_tflm_real_adapter.py (opt-in, TFLM_DIR=<TFLM checkout>) compiles
@@ -72,11 +75,16 @@ namespace {
 using namespace micro;        // NOLINT(build/namespaces): current TFLM's API; empty of these names in older TFLM
 using namespace fastgrnn_op;  // NOLINT(build/namespaces): the tensor index constants
 
-constexpr const char* kTensorNames[kNumInputs] = {
-    "input x", "W/W1", "W2", "U/U1", "U2", "bias_z", "bias_h", "gate_lut", "update_lut", "hidden state"};
+constexpr const char* kTensorNames[kNumInputsWithBitmaps] = {
+    "input x", "W/W1", "W2", "U/U1", "U2", "bias_z", "bias_h", "gate_lut", "update_lut", "hidden state",
+    "W/W1 bitmap", "W2 bitmap", "U/U1 bitmap", "U2 bitmap"};
+constexpr int kNumWeights = 4;  // W/W1, W2, U/U1, U2: inputs kW1Tensor + k, bitmaps kW1BitmapTensor + k
 
 struct OpData {
   fastgrnn::Int8Params params;  // shapes and constants; tensor pointers are bound in Eval
+  // Weight matrices expanded from bitmap-sparse storage in Prepare (persistent arena), indexed by
+  // input - kW1Tensor; nullptr: stored dense (or absent), Eval binds the tensor data.
+  const int8_t* expanded[kNumWeights] = {};
   bool return_sequences = false;
   int32_t batch = 0;
   int32_t steps = 0;
@@ -169,8 +177,9 @@ void* Init(TfLiteContext* context, const char* buffer, size_t length) {
 // Holds the temporary TfLiteTensors of one Prepare and gives them back on every return path.
 class TempTensors {
  public:
-  TempTensors(MicroContext* mc, const TfLiteNode* node) : mc_(mc) {
-    for (int i = 0; i < kNumInputs; ++i) in[i] = mc->AllocateTempInputTensor(node, i);
+  // Inputs past `num_inputs` (the bitmaps of a 10-input op) stay nullptr, as absent ones.
+  TempTensors(MicroContext* mc, const TfLiteNode* node, int num_inputs) : mc_(mc) {
+    for (int i = 0; i < num_inputs; ++i) in[i] = mc->AllocateTempInputTensor(node, i);
     out = mc->AllocateTempOutputTensor(node, kOutputTensor);
   }
   ~TempTensors() {
@@ -182,7 +191,7 @@ class TempTensors {
   TempTensors(const TempTensors&) = delete;
   TempTensors& operator=(const TempTensors&) = delete;
 
-  TfLiteTensor* in[kNumInputs] = {};
+  TfLiteTensor* in[kNumInputsWithBitmaps] = {};
   TfLiteTensor* out = nullptr;
 
  private:
@@ -252,6 +261,27 @@ bool CheckWeight(const TfLiteTensor* t, const char* what, int32_t rows, int32_t 
   return CheckShape(t, what, kTfLiteInt8, 2, dims) && CheckConstant(t, what) && CheckZeroPoint(t, what, 0);
 }
 
+// A bitmap-sparse weight matrix [rows, cols]: constant int8 values [nnz] with zero point 0 and a
+// constant uint8 bitmap [ceil(rows * cols / 8)] whose set bits count nnz (padding bits 0).
+bool CheckSparseWeight(const TfLiteTensor* values, const char* what, const TfLiteTensor* bitmap,
+                       const char* bitmap_what, int32_t rows, int32_t cols) {
+  const int32_t any[1] = {-1};
+  if (!CheckShape(values, what, kTfLiteInt8, 1, any) || !CheckConstant(values, what) ||
+      !CheckZeroPoint(values, what, 0) || !CheckShape(bitmap, bitmap_what, kTfLiteUInt8, 1, any) ||
+      !CheckConstant(bitmap, bitmap_what)) {
+    return false;
+  }
+  const int32_t bitmap_bytes = bitmap->dims->data[0];
+  const int32_t nnz = values->dims->data[0];
+  if (const char* err = fastgrnn::CheckBitmapSparse(bitmap->data.uint8, bitmap_bytes, rows, cols, nnz)) {
+    MicroPrintf("FastGRNN: %s does not fit a [%d, %d] matrix with %d stored values (%d bitmap bytes): %s",
+                bitmap_what, static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(nnz),
+                static_cast<int>(bitmap_bytes), err);
+    return false;
+  }
+  return true;
+}
+
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   OpData* data = static_cast<OpData*>(node->user_data);
   if (data == nullptr) {
@@ -266,9 +296,11 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     }
     return kTfLiteError;
   }
-  if (NumInputs(node) != kNumInputs) {
+  const int num_inputs = NumInputs(node);
+  if (num_inputs != kNumInputs && num_inputs != kNumInputsWithBitmaps) {
     MicroPrintf("FastGRNN: has %d inputs, expected %d (x, W1, W2, U1, U2, bias_z, bias_h, gate_lut, "
-                "update_lut, state)", NumInputs(node), kNumInputs);
+                "update_lut, state) or %d (and the bitmaps of W1, W2, U1, U2)", num_inputs, kNumInputs,
+                kNumInputsWithBitmaps);
     return kTfLiteError;
   }
   if (NumOutputs(node) != kNumOutputs) {
@@ -288,14 +320,16 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   const bool u_low = p.u_rank > 0;
 
   MicroContext* mc = GetMicroContext(context);
-  TempTensors t(mc, node);
-  for (int i = 0; i < kNumInputs; ++i) {
-    const bool optional_absent = (i == kW2Tensor && !w_low) || (i == kU2Tensor && !u_low);
+  TempTensors t(mc, node, num_inputs);
+  for (int i = 0; i < num_inputs; ++i) {
+    const bool optional_absent = ((i == kW2Tensor || i == kW2BitmapTensor) && !w_low) ||
+                                 ((i == kU2Tensor || i == kU2BitmapTensor) && !u_low);
     if (optional_absent && t.in[i] != nullptr) {
       MicroPrintf("FastGRNN: input %d (%s) must be absent (-1) at full rank", i, kTensorNames[i]);
       return kTfLiteError;
     }
-    if (!optional_absent && t.in[i] == nullptr) {
+    // A bitmap may be absent for any matrix (stored dense).
+    if (!optional_absent && i < kNumInputs && t.in[i] == nullptr) {
       MicroPrintf("FastGRNN: input %d (%s) is missing", i, kTensorNames[i]);
       return kTfLiteError;
     }
@@ -317,11 +351,53 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     return kTfLiteError;
   }
 
-  // Weights, biases, LUTs: constant tensors of the spec's shapes.
-  if (!CheckWeight(t.in[kW1Tensor], "W/W1 (input 1)", w_low ? p.w_rank : H, D)) return kTfLiteError;
-  if (w_low && !CheckWeight(t.in[kW2Tensor], "W2 (input 2)", H, p.w_rank)) return kTfLiteError;
-  if (!CheckWeight(t.in[kU1Tensor], "U/U1 (input 3)", u_low ? p.u_rank : H, H)) return kTfLiteError;
-  if (u_low && !CheckWeight(t.in[kU2Tensor], "U2 (input 4)", H, p.u_rank)) return kTfLiteError;
+  // Weights: constant int8 matrices of the spec's shapes, each stored dense [rows, cols] or, with its
+  // bitmap, bitmap-sparse (values [nnz]); a sparse one is expanded once into the persistent arena.
+  const struct {
+    int index;
+    int bitmap;
+    const char* what;
+    const char* sparse_what;
+    const char* bitmap_what;
+    int32_t rows;
+    int32_t cols;
+    bool present;
+  } weights[kNumWeights] = {
+      {kW1Tensor, kW1BitmapTensor, "W/W1 (input 1)", "W/W1 (input 1, sparse values)", "W/W1 bitmap (input 10)",
+       w_low ? p.w_rank : H, D, true},
+      {kW2Tensor, kW2BitmapTensor, "W2 (input 2)", "W2 (input 2, sparse values)", "W2 bitmap (input 11)", H,
+       p.w_rank, w_low},
+      {kU1Tensor, kU1BitmapTensor, "U/U1 (input 3)", "U/U1 (input 3, sparse values)", "U/U1 bitmap (input 12)",
+       u_low ? p.u_rank : H, H, true},
+      {kU2Tensor, kU2BitmapTensor, "U2 (input 4)", "U2 (input 4, sparse values)", "U2 bitmap (input 13)", H,
+       p.u_rank, u_low},
+  };
+  const int8_t* weight_data[kNumWeights] = {};
+  for (int k = 0; k < kNumWeights; ++k) {
+    const auto& w = weights[k];
+    data->expanded[k] = nullptr;
+    if (!w.present) continue;
+    const TfLiteTensor* wt = t.in[w.index];
+    const TfLiteTensor* bitmap = t.in[w.bitmap];
+    if (bitmap == nullptr) {
+      if (!CheckWeight(wt, w.what, w.rows, w.cols)) return kTfLiteError;
+      weight_data[k] = wt->data.int8;
+      continue;
+    }
+    if (!CheckSparseWeight(wt, w.sparse_what, bitmap, w.bitmap_what, w.rows, w.cols)) return kTfLiteError;
+    const size_t bytes = static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols);
+    int8_t* dense = static_cast<int8_t*>(mc->AllocatePersistentBuffer(bytes));
+    if (dense == nullptr) {
+      MicroPrintf("FastGRNN: arena too small for %d bytes of %s expanded from its bitmap", static_cast<int>(bytes),
+                  w.what);
+      return kTfLiteError;
+    }
+    fastgrnn::ExpandBitmapSparse(wt->data.int8, bitmap->data.uint8, w.rows, w.cols, dense);
+    data->expanded[k] = dense;
+    weight_data[k] = dense;
+  }
+
+  // Biases, LUTs: constant tensors of the spec's shapes.
   const int32_t h_dims[1] = {H};
   const int32_t lut_dims[1] = {kLutSize};
   const struct {
@@ -373,10 +449,10 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   p.input_zero_point = zx;
 
   // The core's own consistency check, with the constant data bound (Prepare sees flatbuffer data).
-  p.w1 = t.in[kW1Tensor]->data.int8;
-  p.w2 = w_low ? t.in[kW2Tensor]->data.int8 : nullptr;
-  p.u1 = t.in[kU1Tensor]->data.int8;
-  p.u2 = u_low ? t.in[kU2Tensor]->data.int8 : nullptr;
+  p.w1 = weight_data[0];
+  p.w2 = weight_data[1];  // nullptr at full rank
+  p.u1 = weight_data[2];
+  p.u2 = weight_data[3];
   p.bias_z = t.in[kBiasZTensor]->data.i32;
   p.bias_h = t.in[kBiasHTensor]->data.i32;
   p.gate_lut = t.in[kGateLutTensor]->data.i16;
@@ -422,15 +498,22 @@ const T* InputData(TfLiteContext* context, TfLiteNode* node, int index) {
   return tflite::micro::GetTensorData<T>(tflite::micro::GetEvalInput(context, node, index));
 }
 
+// A weight matrix (input kW1Tensor..kU2Tensor): the copy Prepare expanded from bitmap-sparse
+// storage, else the dense tensor data.
+const int8_t* WeightData(TfLiteContext* context, TfLiteNode* node, const OpData* data, int index) {
+  const int8_t* expanded = data->expanded[index - kW1Tensor];
+  return expanded != nullptr ? expanded : InputData<int8_t>(context, node, index);
+}
+
 TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   OpData* data = static_cast<OpData*>(node->user_data);
   TFLITE_DCHECK(data != nullptr);
 
   fastgrnn::Int8Params p = data->params;
-  p.w1 = InputData<int8_t>(context, node, kW1Tensor);
-  p.w2 = p.w_rank > 0 ? InputData<int8_t>(context, node, kW2Tensor) : nullptr;
-  p.u1 = InputData<int8_t>(context, node, kU1Tensor);
-  p.u2 = p.u_rank > 0 ? InputData<int8_t>(context, node, kU2Tensor) : nullptr;
+  p.w1 = WeightData(context, node, data, kW1Tensor);
+  p.w2 = p.w_rank > 0 ? WeightData(context, node, data, kW2Tensor) : nullptr;
+  p.u1 = WeightData(context, node, data, kU1Tensor);
+  p.u2 = p.u_rank > 0 ? WeightData(context, node, data, kU2Tensor) : nullptr;
   p.bias_z = InputData<int32_t>(context, node, kBiasZTensor);
   p.bias_h = InputData<int32_t>(context, node, kBiasHTensor);
   p.gate_lut = InputData<int16_t>(context, node, kGateLutTensor);

@@ -2,7 +2,9 @@
 //
 // A thin adapter: it parses the flexbuffer options, validates every tensor in Prepare and calls
 // the TFLM-independent int8 core (tflm_app/fastgrnn/fastgrnn_int8.h) in Eval. The hidden state
-// is the variable input tensor 9, so MicroInterpreter::Reset() clears it.
+// is the variable input tensor 9, so MicroInterpreter::Reset() clears it. The op has 10 inputs, or
+// 14 when weight matrices are stored bitmap-sparse (inputs 10-13, spec "Sparse-stored weights"):
+// Prepare expands those once into the persistent arena (rows * cols bytes per sparse matrix).
 //
 //   static tflite::MicroMutableOpResolver<3> resolver;
 //   resolver.AddCustom(tflite::kFastGrnnOpName, tflite::Register_FASTGRNN());
@@ -42,7 +44,14 @@ constexpr int kBiasHTensor = 6;      // int32 [H]
 constexpr int kGateLutTensor = 7;    // int16 [256]
 constexpr int kUpdateLutTensor = 8;  // int16 [256]
 constexpr int kStateTensor = 9;      // variable int8 [B, H], scale 1/128, zero point 0
-constexpr int kNumInputs = 10;
+constexpr int kNumInputs = 10;       // without bitmaps (every weight matrix stored dense)
+// Optional bitmaps of inputs 1-4, uint8 [ceil(rows * cols / 8)]; -1 (or no such input): the matrix is
+// stored dense. With a bitmap, the weight input holds only the non-zero values, int8 [nnz].
+constexpr int kW1BitmapTensor = 10;
+constexpr int kW2BitmapTensor = 11;  // absent whenever W2 is
+constexpr int kU1BitmapTensor = 12;
+constexpr int kU2BitmapTensor = 13;  // absent whenever U2 is
+constexpr int kNumInputsWithBitmaps = 14;
 
 constexpr int kOutputTensor = 0;  // int8 [B, T, H] (return_sequences) or [B, H]
 constexpr int kNumOutputs = 1;

@@ -29,6 +29,7 @@ const char* TfLiteTypeGetName(TfLiteType type) {
     case kTfLiteInt8: return "INT8";
     case kTfLiteInt16: return "INT16";
     case kTfLiteInt32: return "INT32";
+    case kTfLiteUInt8: return "UINT8";
     case kTfLiteFloat32: return "FLOAT32";
     default: return "Unknown type";
   }

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 typedef enum { kTfLiteOk = 0, kTfLiteError = 1 } TfLiteStatus;
-typedef enum { kTfLiteNoType = 0, kTfLiteFloat32 = 1, kTfLiteInt32 = 2, kTfLiteInt16 = 7, kTfLiteInt8 = 9 } TfLiteType;
+typedef enum {
+  kTfLiteNoType = 0, kTfLiteFloat32 = 1, kTfLiteInt32 = 2, kTfLiteUInt8 = 3, kTfLiteInt16 = 7, kTfLiteInt8 = 9
+} TfLiteType;
 typedef enum { kTfLiteNoQuantization = 0, kTfLiteAffineQuantization = 1 } TfLiteQuantizationType;
 typedef enum { kTfLiteMemNone = 0, kTfLiteMmapRo, kTfLiteArenaRw } TfLiteAllocationType;
 #define kTfLiteOptionalTensor (-1)
@@ -14,7 +16,7 @@ typedef struct { float scale; int32_t zero_point; } TfLiteQuantizationParams;
 typedef struct { TfLiteQuantizationType type; void* params; } TfLiteQuantization;
 typedef struct { TfLiteFloatArray* scale; TfLiteIntArray* zero_point; int32_t quantized_dimension; }
     TfLiteAffineQuantization;
-typedef union { int32_t* i32; int16_t* i16; int8_t* int8; char* raw; void* data; } TfLitePtrUnion;
+typedef union { int32_t* i32; int16_t* i16; int8_t* int8; uint8_t* uint8; char* raw; void* data; } TfLitePtrUnion;
 typedef struct {
   TfLiteType type;
   TfLitePtrUnion data;
