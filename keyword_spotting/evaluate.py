@@ -35,7 +35,7 @@ import numpy as np
 from keyword_spotting.audio_io import atomic_write_bytes, read_wav
 from keyword_spotting.datasets import SILENCE, UNKNOWN, SplitDataset
 from keyword_spotting.detector import Detection, DetectorParams
-from keyword_spotting.features import FeatureSpec, int8_features
+from keyword_spotting.features import FeatureSpec
 from keyword_spotting.train_config import Config, config_from_dict
 
 NON_KEYWORD_CLASSES = (SILENCE, UNKNOWN, "negative")
@@ -45,7 +45,6 @@ STAGE_MODELS = {"float": "dense/dense.keras", "pruned": "retrain/stripped.keras"
 THRESHOLDS = tuple(range(256))
 STREAM_NAME = "eval_stream.wav"
 REPORT_NAME = "eval_report.json"
-_FEATURE_CHUNK_FRAMES = 4096
 
 
 # ----------------------------------------------------------------------------------------------
@@ -404,18 +403,6 @@ def load_pipeline_model(run: Run, classes: Sequence[str]) -> Any:
     return model
 
 
-def stream_features(audio: np.ndarray, spec: FeatureSpec, chunk_frames: int = _FEATURE_CHUNK_FRAMES
-                    ) -> np.ndarray:
-    """`int8_features` of a long stream, computed in chunks of frames (same values, bounded memory)."""
-    n = spec.num_frames(len(audio))
-    parts = []
-    for f0 in range(0, n, chunk_frames):
-        f1 = min(n, f0 + chunk_frames)
-        a, b = f0 * spec.hop_samples, (f1 - 1) * spec.hop_samples + spec.window_samples
-        parts.append(int8_features(audio[a:b], spec))
-    return np.concatenate(parts) if parts else np.zeros((0, spec.num_features), np.int8)
-
-
 def operating_point(curve: Any, fa_target: float) -> tuple[Any, bool]:
     """(`metrics.OperatingPoint`, target met): the lowest FRR with FA/h <= `fa_target`
     (`metrics.choose_operating_point`); when no threshold reaches it, the lowest FA/h (then the
@@ -483,7 +470,8 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     stream, sources = _build_stream(run, dataset, wav, minutes, seed, split, extra_negative_dirs,
                                     extra_noise_dirs, model.detector.keywords)
     t1 = time.time()
-    feats = stream_features(stream.audio, model.features)
+    frontend = pipeline.resolve_frontend("auto")  # the device's C++ frontend when built: kws_host's numbers
+    feats = pipeline.stream_features(stream.audio, model.features, frontend)
     scores = pipeline.frame_scores(model, feats)
     t2 = time.time()
     spec = model.features
@@ -499,6 +487,7 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     labels = sorted({e.label for e in stream.events})
     op_dets = [_detection_dict(d, model.classes, spec) for d in sweep.detect(op.threshold)]
     return {
+        "features_frontend": frontend,
         "split": split,
         "threshold": op.threshold,
         "frr": op.frr,

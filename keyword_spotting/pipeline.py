@@ -1,7 +1,12 @@
 """The Python streaming wake-word pipeline, bit-exact with the C++ host runner (`tflm_app/host`).
 
-int16 audio -> `features.int8_features` -> int8 FastGRNN step per frame (`fastgrnn_tf.int8_oracle`,
-state kept) -> int8 head (`fastgrnn_tf.head_oracle`) -> uint8 scores -> `detector.StreamingDetector`.
+int16 audio -> int8 features -> int8 FastGRNN step per frame (`fastgrnn_tf.int8_oracle`, state kept)
+-> int8 head (`fastgrnn_tf.head_oracle`) -> uint8 scores -> `detector.StreamingDetector`.
+
+Features come from the device's C++ frontend (`device_frontend`, the library `make cpp-host` builds)
+when it is available ("auto"), so the detections equal `kws_host`'s and the firmware's on streams of
+any length; `frontend="reference"` uses `features.int8_features` (the spec's numpy/librosa reference,
+equal to the C++ one on >= 99.9% of values).
 
     model = load_model("model.fgb")                  # or a .tflite (via fastgrnn_tf.tflite_reader)
     result = run_stream(model, pcm_int16)            # scores [frames, classes], timed detections
@@ -24,9 +29,12 @@ from fastgrnn_tf import bundle as fgb
 from fastgrnn_tf import head_oracle, int8_oracle
 from fastgrnn_tf.head_oracle import HeadLayer
 from fastgrnn_tf.int8_oracle import Int8Params
+from keyword_spotting import device_frontend
 from keyword_spotting.detector import Detection, DetectorParams, StreamingDetector
 from keyword_spotting.features import FeatureSpec, int8_features
 
+FRONTENDS = ("auto", "device", "reference")
+_CHUNK_FRAMES = 6000  # reference features of long streams in chunks (same values, bounded memory)
 _INT_FEATURE_FIELDS = ("sample_rate", "window_samples", "hop_samples", "n_fft", "n_mels", "n_mfcc")
 _HEAD_INTS = ("input_zero_point", "output_zero_point", "output_multiplier", "output_shift")
 
@@ -188,6 +196,31 @@ def load_model(path: str | os.PathLike, *, features: FeatureSpec | None = None,
 
 
 # ----------------------------------------------------------------------------------------------
+def resolve_frontend(frontend: str) -> str:
+    """"device" or "reference" for a requested frontend ("auto": device when its library is built)."""
+    if frontend not in FRONTENDS:
+        raise ValueError(f"frontend must be one of {FRONTENDS}, got {frontend!r}")
+    if frontend == "auto":
+        return "device" if device_frontend.available() else "reference"
+    if frontend == "device" and not device_frontend.available():
+        raise FileNotFoundError(f"{device_frontend.library_path()}: the C++ frontend library is not built "
+                                f"(run `make cpp-host`, or set {device_frontend.LIB_ENV})")
+    return frontend
+
+
+def stream_features(audio: np.ndarray, spec: FeatureSpec, frontend: str = "auto") -> np.ndarray:
+    """int8 features [frames, D] of a whole int16 stream with the chosen frontend."""
+    if resolve_frontend(frontend) == "device":
+        return device_frontend.device_int8_features(audio, spec)
+    n = spec.num_frames(len(audio))
+    parts = []
+    for f0 in range(0, n, _CHUNK_FRAMES):
+        f1 = min(n, f0 + _CHUNK_FRAMES)
+        a, b = f0 * spec.hop_samples, (f1 - 1) * spec.hop_samples + spec.window_samples
+        parts.append(int8_features(audio[a:b], spec))
+    return np.concatenate(parts) if parts else np.zeros((0, spec.num_features), np.int8)
+
+
 def frame_scores(model: KwsModel, feats: np.ndarray, h0: np.ndarray | None = None,
                  return_state: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """int8 features [frames, D] -> uint8 scores [frames, classes]: one step per frame, state kept.
@@ -233,6 +266,7 @@ class StreamResult:
     features: np.ndarray            # int8 [frames, D]
     scores: np.ndarray              # uint8 [frames, classes]
     detections: list[TimedDetection]
+    frontend: str = "given"         # "device", "reference", or "given" (features passed in)
 
 
 def detect_scores(model: KwsModel, scores: np.ndarray) -> list[TimedDetection]:
@@ -246,29 +280,37 @@ def detect_scores(model: KwsModel, scores: np.ndarray) -> list[TimedDetection]:
     return out
 
 
-def run_stream(model: KwsModel, audio: np.ndarray, feats: np.ndarray | None = None) -> StreamResult:
-    """The whole pipeline over one int16 stream (features computed unless `feats` is given)."""
+def run_stream(model: KwsModel, audio: np.ndarray, feats: np.ndarray | None = None,
+               frontend: str = "auto") -> StreamResult:
+    """The whole pipeline over one int16 stream (features computed with `frontend` unless `feats` is given)."""
     audio = np.asarray(audio)
     if audio.dtype != np.int16 or audio.ndim != 1:
         raise ValueError(f"audio must be 1-D int16 PCM, got {audio.dtype} {list(audio.shape)}")
+    used = "given"
     if feats is None:
-        feats = int8_features(audio, model.features)
+        used = resolve_frontend(frontend)
+        feats = stream_features(audio, model.features, used)
     scores = frame_scores(model, feats)
-    return StreamResult(features=feats, scores=scores, detections=detect_scores(model, scores))
+    return StreamResult(features=feats, scores=scores, detections=detect_scores(model, scores), frontend=used)
 
 
 class StreamingPipeline:
     """Microphone-style pipeline: push int16 chunks of any size, get detections as they happen.
 
     Frames are computed as soon as their last sample arrives, exactly the frames of the offline
-    path (`feature_spec.md`, "Framing"), so the detections equal `run_stream` on the whole stream.
+    path (`feature_spec.md`, "Framing"), so the detections equal `run_stream` on the whole stream
+    (with the same frontend).
     """
 
-    def __init__(self, model: KwsModel) -> None:
+    def __init__(self, model: KwsModel, frontend: str = "auto") -> None:
         self.model = model
+        self.frontend = resolve_frontend(frontend)
+        self._device = device_frontend.DeviceFrontend(model.features) if self.frontend == "device" else None
         self.reset()
 
     def reset(self) -> None:
+        if self._device is not None:
+            self._device.reset()
         self._buf = np.zeros(0, np.int16)
         self._skip = 0  # samples still to drop when hop > window
         self._h = np.zeros(self.model.step.units, np.int8)
@@ -283,16 +325,12 @@ class StreamingPipeline:
         chunk = np.asarray(chunk)
         if chunk.dtype != np.int16 or chunk.ndim != 1:
             raise ValueError(f"chunk must be 1-D int16 PCM, got {chunk.dtype} {list(chunk.shape)}")
-        spec = self.model.features
-        drop = min(self._skip, len(chunk))
-        self._skip -= drop
-        self._buf = np.concatenate([self._buf, chunk[drop:]])
-        n = spec.num_frames(len(self._buf))
-        if n == 0:
+        if self._device is not None:
+            feats = self._device.push(chunk)
+        else:
+            feats = self._reference_frames(chunk)
+        if len(feats) == 0:
             return []
-        feats = int8_features(self._buf[: (n - 1) * spec.hop_samples + spec.window_samples], spec)
-        self._skip = max(0, n * spec.hop_samples - len(self._buf))
-        self._buf = self._buf[n * spec.hop_samples:]
         scores, self._h = frame_scores(self.model, feats, self._h, return_state=True)
         out = []
         for row in scores:
@@ -300,6 +338,20 @@ class StreamingPipeline:
             if d is not None:
                 out.append(_timed(self.model, d))
         return out
+
+
+    def _reference_frames(self, chunk: np.ndarray) -> np.ndarray:
+        spec = self.model.features
+        drop = min(self._skip, len(chunk))
+        self._skip -= drop
+        self._buf = np.concatenate([self._buf, chunk[drop:]])
+        n = spec.num_frames(len(self._buf))
+        if n == 0:
+            return np.zeros((0, spec.num_features), np.int8)
+        feats = int8_features(self._buf[: (n - 1) * spec.hop_samples + spec.window_samples], spec)
+        self._skip = max(0, n * spec.hop_samples - len(self._buf))
+        self._buf = self._buf[n * spec.hop_samples:]
+        return feats
 
 
 # ----------------------------------------------------------------------------------------------
@@ -342,6 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="whole-model .fgb bundle")
     ap.add_argument("--wav", required=True, help="16 kHz mono 16-bit PCM WAV")
     ap.add_argument("--scores", help="write the per-frame uint8 scores here (one line per frame)")
+    ap.add_argument("--frontend", choices=FRONTENDS, default="auto",
+                    help="feature frontend: the device's C++ one (its library, `make cpp-host`), the Python "
+                         "reference, or auto (device when built; default)")
     args = ap.parse_args(argv)
     try:
         model = load_model(args.model)
@@ -349,7 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"pipeline: {e}", file=sys.stderr)
         return 2
-    result = run_stream(model, audio)
+    try:
+        result = run_stream(model, audio, frontend=args.frontend)
+    except FileNotFoundError as e:
+        print(f"pipeline: {e}", file=sys.stderr)
+        return 2
     if args.scores:
         np.savetxt(args.scores, result.scores, fmt="%d")
     for d in result.detections:

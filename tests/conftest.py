@@ -60,6 +60,7 @@ def build_host_target(target: str) -> Path:
     if res.returncode != 0:
         pytest.fail(f"building {target} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
     exe = next((p for p in HOST_BUILD.rglob(target) if p.is_file() and os.access(p, os.X_OK)), None)
+    exe = exe or next((p for p in HOST_BUILD.rglob(f"lib{target}.so") if p.is_file()), None)  # a library
     assert exe is not None, f"{target} not found under {HOST_BUILD}"
     return exe
 

@@ -383,3 +383,61 @@ def test_python_cli_prints_what_kws_host_prints(kws_host: pathlib.Path, model_fi
     sf.write(bad, np.zeros((100, 2), np.int16), 16000, subtype="PCM_16")
     assert main(["--model", str(model_file), "--wav", str(bad)]) == 2
     assert "2 channels" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def device_frontend_lib() -> pathlib.Path:
+    """The C++ frontend's shared library (what the Python pipeline uses for the device's features)."""
+    from keyword_spotting import device_frontend
+
+    build_host_target("kws_frontend")
+    assert device_frontend.available(), f"{device_frontend.library_path()} does not load"
+    return device_frontend.library_path()
+
+
+def _minutes_stream(minutes: float, seed: int) -> np.ndarray:
+    """Minutes of keyword and other-word clips over background noise (real recordings), else synthetic."""
+    if not SC.is_dir():
+        return _synthetic_audio(60 * minutes, seed)
+    rng = np.random.default_rng(seed)
+    words = [d for d in sorted(SC.iterdir()) if d.is_dir() and not d.name.startswith("_")]
+    noise = np.concatenate([_read(p) for p in sorted((SC / "_background_noise_").glob("*.wav"))[:3]]).astype(float)
+    parts, total = [], 0
+    while total < minutes * 60 * 16000:
+        clips = sorted(words[int(rng.integers(0, len(words)))].glob("*.wav"))
+        clip = _read(clips[int(rng.integers(0, len(clips)))]).astype(np.float64) * rng.uniform(0.3, 1.5)
+        gap = int(rng.integers(2000, 20000))
+        start = int(rng.integers(0, len(noise) - gap))
+        parts += [clip, rng.uniform(0.05, 0.5) * noise[start:start + gap]]
+        total += len(clip) + gap
+    return np.clip(np.concatenate(parts), -32768, 32767).astype(np.int16)
+
+
+def test_minutes_long_stream_detections_identical_with_the_device_frontend(
+        kws_host: pathlib.Path, model_file: pathlib.Path, device_frontend_lib: pathlib.Path,
+        tmp_path: pathlib.Path) -> None:
+    """A 3-minute stream: the Python pipeline on the device's frontend (`frontend="device"`) gives kws_host's
+    features, scores and detections exactly, offline and when fed in odd-sized chunks; the reference
+    frontend stays within the feature spec's tolerance."""
+    audio = _minutes_stream(3.0, 21)
+    wav = tmp_path / "long.wav"
+    sf.write(wav, audio, 16000, subtype="PCM_16")
+    model = load_model(model_file)
+    dets, scores, feats, _ = _run_host(kws_host, model_file, tmp_path, "--chunk", "1000", wav=wav)
+    py = run_stream(model, audio, frontend="device")
+    assert py.frontend == "device"
+    np.testing.assert_array_equal(feats, py.features)
+    _assert_scores_match(scores, py.scores)
+    assert dets == _rounded(py.detections) and len(dets) >= 5
+    live = StreamingPipeline(model, frontend="device")
+    rng, live_dets, i = np.random.default_rng(0), [], 0
+    while i < len(audio):
+        n = int(rng.integers(1, 3000))
+        live_dets += live.push(audio[i:i + n])
+        i += n
+    assert live_dets == py.detections
+    ref = run_stream(model, audio, frontend="reference")
+    off = float(np.mean(ref.features != py.features))
+    print(f"3-min stream: {len(dets)} detections identical (device frontend); reference frontend features "
+          f"off by 1 on {100 * off:.5f}% of values, its detections {len(ref.detections)}")
+    assert off <= 0.001 and np.abs(ref.features.astype(int) - py.features).max(initial=0) <= 1
