@@ -130,7 +130,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         p = Path(path)
         if not p.is_file():
             raise ValueError(f"config file not found: {p}")
-        d = yaml.safe_load(p.read_text()) or {}
+        # JSON as JSON: YAML 1.1 reads the 1e-06 that save_config writes as a string.
+        d = (json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())) or {}
         if not isinstance(d, dict):
             raise ValueError(f"config file {p} must hold a mapping")
     for item in overrides or []:

@@ -191,6 +191,27 @@ def test_calibrate_populates_ranges(trained, digits) -> None:
         np.testing.assert_array_equal(b, w.numpy())
 
 
+def test_init_activation_ranges_from_float_model(trained, digits) -> None:
+    x_train = digits[0]
+    float_model = trained["float"]
+    fresh = qat.make_qat_model(float_model, input_quant=INPUT_QUANT)
+    head = fresh.layers[-1]
+    names = {w.name.split("/")[-1][:-2]: w for w in head.non_trainable_weights}
+    assert float(names["pre_activation_min"].numpy()) == -6.0  # TF-MOT's default before
+    ranges = qat.init_activation_ranges(fresh, float_model, x_train)
+    assert set(ranges) == {names["pre_activation_min"].name}
+    dense = float_model.layers[-1]
+    probe = keras.Model(float_model.inputs, dense.input)
+    logits = probe.predict(x_train, verbose=0) @ dense.kernel.numpy() + dense.bias.numpy()  # before the softmax
+    np.testing.assert_allclose(ranges[names["pre_activation_min"].name],
+                               (min(logits.min(), 0.0), max(logits.max(), 0.0)), rtol=1e-5, atol=1e-5)
+    # A list of batches works too (calibrate takes the same input).
+    batches = [x_train[:64], x_train[64:100]]
+    qat.init_activation_ranges(fresh, float_model, batches)
+    qat.calibrate(fresh, batches)
+    assert qat.quant_ranges(fresh)["pre_absmax"] > 0
+
+
 def test_qat_respects_masking() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1, (2, 4, 5)).astype(np.float32)

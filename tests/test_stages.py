@@ -93,9 +93,43 @@ def test_interrupted_stage_resumes_from_last_epoch(digits, seeded, tmp_path: Pat
         assert abs(fraction - 0.4) <= 0.01, (name, fraction)
 
 
+def test_qat_keeps_best_validation_epoch_and_starts_head_ranges_from_float(digits, seeded, tmp_path: Path) -> None:
+    train, val = _datasets(digits)
+    config = StageConfig(epochs_dense=4, epochs_prune=1, epochs_retrain=0, epochs_qat=3, lr_dense=0.02, lr_qat=0.05,
+                         keep_w=0.5, keep_u=0.5, input_quant=(1 / 16, -8), qat_select="val_accuracy")
+    result = train_stages(_model_fn, train, val, config, tmp_path)
+    state = json.loads((tmp_path / "qat" / "state.json").read_text())
+    accs = state["history"]["val_accuracy"]
+    assert len(accs) == 3 and state["best"]["epoch"] == 1 + int(np.argmax(accs))
+    x_val, y_val = digits[2], digits[3]
+    kept = float(np.mean(np.argmax(result.qat_model.predict(x_val, verbose=0), -1) == y_val))
+    assert abs(kept - max(accs)) < 1e-4, (kept, accs)
+    # The saved model is the selected one; a rerun loads it and trains nothing.
+    again = train_stages(_model_fn, train, val, config, tmp_path)
+    assert again.epochs_run["qat"] == 0
+    np.testing.assert_array_equal(again.qat_model.predict(x_val, verbose=0), result.qat_model.predict(x_val, verbose=0))
+    # The head's activation range started from the float model's outputs, not TF-MOT's [-6, 6].
+    fresh = qat.make_qat_model(result.stripped_model, config.input_quant)
+    ranges = qat.init_activation_ranges(fresh, result.stripped_model, digits[0])
+    assert ranges and all(lo < -6.0 or hi > 6.0 for lo, hi in ranges.values()), ranges
+
+
+def test_workdir_made_before_a_new_config_field_still_matches(digits, seeded, tmp_path: Path) -> None:
+    train, val = _datasets(digits)
+    config = StageConfig(epochs_dense=1, epochs_prune=1, epochs_retrain=0, qat=False)
+    train_stages(_model_fn, train, val, config, tmp_path)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["qat_select"]  # as written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    assert train_stages(_model_fn, train, val, config, tmp_path).epochs_run == dict.fromkeys(STAGES, 0)
+    with pytest.raises(ValueError, match="different config"):
+        train_stages(_model_fn, train, val, StageConfig(epochs_dense=1, epochs_prune=1, epochs_retrain=0, qat=False,
+                                                        qat_select="val_accuracy"), tmp_path)
+
+
 @pytest.mark.parametrize("kwargs, field", [
     ({"epochs_prune": 0}, "epochs_prune"), ({"epochs_dense": -1}, "epochs_dense"),
-    ({"lr_qat": 0.0}, "lr_qat"),
+    ({"lr_qat": 0.0}, "lr_qat"), ({"qat_select": "accuracy"}, "qat_select"),
     ({"keep_w": 0.0}, "keep_w"), ({"keep_u": 2.0}, "keep_u"), ({"prune_schedule": "x"}, "prune_schedule"),
     ({"steps_per_epoch": 0}, "steps_per_epoch")])
 def test_bad_config(kwargs: dict, field: str) -> None:

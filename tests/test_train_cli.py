@@ -26,6 +26,15 @@ def test_config_overrides_and_errors(tmp_path) -> None:
     assert cfg.model.units == 20 and cfg.features.num_features == 40
 
 
+def test_saved_config_loads_back(tmp_path) -> None:
+    from keyword_spotting.train_config import save_config
+
+    cfg = load_config(None, ["model.units=48"])
+    save_config(cfg, tmp_path / "config.json")  # features.log_floor 1e-06: a string to YAML 1.1
+    again = load_config(tmp_path / "config.json")
+    assert again.to_dict() == cfg.to_dict()
+
+
 def test_bad_config_exits_2(tmp_path, capsys) -> None:
     assert main(["--set", "model.kind=lstm"]) == 2
     assert "model.kind" in capsys.readouterr().err
