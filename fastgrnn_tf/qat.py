@@ -20,6 +20,11 @@ The FastGRNN RNN layer is annotated with `FastGRNNQuantizeConfig` and its cell r
 - hidden state h: Q0.7 (scale 1/128, range [-1, 127/128]) at every step;
 - optionally the input: int8 affine with the feature spec's scale and zero point.
 All rounding uses straight-through gradients (clipping passes no gradient outside its range).
+When the input is quantized, the forward value of h is the int8 kernel's, exactly: the integers of
+x, h and the weights are recovered from their fake-quantized values and one step of the spec runs
+on them in float64 (every value is an integer below 2^53, so it is exact), with the multipliers,
+biases and LUTs the exporter derives from the same ranges (`quantize.quantize_params`). The float
+fake-quantized step gives the gradient (straight-through); the int8 model then predicts what QAT did.
 Dense / Softmax head layers get TF-MOT's default 8-bit scheme.
 """
 
@@ -68,6 +73,40 @@ def fake_quant(x: tf.Tensor, scale: tf.Tensor | float, qmin: float, qmax: float)
     clipping range (zero gradient outside it, like tf.quantization.fake_quant_*)."""
     clipped = tf.clip_by_value(x, qmin * scale, qmax * scale)
     return clipped + tf.stop_gradient(_round_half_up(clipped / scale) * scale - clipped)
+
+
+def _frexp_exponent(real: tf.Tensor) -> tf.Tensor:
+    """e with real = f * 2^e, f in [0.5, 1) (math.frexp), for real > 0 (float64)."""
+    e = tf.floor(tf.math.log(real) / np.log(2.0)) + 1.0
+    f = real / tf.pow(tf.constant(2.0, tf.float64), e)
+    return e + tf.cast(f >= 1.0, tf.float64) - tf.cast(f < 0.5, tf.float64)
+
+
+def _multiplier(real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """`quantize.quantize_multiplier` in float64 TF ops: (m, n) with real ~= m / 2^n."""
+    n = tf.minimum(31.0 - _frexp_exponent(real), 62.0)
+    m = tf.round(real * tf.pow(tf.constant(2.0, tf.float64), n))
+    n = tf.where(m >= 2.0**31, n - 1.0, n)
+    return tf.round(real * tf.pow(tf.constant(2.0, tf.float64), n)), n
+
+
+def _pair(real_a: tf.Tensor, real_b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """`quantize.quantize_pair`: two multipliers with one shift."""
+    _, n = _multiplier(tf.maximum(real_a, real_b))
+    scale = tf.pow(tf.constant(2.0, tf.float64), n)
+    n = tf.where(tf.maximum(tf.round(real_a * scale), tf.round(real_b * scale)) >= 2.0**31, n - 1.0, n)
+    scale = tf.pow(tf.constant(2.0, tf.float64), n)
+    return tf.round(real_a * scale), tf.round(real_b * scale), n
+
+
+def _requant(acc: tf.Tensor, m: tf.Tensor, n: tf.Tensor) -> tf.Tensor:
+    """The spec's `(acc * m + 2^(n-1)) >> n` on float64 integers (exact below 2^53)."""
+    scale = tf.pow(tf.constant(2.0, tf.float64), n)
+    return tf.floor((acc * m + scale / 2.0) / scale)
+
+
+def _rshift_round(x: tf.Tensor, k: int) -> tf.Tensor:
+    return tf.floor((x + 2.0 ** (k - 1)) / 2.0**k)
 
 
 def fake_quant_affine(x: tf.Tensor, scale: float, zero_point: int) -> tf.Tensor:
@@ -187,7 +226,73 @@ class QATFastGRNNCell(FastGRNNCell):
         nu = fake_quant(tf.sigmoid(self.nu), 1.0 / Q15, 0.0, Q15 - 1)
         h = (zeta * (1.0 - z) + nu) * c + z * h_prev
         h = fake_quant(h, H_SCALE, -128.0, 127.0)
+        if self.input_scale is not None:
+            h_exact = self._exact_step(x, h_prev, s_v if self.w_rank else None, s_u if self.u_rank else None, pre_max)
+            h = h + tf.stop_gradient(tf.cast(h_exact, h.dtype) * H_SCALE - h)
         return h, [h]
+
+    def _exact_step(self, x: tf.Tensor, h_prev: tf.Tensor, s_v: tf.Tensor | None, s_u: tf.Tensor | None,
+                    pre_max: tf.Tensor) -> tf.Tensor:
+        """One step of `int8_step_spec.md` on the integers behind the fake-quantized values: int8 h as
+        float64. Constants are derived from the current ranges exactly as `quantize_params` derives them."""
+        f64 = tf.float64
+
+        def ints(value: tf.Tensor, scale: tf.Tensor | float) -> tf.Tensor:
+            return tf.round(tf.cast(value, f64) / tf.cast(scale, f64))
+
+        def weight(name: str) -> tuple[tf.Tensor, tf.Tensor]:  # as quantize.quantize_weight
+            m = tf.cast(getattr(self, name), f64)
+            amax = tf.reduce_max(tf.abs(m))
+            s = tf.where(amax > 0, amax / 127.0, tf.constant(1.0, f64))
+            return tf.clip_by_value(tf.round(m / s), -127.0, 127.0), s
+
+        s_x = tf.constant(self.input_scale, f64)
+        s_h = tf.constant(H_SCALE, f64)
+        xo = ints(x, s_x)  # x - zero point
+        hq = ints(h_prev, s_h)
+        s_p = tf.minimum(tf.cast(tf.maximum(pre_max, _EPS), f64) / 127.0, MAX_PRE_STEP)
+        s_acc = s_p / 256.0
+        if self.w_rank is None:
+            wq, s_w = weight("W")
+            aw, real_w = tf.matmul(xo, wq), s_x * s_w / s_acc
+        else:
+            w1q, s_w1 = weight("W1")
+            w2q, s_w2 = weight("W2")
+            s_v64 = tf.cast(s_v, f64)
+            vm, vn = _multiplier(s_x * s_w1 / s_v64)
+            v = tf.clip_by_value(_requant(tf.matmul(xo, w1q), vm, vn), -128.0, 127.0)
+            aw, real_w = tf.matmul(v, w2q), s_v64 * s_w2 / s_acc
+        if self.u_rank is None:
+            uq, s_uw = weight("U")
+            au, real_u = tf.matmul(hq, uq), s_h * s_uw / s_acc
+        else:
+            u1q, s_u1 = weight("U1")
+            u2q, s_u2 = weight("U2")
+            s_u64 = tf.cast(s_u, f64)
+            um, un = _multiplier(s_h * s_u1 / s_u64)
+            u = tf.clip_by_value(_requant(tf.matmul(hq, u1q), um, un), -128.0, 127.0)
+            au, real_u = tf.matmul(u, u2q), s_u64 * s_u2 / s_acc
+        pw, pu, pn = _pair(real_w, real_u)
+        scale = tf.pow(tf.constant(2.0, f64), pn)
+        pre = tf.floor((aw * pw + au * pu + scale / 2.0) / scale)
+        grid = (tf.range(256, dtype=f64) - 128.0) * s_p
+
+        def lut(act: Any) -> tf.Tensor:
+            return tf.clip_by_value(tf.floor(tf.cast(act(grid), f64) * Q15 + 0.5), -Q15, Q15 - 1)
+
+        def index(bias: tf.Variable) -> tf.Tensor:
+            b = tf.round(tf.cast(bias, f64) / s_acc)
+            return tf.cast(tf.clip_by_value(_rshift_round(pre + b, 8), -128.0, 127.0) + 128.0, tf.int32)
+
+        z = tf.gather(lut(self._gate), index(self.bias_z))
+        c = tf.gather(lut(self._update), index(self.bias_h))
+
+        def q15(v: tf.Variable) -> tf.Tensor:
+            return tf.clip_by_value(tf.floor(tf.sigmoid(tf.cast(v, f64)) * Q15 + 0.5), 0.0, Q15 - 1)
+
+        a = _rshift_round(q15(self.zeta) * (Q15 - z), 15) + q15(self.nu)
+        h = _rshift_round(_rshift_round(a * c, 15) + _rshift_round(z * hq, 7), 8)
+        return tf.clip_by_value(h, -128.0, 127.0)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "input_scale": self.input_scale,

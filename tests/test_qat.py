@@ -127,11 +127,13 @@ def test_qat_matches_int8_oracle(trained, digits) -> None:
         h_int8, _ = oracle.run(ip, x_int8[:, t:t + 1], h0=h0)
         one_step.append(np.abs(h_int8.astype(np.float64) - h_qat[:, t]))
     one_step = np.stack(one_step, axis=1)
-    assert np.mean(one_step == 0) >= 0.99, np.mean(one_step == 0)
-    assert np.mean(one_step <= 1) >= 0.995, np.mean(one_step <= 1)
-    # Free-running over the whole sequence the one-LSB flips compound, but stay small on average.
+    # The QAT forward value of h is the kernel's integer step (QATFastGRNNCell._exact_step): equal,
+    # teacher-forced and free-running over the whole sequence.
+    print(f"QAT vs int8 oracle: one step {np.mean(one_step == 0):.6f} equal; free-running "
+          f"{np.mean(oracle.run(ip, x_int8, return_sequences=True)[0] == h_qat):.6f} equal")
+    assert np.all(one_step == 0)
     seq_int8, _ = oracle.run(ip, x_int8, return_sequences=True)
-    assert np.mean(np.abs(seq_int8 - h_qat)) < 0.6
+    np.testing.assert_array_equal(seq_int8, h_qat)
 
 
 def test_quantize_apply_on_pruned_stripped_model(digits) -> None:
