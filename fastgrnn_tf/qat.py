@@ -252,26 +252,20 @@ class QATFastGRNNCell(FastGRNNCell):
         hq = ints(h_prev, s_h)
         s_p = tf.minimum(tf.cast(tf.maximum(pre_max, _EPS), f64) / 127.0, MAX_PRE_STEP)
         s_acc = s_p / 256.0
-        if self.w_rank is None:
-            wq, s_w = weight("W")
-            aw, real_w = tf.matmul(xo, wq), s_x * s_w / s_acc
-        else:
-            w1q, s_w1 = weight("W1")
-            w2q, s_w2 = weight("W2")
-            s_v64 = tf.cast(s_v, f64)
-            vm, vn = _multiplier(s_x * s_w1 / s_v64)
-            v = tf.clip_by_value(_requant(tf.matmul(xo, w1q), vm, vn), -128.0, 127.0)
-            aw, real_w = tf.matmul(v, w2q), s_v64 * s_w2 / s_acc
-        if self.u_rank is None:
-            uq, s_uw = weight("U")
-            au, real_u = tf.matmul(hq, uq), s_h * s_uw / s_acc
-        else:
-            u1q, s_u1 = weight("U1")
-            u2q, s_u2 = weight("U2")
-            s_u64 = tf.cast(s_u, f64)
-            um, un = _multiplier(s_h * s_u1 / s_u64)
-            u = tf.clip_by_value(_requant(tf.matmul(hq, u1q), um, un), -128.0, 127.0)
-            au, real_u = tf.matmul(u, u2q), s_u64 * s_u2 / s_acc
+        def path(inp: tf.Tensor, s_in: tf.Tensor, full: str, low: tuple[str, str],
+                 s_mid: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+            """(accumulator, its real scale in units of s_acc) of the W or U path (spec steps 2-3)."""
+            if s_mid is None:
+                wq, s_w = weight(full)
+                return tf.matmul(inp, wq), s_in * s_w / s_acc
+            (w1q, s_w1), (w2q, s_w2) = weight(low[0]), weight(low[1])
+            s_mid = tf.cast(s_mid, f64)
+            m, n = _multiplier(s_in * s_w1 / s_mid)
+            mid = tf.clip_by_value(_requant(tf.matmul(inp, w1q), m, n), -128.0, 127.0)
+            return tf.matmul(mid, w2q), s_mid * s_w2 / s_acc
+
+        aw, real_w = path(xo, s_x, "W", ("W1", "W2"), s_v)
+        au, real_u = path(hq, s_h, "U", ("U1", "U2"), s_u)
         pw, pu, pn = _pair(real_w, real_u)
         scale = tf.pow(tf.constant(2.0, f64), pn)
         pre = tf.floor((aw * pw + au * pu + scale / 2.0) / scale)

@@ -250,3 +250,23 @@ def test_make_qat_model_errors(trained) -> None:
         qat.make_qat_model(pruned)
     with pytest.raises(ValueError, match="input_zero_point"):
         qat.QATFastGRNNCell(4, input_scale=0.1)
+
+
+@pytest.mark.parametrize("w_rank, u_rank, update", [(None, None, "tanh"), (4, None, "quantTanh"), (None, 6, "sigmoid")])
+def test_qat_forward_is_the_int8_step_for_every_rank(w_rank, u_rank, update) -> None:
+    """Full-rank and low-rank W / U, other update activations: QAT h (inference) = the oracle's int8 h."""
+    from fastgrnn_tf import int8_oracle, quantize
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((12, 8))
+    h = keras.layers.RNN(FastGRNNCell(16, w_rank=w_rank, u_rank=u_rank, update_activation=update))(inp)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(h))
+    x = np.random.default_rng(0).normal(0, 1, (64, 12, 8)).astype(np.float32)
+    qm = qat.make_qat_model(model, input_quant=(0.05, 3))
+    qat.calibrate(qm, x)
+    xq = np.clip(np.round(x / 0.05) + 3, -128, 127).astype(np.int8)
+    rnn = next(layer for layer in qm.layers if tuple(layer.output.shape[1:]) == (16,))
+    h_qat = keras.Model(qm.inputs, rnn.output)((xq.astype(np.float32) - 3) * 0.05, training=False).numpy() * 128
+    ip = quantize.quantize_params(qat.fastgrnn_float_params(qm), 0.05, 3, ranges=qat.quant_ranges(qm))
+    h_int8, _ = int8_oracle.run(ip, xq)
+    np.testing.assert_array_equal(h_qat, h_int8.astype(np.float32))
