@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as S
 
+from fastgrnn_tf.tflite_export import _add_buffer, pack_model
+
 LIMB_BITS = 10
 EXACT_LIMIT = 2**24
 """Integers below this magnitude are exact in float32."""
@@ -81,13 +83,7 @@ class Graph:
                data: np.ndarray | None = None, quant: tuple[float, int] | None = None) -> int:
         t = S.TensorT()
         t.name, t.type, t.shape = name, _TYPES[np.dtype(dtype)], np.asarray(list(shape), np.int32)
-        t.buffer = 0
-        if data is not None:
-            buf = S.BufferT()
-            raw = np.ascontiguousarray(data, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
-            buf.data = np.frombuffer(raw, np.uint8)
-            self.model.buffers.append(buf)
-            t.buffer = len(self.model.buffers) - 1
+        t.buffer = 0 if data is None else _add_buffer(self.model, np.asarray(data, dtype))
         if quant is not None:
             q = S.QuantizationParametersT()
             q.scale, q.zeroPoint, q.quantizedDimension = [float(quant[0])], [int(quant[1])], 0
@@ -223,8 +219,6 @@ class Graph:
         return out
 
     def finish(self) -> bytes:
-        from fastgrnn_tf.tflite_export import pack_model
-
         return pack_model(self.model)
 
     # ------------------------------------------------------------------------------------------

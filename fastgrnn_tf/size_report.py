@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from fastgrnn_tf.bundle import atomic_write_bytes
+from fastgrnn_tf.sparse_weights import stored_bytes
 from fastgrnn_tf.tflite_reader import find_fastgrnn_op, read_exported, read_model
 
 
@@ -27,7 +28,7 @@ def sparse_bytes(mats: list[np.ndarray]) -> dict[str, int]:
     """Bytes of int8 matrices ([out, in]) stored densely, as bitmap+values, and as CSR."""
     dense = sum(int(m.size) for m in mats)
     nnz = sum(int(np.count_nonzero(m)) for m in mats)
-    bitmap = sum((int(m.size) + 7) // 8 for m in mats) + nnz
+    bitmap = sum(stored_bytes(m, sparse=True) for m in mats)
     csr = 2 * nnz + sum(2 * (int(m.shape[0]) + 1) for m in mats)
     return {"dense": dense, "nonzeros": nnz, "bitmap": bitmap, "csr": csr}
 
@@ -54,7 +55,7 @@ def size_report(tflite: bytes | str | os.PathLike) -> dict:
         "fastgrnn_weight_nonzeros": sp["nonzeros"],
         "fastgrnn_weight_density": round(sp["nonzeros"] / max(1, total_entries), 4),
         "fastgrnn_weights_stored_bytes": stored,
-        "fastgrnn_weights_storage": "bitmap" if len(ins) > 10 and max(ins[10:14]) >= 0 else "dense",
+        "fastgrnn_weights_storage": _storage(ins, len(mats)),
         "fastgrnn_weights_dense_bytes": sp["dense"],
         "fastgrnn_weights_sparse_bytes": min(sp["bitmap"], sp["csr"]),
         "fastgrnn_weights_sparse_format": "bitmap" if sp["bitmap"] <= sp["csr"] else "csr",
@@ -72,6 +73,12 @@ def size_report(tflite: bytes | str | os.PathLike) -> dict:
         "sparse_format_note": "bitmap = ceil(entries/8) + nnz bytes; "
                               "csr = 2*nnz + 2*(rows+1) bytes per matrix",
     }
+
+
+def _storage(ins: list[int], matrices: int) -> str:
+    """"bitmap" (every matrix sparse-stored), "mixed" or "dense", from the op's bitmap inputs 10-13."""
+    sparse = sum(i >= 0 for i in ins[10:14])
+    return "dense" if sparse == 0 else "bitmap" if sparse == matrices else "mixed"
 
 
 def write_size_report(path: str | os.PathLike, report: dict) -> None:

@@ -89,6 +89,9 @@ def _make_run(data: Path, run: Path) -> None:
         (run / "stages" / sub).mkdir(parents=True)
         model.save(run / "stages" / sub / name)
     q = qat.make_qat_model(model, (INPUT_QUANT["scale"], INPUT_QUANT["zero_point"]))
+    batches = qat.input_batches(make_dataset(x_fit, y, view, 64), 64, 8)  # ranges started as the QAT stage does
+    qat.init_activation_ranges(q, model, batches)
+    qat.calibrate(q, batches)
     q.compile(keras.optimizers.Adam(2e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     q.fit(make_dataset(x_fit, y, view, 16, shuffle=True), epochs=2, verbose=0)
     (run / "stages" / "qat").mkdir(parents=True)
