@@ -13,6 +13,8 @@ Splits are speaker-disjoint:
 - Folder loaders rank speakers by the SHA1 of their name and give the first speakers to
   validation until it holds `val_percentage` % of the clips, the next to test, the rest to
   train (`assign_speaker_splits`): deterministic, and never an empty split with >= 3 speakers.
+- `speaker_fold` re-splits any loaded dataset for speaker K-fold cross-validation: all clips pooled,
+  speakers dealt to K folds of about equal size; fold k is the test split, fold k+1 validation.
 """
 
 from __future__ import annotations
@@ -137,6 +139,35 @@ def assign_speaker_splits(speaker_counts: dict[str, int], val_percentage: float 
     for s in speakers[i:]:
         out[s] = "train"
     return out
+
+
+def speaker_fold(dataset: SplitDataset, folds: int, fold: int) -> SplitDataset:
+    """Fold `fold` of a speaker K-fold split of all of `dataset`'s clips (train + val + test pooled).
+
+    Speakers, ranked by the SHA1 of their id, go one by one to the fold holding the fewest clips so far
+    (ties: the lowest fold), so every speaker's clips are in exactly one fold and the folds are about
+    equal in size. Test = fold `fold`, val = fold `fold + 1` (mod K), train = the other K - 2 folds.
+    Over k = 0..K-1 every clip is a test clip exactly once. Deterministic."""
+    if not isinstance(folds, int) or folds < 3:
+        raise ValueError(f"folds must be an integer >= 3 (one fold each for test and validation), got {folds!r}")
+    if not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ValueError(f"fold must be an integer in [0, {folds}), got {fold!r}")
+    items = [*dataset.train, *dataset.val, *dataset.test]
+    counts = Counter(it.speaker for it in items)
+    if len(counts) < folds:
+        raise ValueError(f"{folds} folds need at least {folds} distinct speakers, got {len(counts)}")
+    sizes = [0] * folds
+    fold_of: dict[str, int] = {}
+    for speaker in sorted(counts, key=lambda s: (_sha1_int(s), s)):
+        k = min(range(folds), key=lambda i: (sizes[i], i))
+        fold_of[speaker] = k
+        sizes[k] += counts[speaker]
+    val_fold = (fold + 1) % folds
+    role = {fold: "test", val_fold: "val"}
+    pick: dict[str, list[Item]] = {name: [] for name in SPLITS}
+    for it in items:
+        pick[role.get(fold_of[it.speaker], "train")].append(it)
+    return SplitDataset(pick["train"], pick["val"], pick["test"], list(dataset.class_names), list(dataset.noise))
 
 
 def _silence_items(split: str, n: int, label: int) -> list[Item]:

@@ -11,6 +11,7 @@ streaming T=1), `model_window.tflite` (custom op, one 1-s window per invoke), `m
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -24,7 +25,15 @@ from keyword_spotting.train_config import Config, load_config, save_config
 
 
 def load_dataset(cfg: Config, progress: bool = True):
-    """The SplitDataset the config names (the TTS kind synthesizes its folder first, once)."""
+    """The SplitDataset the config names (the TTS kind synthesizes its folder first, once); with
+    data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`)."""
+    from keyword_spotting import datasets
+
+    ds = _load_split(cfg, progress)
+    return datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
+
+
+def _load_split(cfg: Config, progress: bool):
     from keyword_spotting import datasets
 
     d = cfg.data
@@ -92,11 +101,10 @@ def training_dataset(x: np.ndarray, y: np.ndarray, view: Any, batch_size: int, c
     return both.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
 
 
-def _accuracy(model: Any, x: np.ndarray, y: np.ndarray, spec: Any) -> float:
+def _predict(model: Any, x: np.ndarray, spec: Any) -> np.ndarray:
     from keyword_spotting.features import dequantize
 
-    probs = model.predict(dequantize(x, spec), batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(probs, axis=-1) == y))
+    return np.argmax(model.predict(dequantize(x, spec), batch_size=256, verbose=0), axis=-1)
 
 
 def _tensorboard(out: Path):
@@ -131,11 +139,14 @@ def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
     view = model_view(cfg.features, scale, zp)
     ds = training_dataset(x, y, view, cfg.train.batch_size, cfg.data.context_frames, cfg.data.seed)
     model.fit(ds, epochs=cfg.train.epochs_dense, verbose=0)
-    return _accuracy(model, *arrays["test"], view)
+    x_test, y_test = arrays["test"]
+    return float(np.mean(_predict(model, x_test, view) == y_test))
 
 
-def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True) -> dict:
-    """The whole job; returns the model card (also written to `out_dir/model_card.json`)."""
+def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
+                 cache_dir: str | Path | None = None) -> dict:
+    """The whole job; returns the model card (also written to `out_dir/model_card.json`).
+    cache_dir: the feature cache (default `out_dir/cache`; it is keyed by file and spec, so runs may share it)."""
     from fastgrnn_tf import c_array, size_report, tflite_reader
     from fastgrnn_tf.builtin_export import export_builtin_tflite
     from fastgrnn_tf.bundle import atomic_write_bytes
@@ -154,7 +165,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
     classes = list(dataset.class_names)
     aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms)
     arrays = make_split_arrays(dataset, cfg.features, aug, copies=cfg.data.augment_copies, seed=cfg.data.seed,
-                               cache_dir=out / "cache", workers=1, progress=progress)
+                               cache_dir=Path(cache_dir) if cache_dir else out / "cache", workers=1, progress=progress)
     x_train, y_train = arrays["train"]
     frames = x_train.shape[1]
     spec = cfg.features
@@ -179,12 +190,13 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
         "train_config": stage_cfg.__dict__ | {"input_quant": list(stage_cfg.input_quant)},
         "data": {"kind": cfg.data.kind, "root": cfg.data.root, **{s: len(arrays[s][1]) for s in arrays}},
         "epochs_run": result.epochs_run,
-        "accuracy_float": _accuracy(result.float_model, x_test, y_test, view),
-        "accuracy_pruned": _accuracy(result.stripped_model, x_test, y_test, view),
     }
+    # Test-clip predictions of every model (predictions_test.npz: per-clip comparisons, kws-crossval).
+    preds = {"labels": y_test, "float": _predict(result.float_model, x_test, view),
+             "pruned": _predict(result.stripped_model, x_test, view)}
     final = result.qat_model or result.stripped_model
     if result.qat_model is not None:
-        card["accuracy_qat"] = _accuracy(result.qat_model, x_test, y_test, view)
+        preds["qat"] = _predict(result.qat_model, x_test, view)
 
     # Exports: custom op (streaming and window), builtin-only, C array, bundle, sizes.
     from fastgrnn_tf.tflite_export import export_custom_tflite
@@ -212,13 +224,15 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True)
 
     # int8 accuracy: the oracle driven only from the exported flatbuffer's tensors.
     m = tflite_reader.read_exported(out / "model.tflite")
-    pred_int8 = tflite_reader.predict(m, x_test)
-    card["accuracy_int8"] = float(np.mean(pred_int8 == y_test))
-    if result.qat_model is not None:
-        from keyword_spotting.features import dequantize
-
-        pred_qat = np.argmax(result.qat_model.predict(dequantize(x_test, view), verbose=0), axis=-1)
-        card["int8_vs_qat_agreement"] = float(np.mean(pred_qat == pred_int8))
+    pred_int8 = preds["int8"] = tflite_reader.predict(m, x_test)
+    for name in ("float", "pruned", "qat", "int8"):
+        if name in preds:
+            card[f"accuracy_{name}"] = float(np.mean(preds[name] == y_test))
+    if "qat" in preds:
+        card["int8_vs_qat_agreement"] = float(np.mean(preds["qat"] == pred_int8))
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v, np.int64) for k, v in preds.items()})
+    atomic_write_bytes(out / "predictions_test.npz", buf.getvalue())
     if baseline_gru:
         card["accuracy_gru_float_baseline"] = train_baseline_gru(cfg, arrays, len(classes))
     card["sizes"] = sizes

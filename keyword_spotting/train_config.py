@@ -29,8 +29,13 @@ class DataConfig:
     snr_db: tuple[float, float] = (5.0, 20.0)
     max_shift_ms: float = 100.0
     seed: int = 0
+    folds: int = 0  # > 0: speaker K-fold cross-validation split (datasets.speaker_fold), test = fold `fold`
+    fold: int = 0
 
     def validate(self) -> None:
+        if self.folds != 0 and (self.folds < 3 or not 0 <= self.fold < self.folds):
+            raise ValueError(f"data.folds must be 0 (the loader's split) or >= 3 with 0 <= data.fold < data.folds, "
+                             f"got folds={self.folds}, fold={self.fold}")
         if self.kind not in ("speech_commands", "custom", "filename", "tts"):
             raise ValueError(f"data.kind must be speech_commands, custom, filename or tts, got {self.kind!r}")
         if self.kind != "tts" and not self.root:

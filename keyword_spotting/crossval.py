@@ -1,0 +1,147 @@
+"""`kws-crossval`: speaker K-fold cross-validation of the whole `kws-train` job.
+
+    kws-crossval --config my.yaml --folds 5 --out build/cv [--set train.epochs_dense=40 ...]
+
+All clips of the configured dataset are pooled and dealt to K speaker-disjoint folds
+(`datasets.speaker_fold`); run k trains on K-2 folds, validates on fold k+1 and tests on fold k,
+in `--out/fold<k>/` (a complete `kws-train` output; an interrupted job resumes where it stopped, a
+finished fold is reused). Every clip is then a held-out test clip exactly once, so the float, pruned,
+QAT and int8 accuracies are measured on the whole dataset instead of one small test split.
+`--out/cv_report.json`: per-fold and pooled accuracies, the pooled int8 - float gaps in points with a
+paired bootstrap 95% interval over clips, and how many clips each model gets right that the other
+misses. The feature cache is shared by the folds (`--out/cache`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keyword_spotting.train_config import Config, load_config
+
+MODELS = ("float", "pruned", "qat", "int8")
+BOOTSTRAP_SAMPLES = 2000
+
+
+def fold_config(cfg: Config, folds: int, fold: int, out: Path) -> Config:
+    """The kws-train config of fold `fold`: data.folds / data.fold set, out_dir = out/fold<k>."""
+    c = copy.deepcopy(cfg)
+    c.data.folds, c.data.fold = folds, fold
+    c.out_dir = str(out / f"fold{fold}")
+    c.validate()
+    return c
+
+
+def _fold_done(fold_dir: Path, cfg: Config) -> bool:
+    """A finished fold: its model card and predictions exist and it was made with this config."""
+    if not ((fold_dir / "model_card.json").is_file() and (fold_dir / "predictions_test.npz").is_file()):
+        return False
+    stored = json.loads((fold_dir / "config.json").read_text()) if (fold_dir / "config.json").is_file() else None
+    if stored != json.loads(json.dumps(cfg.to_dict(), default=list)):
+        raise ValueError(f"{fold_dir} holds a run with a different config; use another --out or delete it")
+    return True
+
+
+def paired_gap(labels: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    """Accuracy of `a` minus accuracy of `b` on the same clips, in points, with a paired bootstrap 95%
+    interval (clips resampled with replacement) and the discordant clip counts."""
+    ra, rb = (a == labels), (b == labels)
+    diff = ra.astype(np.float64) - rb.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(BOOTSTRAP_SAMPLES, len(diff)))
+    boot = diff[idx].mean(axis=1) * 100.0
+    return {"points": float(diff.mean() * 100.0),
+            "ci95": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            "only_first_right": int(np.sum(ra & ~rb)), "only_second_right": int(np.sum(~ra & rb))}
+
+
+def summarize(fold_dirs: list[Path]) -> dict[str, Any]:
+    """The cross-validation report from finished fold directories (model_card.json + predictions_test.npz)."""
+    per_fold, pooled = [], {}
+    for d in fold_dirs:
+        card = json.loads((d / "model_card.json").read_text())
+        with np.load(d / "predictions_test.npz") as z:
+            preds = {k: z[k] for k in z.files}
+        n = len(preds["labels"])
+        row = {"fold": d.name, "test_clips": n, "model_bytes": card.get("model_bytes")}
+        for m in MODELS:
+            if m in preds:
+                row[f"accuracy_{m}"] = float(np.mean(preds[m] == preds["labels"]))
+        per_fold.append(row)
+        for k, v in preds.items():
+            pooled.setdefault(k, []).append(v)
+    cat = {k: np.concatenate(v) for k, v in pooled.items()}
+    labels = cat["labels"]
+    report: dict[str, Any] = {"folds": len(fold_dirs), "test_clips": int(len(labels)), "per_fold": per_fold}
+    for m in MODELS:
+        if m in cat and len(cat[m]) == len(labels):
+            report[f"accuracy_{m}"] = float(np.mean(cat[m] == labels))
+    if "int8" in cat:
+        for ref in ("float", "pruned"):
+            if ref in cat:
+                report[f"int8_minus_{ref}"] = paired_gap(labels, cat["int8"], cat[ref])
+                fold_gaps = [100.0 * (r["accuracy_int8"] - r[f"accuracy_{ref}"]) for r in per_fold]
+                report[f"int8_minus_{ref}"]["per_fold_points"] = fold_gaps
+        if "qat" in cat:
+            report["int8_vs_qat_agreement"] = float(np.mean(cat["int8"] == cat["qat"]))
+    return report
+
+
+def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Trains (or reuses) every fold, then writes and returns `out/cv_report.json`."""
+    from fastgrnn_tf.bundle import atomic_write_bytes
+    from keyword_spotting.train_cli import run_training
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dirs = []
+    for k in range(folds):
+        fcfg = fold_config(cfg, folds, k, out)
+        fold_dir = Path(fcfg.out_dir)
+        if not _fold_done(fold_dir, fcfg):
+            print(f"kws-crossval: fold {k + 1}/{folds} -> {fold_dir}", flush=True)
+            run_training(fcfg, progress=progress, cache_dir=out / "cache")
+            import tf_keras as keras
+
+            keras.backend.clear_session()
+        dirs.append(fold_dir)
+    report = summarize(dirs)
+    report["config"] = json.loads(json.dumps(cfg.to_dict(), default=list))
+    atomic_write_bytes(out / "cv_report.json", (json.dumps(report, indent=2) + "\n").encode())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="kws-crossval", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="YAML config (as for kws-train)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a value")
+    ap.add_argument("--data", help="Speech Commands folder (shortcut for data.kind/root)")
+    ap.add_argument("--folds", type=int, default=5, help="number of speaker folds (>= 3; default 5)")
+    ap.add_argument("--out", default="build/crossval", help="output folder (one sub-folder per fold)")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    overrides = list(args.set)
+    if args.data:
+        overrides += ["data.kind=speech_commands", f"data.root={args.data}"]
+    try:
+        cfg = load_config(args.config, overrides)
+        if cfg.data.folds:
+            raise ValueError("data.folds is set by --folds; remove it from the config")
+        fold_config(cfg, args.folds, 0, Path(args.out))  # validates --folds
+        report = run_crossval(cfg, args.folds, args.out, progress=not args.no_progress)
+    except ValueError as e:
+        print(f"kws-crossval: {e}", file=sys.stderr)
+        return 2
+    keys = [k for k in report if k.startswith(("accuracy_", "int8_")) or k == "test_clips"]
+    print(json.dumps({k: report[k] for k in keys}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
