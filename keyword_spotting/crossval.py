@@ -42,8 +42,10 @@ def _fold_done(fold_dir: Path, cfg: Config) -> bool:
     """A finished fold: its model card and predictions exist and it was made with this config."""
     if not ((fold_dir / "model_card.json").is_file() and (fold_dir / "predictions_test.npz").is_file()):
         return False
-    stored = json.loads((fold_dir / "config.json").read_text()) if (fold_dir / "config.json").is_file() else None
-    if stored != json.loads(json.dumps(cfg.to_dict(), default=list)):
+    stored = json.loads((fold_dir / "config.json").read_text()) if (fold_dir / "config.json").is_file() else {}
+    current = json.loads(json.dumps(cfg.to_dict(), default=list))
+    stored.pop("out_dir", None), current.pop("out_dir")  # a moved folder is still the same run
+    if stored != current:
         raise ValueError(f"{fold_dir} holds a run with a different config; use another --out or delete it")
     return True
 

@@ -148,6 +148,10 @@ def test_run_crossval_trains_each_fold_once_and_resumes(tmp_path: Path, monkeypa
     calls.clear()
     assert crossval.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0
     assert calls == []  # finished folds are reused
+    moved = out.rename(tmp_path / "cv_moved")
+    assert crossval.main(["--folds", "3", "--out", str(moved), "--no-progress", *sets]) == 0
+    assert calls == []  # also from a moved folder
+    out = moved
     # A different config in the same folder is refused, naming the folder.
     rc = crossval.main(["--folds", "3", "--out", str(out), "--set", "train.epochs_qat=1", *sets])
     assert rc == 2 and calls == []
