@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from keyword_spotting.train_config import Config, load_config
+from keyword_spotting.train_config import Config
 
 MODELS = ("float", "pruned", "qat", "int8")
 BOOTSTRAP_SAMPLES = 2000
@@ -120,19 +120,16 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
 
 
 def main(argv: list[str] | None = None) -> int:
+    from keyword_spotting.train_cli import add_config_arguments, config_from_arguments
+
     ap = argparse.ArgumentParser(prog="kws-crossval", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", help="YAML config (as for kws-train)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a value")
-    ap.add_argument("--data", help="Speech Commands folder (shortcut for data.kind/root)")
+    add_config_arguments(ap)
     ap.add_argument("--folds", type=int, default=5, help="number of speaker folds (>= 3; default 5)")
     ap.add_argument("--out", default="build/crossval", help="output folder (one sub-folder per fold)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    overrides = list(args.set)
-    if args.data:
-        overrides += ["data.kind=speech_commands", f"data.root={args.data}"]
     try:
-        cfg = load_config(args.config, overrides)
+        cfg = config_from_arguments(args)
         if cfg.data.folds:
             raise ValueError("data.folds is set by --folds; remove it from the config")
         fold_config(cfg, args.folds, 0, Path(args.out))  # validates --folds

@@ -248,20 +248,30 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     return card
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="kws-train", description=__doc__.split("\n")[0])
+def add_config_arguments(ap: argparse.ArgumentParser) -> None:
+    """--config, --set and --data, shared by the CLIs that take a training config."""
     ap.add_argument("--config", help="YAML config (see keyword_spotting/train_config.py)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a value")
-    ap.add_argument("--out", help="output folder (overrides out_dir)")
     ap.add_argument("--data", help="Speech Commands folder (shortcut for data.kind/root)")
-    ap.add_argument("--baseline-gru", action="store_true", help="also train a float GRU baseline")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
+
+
+def config_from_arguments(args: argparse.Namespace) -> Config:
+    """The Config of `add_config_arguments`' flags; ValueError names what is wrong."""
     overrides = list(args.set)
     if args.data:
         overrides += ["data.kind=speech_commands", f"data.root={args.data}"]
+    return load_config(args.config, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="kws-train", description=__doc__.split("\n")[0])
+    add_config_arguments(ap)
+    ap.add_argument("--out", help="output folder (overrides out_dir)")
+    ap.add_argument("--baseline-gru", action="store_true", help="also train a float GRU baseline")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
     try:
-        cfg = load_config(args.config, overrides)
+        cfg = config_from_arguments(args)
     except ValueError as e:
         print(f"kws-train: {e}", file=sys.stderr)
         return 2
