@@ -144,3 +144,74 @@ def test_bad_arguments(digits, tmp_path: Path) -> None:
     infinite = train.repeat()
     with pytest.raises(ValueError, match="steps_per_epoch"):
         train_stages(_model_fn, infinite, val, StageConfig(), tmp_path / "x")
+
+
+def _snapshot_recorder(averager, snapshots: list) -> keras.callbacks.Callback:
+    class Recorder(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            step = int(averager.optimizer_.iterations.numpy())
+            if step > averager.start and (step - averager.start) % averager.every == 0:
+                snapshots.append([w.numpy().copy() for w in averager.weights_])
+
+    return Recorder()
+
+
+def test_weight_average_is_the_mean_of_the_last_steps_and_survives_a_checkpoint(tmp_path: Path) -> None:
+    from fastgrnn_tf.stages import WeightAverage
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((640, 5)).astype(np.float32), rng.integers(0, 3, 640)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)  # 40 steps per epoch
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    opt = keras.optimizers.SGD(0.1)
+    model.compile(opt, "sparse_categorical_crossentropy")
+    avg = WeightAverage(model, opt, total_steps=120, fraction=0.5)
+    assert (avg.start, avg.every) == (60, 2)
+    snaps: list = []
+    model.fit(ds, epochs=2, verbose=0, callbacks=[_snapshot_recorder(avg, snaps), avg])
+    assert int(avg.count.numpy()) == len(snaps) == 10  # steps 62, 64, ..., 80
+    # A checkpoint of epoch 2 restored into a fresh averager (a resumed run) continues the same sums.
+    path = tf.train.Checkpoint(average=tf.train.Checkpoint(**avg.checkpoint_vars)).save(str(tmp_path / "c"))
+    again = WeightAverage(model, opt, total_steps=120, fraction=0.5)
+    tf.train.Checkpoint(average=tf.train.Checkpoint(**again.checkpoint_vars)).restore(path).assert_consumed()
+    assert int(again.count.numpy()) == 10
+    model.fit(ds, epochs=1, verbose=0, callbacks=[_snapshot_recorder(again, snaps), again])
+    assert int(again.count.numpy()) == len(snaps) == 30
+    last = [w.numpy().copy() for w in model.weights]
+    assert again.apply() == 30
+    for w, ws, before in zip(model.weights, zip(*snaps, strict=True), last, strict=True):
+        np.testing.assert_allclose(w.numpy(), np.mean(ws, axis=0), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(w.numpy(), before)  # the average is not the last step's weights
+    assert WeightAverage(model, opt, total_steps=120, fraction=0.5).apply() == 0  # no snapshots: unchanged
+
+
+def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
+    train, val = _datasets(digits)
+    base = dict(epochs_dense=2, epochs_prune=1, epochs_retrain=0, epochs_qat=2, lr_dense=0.02, lr_qat=0.05,
+                keep_w=0.5, keep_u=0.5, input_quant=(1 / 16, -8))
+    averaged = train_stages(_model_fn, train, val, StageConfig(**base), tmp_path / "a")
+    # Same dense / pruned models, QAT without averaging: different weights, same sparsity support.
+    for st in ("dense", "prune", "retrain"):
+        import shutil
+
+        shutil.copytree(tmp_path / "a" / st, tmp_path / "b" / st)
+    last = train_stages(_model_fn, train, val, StageConfig(**base, qat_average=0.0), tmp_path / "b")
+    pa, pl = qat.fastgrnn_float_params(averaged.qat_model), qat.fastgrnn_float_params(last.qat_model)
+    for name in ("W1", "U1"):
+        assert not np.allclose(pa[name], pl[name])
+        np.testing.assert_array_equal(pa[name] == 0, pl[name] == 0)
+    x_val, y_val = digits[2], digits[3]
+    pred = np.argmax(averaged.qat_model.predict(x_val, verbose=0), -1)
+    pred_last = np.argmax(last.qat_model.predict(x_val, verbose=0), -1)
+    assert np.mean(pred == y_val) > 0.5 and np.mean(pred == y_val) >= np.mean(pred_last == y_val) - 0.1
+    # The int8 oracle driven from the exported .tflite still predicts exactly what the averaged QAT model does.
+    from fastgrnn_tf import tflite_reader
+    from fastgrnn_tf.tflite_export import export_custom_tflite
+
+    def codes(x: np.ndarray) -> np.ndarray:  # the int8 codes of input_quant (1/16, -8)
+        return (np.round(x * 16) - 8).astype(np.int8)
+
+    m = tflite_reader.read_exported(export_custom_tflite(averaged.qat_model, codes(digits[0][:300])).tflite)
+    np.testing.assert_array_equal(tflite_reader.predict(m, codes(x_val)), pred)
+    with pytest.raises(ValueError, match="qat_average must be in"):
+        StageConfig(qat_average=1.5)
