@@ -44,7 +44,8 @@ def _fold_done(fold_dir: Path, cfg: Config) -> bool:
         return False
     stored = json.loads((fold_dir / "config.json").read_text()) if (fold_dir / "config.json").is_file() else {}
     current = json.loads(json.dumps(cfg.to_dict(), default=list))
-    stored.pop("out_dir", None), current.pop("out_dir")  # a moved folder is still the same run
+    stored.pop("out_dir", None)  # a moved folder is still the same run
+    current.pop("out_dir")
     if stored != current:
         raise ValueError(f"{fold_dir} holds a run with a different config; use another --out or delete it")
     return True
@@ -97,6 +98,8 @@ def summarize(fold_dirs: list[Path]) -> dict[str, Any]:
 
 def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Trains (or reuses) every fold, then writes and returns `out/cv_report.json`."""
+    import tf_keras as keras
+
     from fastgrnn_tf.bundle import atomic_write_bytes
     from keyword_spotting.train_cli import run_training
 
@@ -109,8 +112,6 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
         if not _fold_done(fold_dir, fcfg):
             print(f"kws-crossval: fold {k + 1}/{folds} -> {fold_dir}", flush=True)
             run_training(fcfg, progress=progress, cache_dir=out / "cache")
-            import tf_keras as keras
-
             keras.backend.clear_session()
         dirs.append(fold_dir)
     report = summarize(dirs)
@@ -132,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_arguments(args)
         if cfg.data.folds:
             raise ValueError("data.folds is set by --folds; remove it from the config")
-        fold_config(cfg, args.folds, 0, Path(args.out))  # validates --folds
         report = run_crossval(cfg, args.folds, args.out, progress=not args.no_progress)
     except ValueError as e:
         print(f"kws-crossval: {e}", file=sys.stderr)

@@ -190,6 +190,14 @@ def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
     base = dict(epochs_dense=2, epochs_prune=1, epochs_retrain=0, epochs_qat=2, lr_dense=0.02, lr_qat=0.05,
                 keep_w=0.5, keep_u=0.5, input_quant=(1 / 16, -8))
     averaged = train_stages(_model_fn, train, val, StageConfig(**base), tmp_path / "a")
+    # The QAT model holds the mean of the snapshots summed in the stage's last checkpoint.
+    reader = tf.train.load_checkpoint(str(tmp_path / "a" / "qat" / "ckpt"))
+    count = int(reader.get_tensor("average/count/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert count >= 10
+    floats = [w for w in averaged.qat_model.weights if w.dtype.is_floating]
+    for i, w in enumerate(floats):
+        mean = reader.get_tensor(f"average/sums/{i}/.ATTRIBUTES/VARIABLE_VALUE") / count
+        np.testing.assert_allclose(w.numpy(), mean, rtol=1e-5, atol=1e-6)
     # Same dense / pruned models, QAT without averaging: different weights, same sparsity support.
     for st in ("dense", "prune", "retrain"):
         import shutil
