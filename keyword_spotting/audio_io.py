@@ -1,9 +1,14 @@
-"""Read any WAV as 16 kHz mono int16 PCM, fix clips to 1 s, write WAVs atomically.
+"""Read any audio file as 16 kHz mono int16 PCM, fix clips to 1 s, write WAVs atomically.
 
-Every reader goes through `read_wav`, which checks the RIFF structure itself before decoding,
-so an empty, truncated or non-WAV file raises a `ValueError` naming the file and the problem
-instead of being silently mis-read (libsndfile happily returns the frames it finds in a
-truncated file).
+`read_audio` is the project's one reader. It tells the format from the file's first bytes:
+- WAV (RIFF/WAVE) is checked chunk by chunk by `check_wav` before decoding, so an empty,
+  truncated or non-WAV file raises a `ValueError` naming the file and the problem instead of
+  being silently mis-read (libsndfile happily returns the frames it finds in a truncated file).
+  A file named `*.wav` without a RIFF/WAVE header is rejected as "not a WAV file".
+- FLAC, OGG (Vorbis/Opus) and, where the installed libsndfile has it (>= 1.1), MP3 are
+  decoded by libsndfile through soundfile; `audio_info` reads their header, and a file that
+  decodes to fewer frames than its header declares is rejected as truncated.
+`read_wav` is kept as a name for `read_audio` (callers written before FLAC keep working).
 
 Conversions (all done in float64, then rounded once to int16):
 - 8-bit unsigned, 16/24/32-bit signed and 32/64-bit float PCM are scaled to [-1, 1)
@@ -92,25 +97,79 @@ def float_to_int16(y: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(y, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def read_wav(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read a WAV file as mono int16 PCM at `sample_rate` (see the module docstring)."""
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3")
+_MAGIC = ((b"fLaC", "FLAC"), (b"OggS", "OGG"), (b"ID3", "MP3"))
+
+
+def _sniff(path: Path) -> str:
+    """'WAV', 'FLAC', 'OGG', 'MP3' or 'unknown' from the first bytes of an existing, non-empty file."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "WAV"
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG audio frame sync
+        return "MP3"
+    return "unknown"
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes)")
+
+
+def audio_info(path: str | os.PathLike) -> dict:
+    """Header of any readable audio file: {format, channels, sample_rate, frames, seconds}.
+
+    WAV goes through `check_wav`; other formats through libsndfile's header reader. Raises
+    ValueError naming the file when it is missing, empty, not audio or has no samples.
+    """
+    path = Path(path)
+    _check_file(path)
+    kind = _sniff(path)
+    if kind == "WAV" or (kind == "unknown" and path.suffix.lower() == ".wav"):
+        info = check_wav(path)
+        return {"format": "WAV", "channels": info["channels"], "sample_rate": info["sample_rate"],
+                "frames": info["frames"], "seconds": info["frames"] / info["sample_rate"]}
+    if kind == "MP3" and "MP3" not in sf.available_formats():
+        raise ValueError(f"{path}: MP3 needs libsndfile >= 1.1 (this one: {sf.__libsndfile_version__})")
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise ValueError(f"{path}: not a readable audio file (WAV, FLAC, OGG, MP3; corrupt or truncated?): {e}") from e
+    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
+        raise ValueError(f"{path}: {info.format} file has no audio samples")
+    return {"format": info.format, "channels": info.channels, "sample_rate": info.samplerate,
+            "frames": info.frames, "seconds": info.frames / info.samplerate}
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read a WAV, FLAC, OGG or MP3 file as mono int16 PCM at `sample_rate` (see the module docstring)."""
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    info = check_wav(path)
+    info = audio_info(path)
+    kind = info["format"]
     try:
         y, sr = sf.read(str(path), dtype="float64", always_2d=True)
     except (RuntimeError, sf.LibsndfileError) as e:
-        raise ValueError(f"{path}: cannot decode {info['format']} WAV: {e}") from e
+        raise ValueError(f"{path}: cannot decode {kind} audio (truncated or corrupt?): {e}") from e
     if y.shape[0] == 0:
-        raise ValueError(f"{path}: WAV has no audio samples")
+        raise ValueError(f"{path}: {kind} file has no audio samples")
     if y.shape[0] < info["frames"]:
         raise ValueError(f"{path}: truncated: decoded {y.shape[0]} of {info['frames']} frames")
     if not np.all(np.isfinite(y)):
-        raise ValueError(f"{path}: WAV contains NaN or infinite samples")
+        raise ValueError(f"{path}: {kind} file contains NaN or infinite samples")
     mono = y.mean(axis=1)
     if sr != sample_rate:
         mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
     return float_to_int16(np.clip(mono, -1.0, 1.0))
+
+
+read_wav = read_audio  # the name callers used before the reader took FLAC/OGG/MP3
 
 
 def fix_length(pcm: np.ndarray, num_samples: int = CLIP_SAMPLES, hop: int = 160) -> np.ndarray:
@@ -136,8 +195,8 @@ def fix_length(pcm: np.ndarray, num_samples: int = CLIP_SAMPLES, hop: int = 160)
 
 def load_clip(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE,
               num_samples: int = CLIP_SAMPLES) -> np.ndarray:
-    """`read_wav` + `fix_length`: a 1 s 16 kHz mono int16 clip."""
-    return fix_length(read_wav(path, sample_rate), num_samples)
+    """`read_audio` + `fix_length`: a 1 s 16 kHz mono int16 clip."""
+    return fix_length(read_audio(path, sample_rate), num_samples)
 
 
 def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:

@@ -1,4 +1,4 @@
-"""audio_io: every WAV flavour read as 16 kHz mono int16; bad files rejected by name; atomic writes."""
+"""audio_io: WAV (every flavour), FLAC, OGG, MP3 read as 16 kHz mono int16; bad files named; atomic writes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keyword_spotting.audio_io import check_wav, fix_length, load_clip, read_wav, write_wav
+from keyword_spotting.audio_io import audio_info, check_wav, fix_length, load_clip, read_audio, read_wav, write_wav
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -117,7 +117,8 @@ def test_non_wav_rejected(tmp_path: Path) -> None:
     flac = tmp_path / "x.flac"
     sf.write(flac, _sine(1600, 16000), 16000, format="FLAC")
     with pytest.raises(ValueError, match="not a WAV"):
-        read_wav(flac)
+        check_wav(flac)
+    assert read_wav is read_audio  # the old name reads every format
 
 
 def test_truncated_file_rejected(tmp_path: Path) -> None:
@@ -184,3 +185,84 @@ def test_real_fsdd_8khz_clip() -> None:
     assert info["sample_rate"] == 8000 and len(pcm) == 2 * info["frames"]
     clip = load_clip(path)
     assert clip.shape == (16000,) and np.abs(clip).max() > 1000
+
+
+def _write_or_skip(path: Path, y: np.ndarray, sr: int, fmt: str, subtype: str) -> None:
+    if fmt not in sf.available_formats() or subtype not in sf.available_subtypes(fmt):
+        pytest.skip(f"libsndfile {sf.__libsndfile_version__} cannot write {fmt}/{subtype}")
+    sf.write(path, y, sr, format=fmt, subtype=subtype)
+
+
+def test_flac_is_lossless(tmp_path: Path) -> None:
+    pcm = (np.random.default_rng(2).standard_normal(24000) * 4000).astype(np.int16)
+    sf.write(tmp_path / "a.flac", pcm, 16000, format="FLAC", subtype="PCM_16")
+    assert np.array_equal(read_audio(tmp_path / "a.flac"), pcm)
+    assert audio_info(tmp_path / "a.flac") == {"format": "FLAC", "channels": 1, "sample_rate": 16000,
+                                               "frames": 24000, "seconds": 1.5}
+    # A FLAC named .wav is read by its content, not its name.
+    (tmp_path / "b.wav").write_bytes((tmp_path / "a.flac").read_bytes())
+    assert np.array_equal(read_audio(tmp_path / "b.wav"), pcm)
+
+
+def test_flac_stereo_44k_is_mono_16k(tmp_path: Path) -> None:
+    y = np.stack([_sine(44100, 44100, 500, 0.4), _sine(44100, 44100, 500, 0.2)], axis=1)
+    sf.write(tmp_path / "s.flac", y, 44100, format="FLAC", subtype="PCM_24")
+    got = read_audio(tmp_path / "s.flac").astype(np.float64) / 32768
+    assert len(got) == 16000
+    peak_hz = np.argmax(np.abs(np.fft.rfft(got * np.hanning(len(got))))) * 16000 / len(got)
+    assert abs(peak_hz - 500) <= 2 and 0.28 < np.abs(got[1000:-1000]).max() < 0.32
+
+
+@pytest.mark.parametrize("fmt,subtype,ext,tol", [("OGG", "VORBIS", "ogg", 0.05),
+                                                 ("MP3", "MPEG_LAYER_III", "mp3", 0.05)])
+def test_lossy_formats_decode_close(tmp_path: Path, fmt: str, subtype: str, ext: str, tol: float) -> None:
+    y = _sine(32000, 16000, 440, 0.5)
+    path = tmp_path / f"a.{ext}"
+    _write_or_skip(path, y, 16000, fmt, subtype)
+    got = read_audio(path).astype(np.float64) / 32768
+    assert len(got) == 32000
+    assert np.abs(got[2000:-2000] - y[2000:-2000]).max() < tol
+    assert audio_info(path)["format"] == fmt
+
+
+@pytest.mark.parametrize("fmt,subtype,ext", [("FLAC", "PCM_16", "flac"), ("OGG", "VORBIS", "ogg"),
+                                             ("MP3", "MPEG_LAYER_III", "mp3")])
+def test_truncated_compressed_file_rejected(tmp_path: Path, fmt: str, subtype: str, ext: str) -> None:
+    path = tmp_path / f"cut.{ext}"
+    _write_or_skip(path, _sine(32000, 16000), 16000, fmt, subtype)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=rf"cut.{ext}.*(truncated|corrupt)"):
+        read_audio(path)
+
+
+def test_bad_compressed_files_rejected(tmp_path: Path) -> None:
+    (tmp_path / "e.flac").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"e.flac.*empty"):
+        read_audio(tmp_path / "e.flac")
+    (tmp_path / "t.ogg").write_text("not audio, just text")
+    with pytest.raises(ValueError, match=r"t.ogg.*not a readable audio file"):
+        read_audio(tmp_path / "t.ogg")
+    with pytest.raises(ValueError, match="no such file"):
+        read_audio(tmp_path / "missing.flac")
+    with pytest.raises(ValueError, match="sample_rate"):
+        read_audio(tmp_path / "t.ogg", sample_rate=0)
+
+
+def test_load_clip_reads_flac(tmp_path: Path) -> None:
+    pcm = np.zeros(40000, np.int16)
+    pcm[20000:22000] = 9000
+    sf.write(tmp_path / "w.flac", pcm, 16000, format="FLAC", subtype="PCM_16")
+    clip = load_clip(tmp_path / "w.flac")
+    assert clip.shape == (16000,) and np.count_nonzero(clip) == 2000
+
+
+def test_real_shared_flac_wake_word() -> None:
+    folder = SHARED / "wakewords" / "alexa"
+    if not folder.is_dir():
+        pytest.skip(f"real recordings not available: {folder} is absent")
+    path = sorted(folder.glob("*.flac"))[0]
+    info = audio_info(path)
+    pcm = read_audio(path)
+    assert info["format"] == "FLAC" and len(pcm) == info["frames"] * 16000 // info["sample_rate"]
+    assert np.abs(pcm).max() > 1000
