@@ -1,0 +1,52 @@
+"""`kws-bench-wakeword`: train each wake word from text, measure it on real people in real speech and noise.
+
+    kws-bench-wakeword                                   # every word of ../shared/data/wakewords, 5 h per condition
+    kws-bench-wakeword --words alexa --hours 1           # quicker
+    kws-bench-wakeword --config my_recipe.yaml --set train.epochs_dense=30    # another recipe, same measurement
+
+Writes build/bench/wakeword.json and the DET plots in build/bench/wakeword/<word>/; reruns reuse the trained
+models, stream features and scores in --work (see `keyword_spotting.wakeword_bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from keyword_spotting.wakeword_bench import CONDITIONS, BenchConfig, run_benchmark
+
+
+def main(argv: list[str] | None = None) -> int:
+    d = BenchConfig()
+    ap = argparse.ArgumentParser(prog="kws-bench-wakeword", description=__doc__.split("\n")[0])
+    ap.add_argument("--words", nargs="+", default=[], help="wake words to measure (default: every folder)")
+    ap.add_argument("--data", default=None, help="real data folder (default ../shared/data)")
+    ap.add_argument("--config", default=None, help="the training recipe: a kws-train config (default: today's)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value (as kws-train --set)")
+    ap.add_argument("--hours", type=float, default=d.hours, help="hours of stream per condition (default 5)")
+    ap.add_argument("--chunk-seconds", type=float, default=d.chunk_s, help="length of each independent stream")
+    ap.add_argument("--conditions", nargs="+", default=list(d.conditions), choices=list(CONDITIONS))
+    ap.add_argument("--target-fa", type=float, default=d.target_fa_per_hour,
+                    help="false accepts per hour for the detector settings chosen (default 0.5)")
+    ap.add_argument("--frontend", choices=("auto", "device", "reference"), default=d.frontend,
+                    help="features: the device's C++ frontend (`make cpp-host`), the Python reference, or auto")
+    ap.add_argument("--work", default=d.work, help="work folder (models, stream features, scores)")
+    ap.add_argument("--out", default=d.out_json, help="JSON report")
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    bench = BenchConfig(words=tuple(args.words), data_root=args.data, work=args.work, out_json=args.out,
+                        recipe=args.config, overrides=tuple(args.set), hours=args.hours, chunk_s=args.chunk_seconds,
+                        conditions=tuple(args.conditions), seed=args.seed, frontend=args.frontend,
+                        progress=not args.no_progress, target_fa_per_hour=args.target_fa)
+    try:
+        run_benchmark(bench)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"kws-bench-wakeword: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

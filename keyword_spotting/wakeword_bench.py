@@ -1,0 +1,320 @@
+"""The real-speech wake-word benchmark (`make bench-wakeword`, `kws-bench-wakeword`): text-trained, people-measured.
+
+    bench = BenchConfig(words=("alexa", "jarvis"))
+    report = run_benchmark(bench)             # -> build/bench/wakeword.json, DET plots
+
+For each word in `<data>/wakewords/`: a model is trained from TEXT ONLY (`ensure_model`: the recipe's
+config, default today's README recipe = `kws-tts` + `kws-train` defaults, `data.phrase` = the word; no
+real recording enters training), then measured on streams of REAL audio only (`wakeword_streams`): every
+real recording of the word among real background speech of the MEASURING part of `real_data` (LibriSpeech
+speakers and other speech never used for training), with the measuring part's real noise at 10 dB SNR
+("10dB") and at 30 dB SNR ("quiet"). Each condition is `hours` of audio in independent chunks.
+
+Scoring is the device's: the C++ frontend through `device_frontend` (the Python reference frontend when the
+library is not built; the JSON says which), then the int8 oracle step and head run over all chunks at once
+(a batch of streams, each from a reset state: the same numbers as `pipeline.frame_scores` per chunk).
+The detector is replayed for every threshold (`evaluate.ThresholdSweep`) and `wakeword_metrics` gives
+miss rates at FA/h targets, FA/h at miss targets and the detector settings for a target FA/h.
+
+Resumable: trained runs (`<work>/<word>/run-<recipe hash>/`), stream features (`<work>/<word>/streams/`,
+shared by every recipe with the same feature spec) and scores (`<run>/bench/`) are reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keyword_spotting import real_data, wakeword_metrics
+from keyword_spotting.audio_io import atomic_write_bytes, audio_info, read_audio
+from keyword_spotting.streams import Event
+from keyword_spotting.wakeword_streams import BenchStreamConfig, plan_streams, render_chunk
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDITIONS = {"10dB": 10.0, "quiet": 30.0}
+"""Condition name -> speech-to-noise ratio in dB of the measuring noise bed."""
+
+
+@dataclasses.dataclass
+class BenchConfig:
+    """What to benchmark and where; see the module docstring."""
+
+    words: tuple[str, ...] = ()                 # () = every folder of wakewords/
+    data_root: str | None = None                # default ../shared/data
+    work: str = str(ROOT / "build" / "bench" / "wakeword")
+    out_json: str = str(ROOT / "build" / "bench" / "wakeword.json")
+    recipe: str | None = None                   # a kws-train config file (YAML/JSON); None = today's defaults
+    overrides: tuple[str, ...] = ()             # section.key=value, after the recipe
+    hours: float = 5.0
+    chunk_s: float = 300.0
+    conditions: tuple[str, ...] = tuple(CONDITIONS)
+    seed: int = 0
+    frontend: str = "auto"
+    progress: bool = True
+    windows: tuple[int, ...] = (10, 20, 30, 50)
+    target_fa_per_hour: float = 0.5
+
+
+def log(msg: str) -> None:
+    print(f"[bench-wakeword] {msg}", flush=True)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+# ----------------------------------------------------------------------------------------------
+# Training from text.
+def recipe_config(word: str, bench: BenchConfig) -> Any:
+    """The kws-train Config for `word`: the recipe file (or defaults: data.kind=tts), data.phrase = the word,
+    then the overrides. ValueError when the config would not train from text only."""
+    from keyword_spotting.train_config import load_config
+
+    base = [] if bench.recipe else ["data.kind=tts"]
+    cfg = load_config(bench.recipe, [*base, f"data.phrase={json.dumps(word)}", *bench.overrides])
+    if cfg.data.kind != "tts":
+        raise ValueError(f"the benchmark trains from text only: data.kind must be tts, got {cfg.data.kind!r}")
+    text = json.dumps(cfg.to_dict(), default=str)
+    if "wakewords" in text:
+        raise ValueError("the recipe mentions a wakewords/ folder: the measured recordings must not train")
+    return cfg
+
+
+def ensure_model(word: str, bench: BenchConfig) -> Path:
+    """Train (or reuse) the text-only model of `word`; returns its run folder (model.fgb inside)."""
+    from keyword_spotting.train_cli import run_training
+
+    cfg = recipe_config(word, bench)
+    run = Path(bench.work) / word / f"run-{_digest({k: v for k, v in cfg.to_dict().items() if k != 'out_dir'})}"
+    cfg.out_dir = str(run)
+    if (run / "model_card.json").is_file() and (run / "model.fgb").is_file():
+        log(f"{word}: reusing the trained model in {run}")
+        return run
+    log(f"{word}: training from text ({cfg.data.tts_positives} synthetic positives) into {run}")
+    t0 = time.time()
+    run_training(cfg, progress=bench.progress)
+    log(f"{word}: trained in {time.time() - t0:.0f} s")
+    return run
+
+
+# ----------------------------------------------------------------------------------------------
+# Streams and their features (model-independent, cached per word, condition and feature spec).
+def _load(paths: Sequence[Path], what: str) -> tuple[list[np.ndarray], list[str]]:
+    """The readable, non-silent clips, and the errors of the files skipped (named in the log and the JSON)."""
+    clips, skipped = [], []
+    for p in paths:
+        try:
+            c = read_audio(p)
+        except ValueError as e:
+            skipped.append(str(e))
+            continue
+        if c.size and np.any(c):
+            clips.append(c)
+        else:
+            skipped.append(f"{p}: silent")
+    if skipped:
+        log(f"skipping {len(skipped)} of {len(paths)} {what} files, e.g. {skipped[0]}")
+    if not clips:
+        raise ValueError(f"no usable {what} audio among {len(paths)} files")
+    return clips, skipped
+
+
+@dataclasses.dataclass
+class ConditionStreams:
+    """The features of one condition's chunks and their ground truth."""
+
+    features: np.ndarray                     # int8 [chunks, frames, D]
+    events: list[list[Event]]                # per chunk
+    negative_seconds: list[float]            # per chunk: its duration minus its wake-word spans
+    unique_negative_seconds: float
+    frontend: str
+    info: dict[str, Any]
+    key: str = ""                            # the cache key (stream layout, files, spec, frontend, seed)
+
+
+def _stream_key(word: str, condition: str, stream_cfg: BenchStreamConfig, spec: Any, frontend: str,
+                files: dict[str, list[str]], seed: int) -> str:
+    return _digest({"word": word, "condition": condition, "stream": dataclasses.asdict(stream_cfg),
+                    "spec": spec.to_dict(), "frontend": frontend, "files": files, "seed": seed, "version": 1})
+
+
+def build_condition(word: str, condition: str, positives: Sequence[Path], part: real_data.RealPart, spec: Any,
+                    bench: BenchConfig, label: str = "positive") -> ConditionStreams:
+    """Render the condition's chunks, compute their features with the chosen frontend; cached in the work folder."""
+    from keyword_spotting import pipeline
+
+    frontend = pipeline.resolve_frontend(bench.frontend)
+    snr = CONDITIONS[condition]
+    stream_cfg = BenchStreamConfig(hours=bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
+    files = {"positives": [p.name for p in positives], "negatives": [f.path.name for f in part.negatives],
+             "noise": [f.path.name for f in part.noise]}
+    key = _stream_key(word, condition, stream_cfg, spec, frontend, files, bench.seed)
+    cache = Path(bench.work) / word / "streams" / f"{condition}-{key}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            feats = z["features"]
+        events = [[Event(a, b, label) for a, b in chunk] for chunk in meta["events"]]
+        log(f"{word} {condition}: reusing stream features {cache.name}")
+        return ConditionStreams(feats, events, meta["negative_seconds"], meta["unique_negative_seconds"],
+                                meta["frontend"], meta["info"], key)
+    t0 = time.time()
+    pos, skipped = _load(positives, f"{word} positive")
+    neg, skipped_neg = _load([f.path for f in part.negatives], "measuring negative")
+    noise, skipped_noise = _load([f.path for f in part.noise], "measuring noise")
+    plan = plan_streams(len(pos), stream_cfg, bench.seed)
+    perm = np.random.default_rng([bench.seed, 3]).permutation(len(neg))
+    mean_s = float(np.mean([len(c) for c in neg])) / 16000 + 0.9
+    per_chunk = max(1, int(bench.chunk_s / mean_s))
+    feats, events, neg_s, used = [], [], [], set()
+    log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} real positives, "
+        f"{len(neg)} negative clips, {len(noise)} noise recordings, SNR {snr:g} dB, {frontend} frontend")
+    for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
+        order = np.roll(perm, -chunk.index * per_chunk)
+        audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order)
+        feats.append(pipeline.stream_features(audio, spec, frontend))
+        events.append(ev)
+        neg_s.append(len(audio) / 16000 - sum(e.end_s - e.start_s for e in ev))
+        used.update(u)
+    unique = float(sum(len(neg[i]) for i in used)) / 16000
+    info = {"chunks": len(plan.chunks), "chunk_s": bench.chunk_s, "snr_db": snr,
+            "negative_clips_available": len(neg), "negative_clips_used": len(used),
+            "noise_recordings": len(noise), "seconds_to_build": round(time.time() - t0, 1),
+            "positive_files": len(positives), "skipped_files": skipped + skipped_neg + skipped_noise}
+    feats_arr = np.stack(feats)
+    meta = {"events": [[(e.start_s, e.end_s) for e in ev] for ev in events], "negative_seconds": neg_s,
+            "unique_negative_seconds": unique, "frontend": frontend, "info": info}
+    buf = io.BytesIO()
+    np.savez(buf, features=feats_arr, meta=np.array(json.dumps(meta)))
+    atomic_write_bytes(cache, buf.getvalue())
+    return ConditionStreams(feats_arr, events, neg_s, unique, frontend, info, key)
+
+
+def _progress(items: Sequence[Any], on: bool, desc: str) -> Any:
+    if on and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit="chunk")
+    return _lines(items, desc) if on else items
+
+
+def _lines(items: Sequence[Any], desc: str) -> Any:
+    step = max(1, len(items) // 10)
+    for i, it in enumerate(items):
+        yield it
+        if (i + 1) % step == 0 or i + 1 == len(items):
+            log(f"{desc}: {i + 1}/{len(items)}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Scoring: the int8 oracle over a batch of chunks.
+def batch_scores(model: Any, features: np.ndarray, batch: int = 64) -> np.ndarray:
+    """uint8 scores [chunks, frames, classes] of int8 features [chunks, frames, D], each chunk from a reset
+    state: per chunk exactly `pipeline.frame_scores(model, features[c])`."""
+    from fastgrnn_tf.int8 import head_oracle
+    from fastgrnn_tf.int8 import oracle as int8_oracle
+
+    f = np.asarray(features)
+    if f.dtype != np.int8 or f.ndim != 3 or f.shape[2] != model.step.input_dim:
+        raise ValueError(f"features must be int8 [chunks, frames, {model.step.input_dim}], got {f.dtype} "
+                         f"{list(f.shape)}")
+    out = np.zeros((f.shape[0], f.shape[1], model.num_classes), np.uint8)
+    for b0 in range(0, f.shape[0], batch):
+        hidden, _ = int8_oracle.run(model.step, f[b0:b0 + batch], return_sequences=True)
+        logits = head_oracle.run_head(model.head, hidden.reshape(-1, hidden.shape[-1]))
+        s = head_oracle.scores(logits, model.logit_scale, model.logit_zero_point)
+        out[b0:b0 + batch] = s.reshape(hidden.shape[0], hidden.shape[1], -1)
+    return out
+
+
+def condition_scores(run: Path, model: Any, word: str, condition: str, streams: ConditionStreams) -> np.ndarray:
+    """The model's scores on the condition's chunks (cached in `<run>/bench/`, keyed by streams and model)."""
+    fgb_digest = hashlib.sha1((run / "model.fgb").read_bytes()).hexdigest()[:10]
+    cache = run / "bench" / f"{condition}-{streams.key}-{fgb_digest}-scores.npy"
+    if cache.is_file():
+        log(f"{word} {condition}: reusing scores {cache.name}")
+        return np.load(cache)
+    t0 = time.time()
+    scores = batch_scores(model, streams.features)
+    hours = streams.features.shape[0] * streams.features.shape[1] * model.features.hop_samples / 16000 / 3600
+    log(f"{word} {condition}: scored {hours:.2f} h of frames in {time.time() - t0:.0f} s (int8 oracle, batched)")
+    buf = io.BytesIO()
+    np.save(buf, scores)
+    atomic_write_bytes(cache, buf.getvalue())
+    return scores
+
+
+# ----------------------------------------------------------------------------------------------
+# One word, all words.
+def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig) -> dict[str, Any]:
+    """Measure the model in `run` on the word's real recordings, every condition; DET plots in `<work>/<word>/`."""
+    from keyword_spotting import pipeline
+
+    model = pipeline.load_model(run / "model.fgb")
+    if len(model.detector.keywords) != 1:
+        raise ValueError(f"{run}: the benchmark measures one wake word, the model has keywords "
+                         f"{[model.classes[k] for k in model.detector.keywords]}")
+    label = model.classes[model.detector.keywords[0]]
+    part = data.part("measure")
+    out: dict[str, Any] = {"run": str(run), "keyword_class": label}
+    for condition in bench.conditions:
+        t0 = time.time()
+        streams = build_condition(word, condition, data.wakewords[word], part, model.features, bench, label)
+        scores = condition_scores(run, model, word, condition, streams)
+        rep = wakeword_metrics.condition_report(
+            scores, streams.events, streams.negative_seconds, model, bench.windows, bench.target_fa_per_hour,
+            Path(bench.work) / word / f"det_{condition}.png", title=f"{word}, {condition}, real people")
+        rep["unique_negative_hours"] = streams.unique_negative_seconds / 3600
+        rep["frontend"] = streams.frontend
+        rep["streams"] = streams.info
+        rep["seconds"] = round(time.time() - t0, 1)
+        out[condition] = rep
+        log(f"{word} {condition}: " + wakeword_metrics.summary_line(rep))
+    return out
+
+
+def run_benchmark(bench: BenchConfig) -> dict[str, Any]:
+    """Train (or reuse) and measure every word; writes `bench.out_json` after each word; returns the report."""
+    t0 = time.time()
+    data = real_data.discover(bench.data_root)
+    words = list(bench.words) or sorted(data.wakewords)
+    missing = [w for w in words if w not in data.wakewords]
+    if missing:
+        raise ValueError(f"no recordings for {missing} in {data.root / 'wakewords'} "
+                         f"(found: {sorted(data.wakewords)})")
+    bad = [c for c in bench.conditions if c not in CONDITIONS]
+    if bad or not words:
+        raise ValueError(f"unknown conditions {bad} (known: {list(CONDITIONS)})" if bad else "no words to measure")
+    part = data.part("measure")
+    report: dict[str, Any] = {
+        "words": {}, "data_root": str(data.root), "hours_per_condition": bench.hours, "chunk_s": bench.chunk_s,
+        "conditions": {c: {"snr_db": CONDITIONS[c]} for c in bench.conditions},
+        "recipe": bench.recipe or "today's defaults (kws-tts + kws-train, data.kind=tts)",
+        "overrides": list(bench.overrides), "seed": bench.seed,
+        "measuring_part": {"negative_files": len(part.negatives), "noise_files": len(part.noise),
+                           "negative_hours_available": sum(audio_info(f.path)["seconds"] for f in part.negatives)
+                           / 3600},
+        "split": "real_data: LibriSpeech by speaker, other negatives and ambience/music by file (sha1 rank, half "
+                 "measuring); Speech Commands background noise training only",
+    }
+    for word in words:
+        tw = time.time()
+        run = ensure_model(word, bench)
+        report["words"][word] = run_word(word, run, data, bench)
+        report["words"][word]["seconds"] = round(time.time() - tw, 1)
+        report["seconds"] = round(time.time() - t0, 1)
+        wakeword_metrics.write_json(report, bench.out_json)
+    report["mean"] = wakeword_metrics.mean_over_words(report["words"], bench.conditions)
+    report["seconds"] = round(time.time() - t0, 1)
+    wakeword_metrics.write_json(report, bench.out_json)
+    log(f"done in {report['seconds']:.0f} s: {bench.out_json}")
+    return report
