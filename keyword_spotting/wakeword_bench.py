@@ -144,7 +144,7 @@ class ConditionStreams:
 def _stream_key(word: str, condition: str, stream_cfg: BenchStreamConfig, spec: Any, frontend: str,
                 files: dict[str, list[str]], seed: int) -> str:
     return _digest({"word": word, "condition": condition, "stream": dataclasses.asdict(stream_cfg),
-                    "spec": spec.to_dict(), "frontend": frontend, "files": files, "seed": seed, "version": 1})
+                    "spec": spec.to_dict(), "frontend": frontend, "files": files, "seed": seed, "version": 2})
 
 
 def build_condition(word: str, condition: str, positives: Sequence[Path], part: real_data.RealPart, spec: Any,

@@ -16,7 +16,8 @@ loudest frame) is `speech_dbfs` plus a gain drawn from [-gain_jitter_db, +gain_j
 (pieces of `piece_s` seconds of the measuring noise recordings at random offsets, 10 ms fades at the
 joins) is scaled, piece by piece, to an RMS of `speech_dbfs - snr_db`: the speech-to-noise ratio is
 `snr_db` (Picovoice's benchmark: 10 dB). `snr_db=None` adds no noise. Everything random comes from
-`numpy.random.default_rng([seed, chunk])`: the same inputs give the same streams.
+`numpy.random.default_rng` seeded with (seed, chunk index): the same inputs give the same streams, and the
+speech of a chunk does not depend on its noise.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def render_chunk(chunk: ChunkPlan, positives: Sequence[np.ndarray], negatives: S
         raise ValueError("need at least one negative (background speech) clip")
     rng = np.random.default_rng([seed, 2, chunk.index])
     n = cfg.chunk_samples
-    mix = _noise_bed(noise, n, cfg, rng)
+    mix = _noise_bed(noise, n, cfg, np.random.default_rng([seed, 4, chunk.index]))  # its own draws
     order = list(negative_order) if negative_order is not None else list(rng.permutation(len(negatives)))
     pending = [positives[k] for k in chunk.positives]
     # Spread the positives over the first 90% of the chunk: each goes in after the utterance that passes

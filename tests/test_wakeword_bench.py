@@ -1,0 +1,110 @@
+"""Smoke test of the wake-word benchmark on a tiny synthetic data tree with a random int8 model (seconds, no training):
+streams -> features -> batched int8 scores (= the streaming pipeline's) -> report; caches reused; recipe checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keyword_spotting import pipeline, real_data, wakeword_bench
+from keyword_spotting.detector import DetectorParams
+from keyword_spotting.features import FeatureSpec
+from keyword_spotting.wakeword_bench import BenchConfig, batch_scores, recipe_config, run_word
+
+SR = 16000
+
+
+def _write(path: Path, pcm: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, pcm.astype(np.int16), SR, format="FLAC" if path.suffix == ".flac" else "WAV", subtype="PCM_16")
+
+
+def _tree(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        t = np.arange(int(0.7 * SR)) / SR
+        word = 5000 * np.sin(2 * np.pi * (250 + 30 * i) * t * (1 + t))
+        _write(root / "wakewords" / "hey" / f"{i}.flac", np.concatenate([np.zeros(4000), word, np.zeros(4000)]))
+    for spk in range(6):
+        n = int(rng.uniform(2, 4) * SR)
+        babble = rng.normal(0, 2500, n) * (np.sin(np.arange(n) / (300 + 50 * spk)) > 0.2)
+        _write(root / "negatives" / "librispeech" / f"ls__{100 + spk}-7-0001.flac", babble)
+        _write(root / "negatives" / "speech" / f"phrase_{spk}.wav", babble[::-1])
+        _write(root / "noise" / "ambience" / f"amb_{spk}.flac", rng.normal(0, 1500, 5 * SR))
+    (root / "wakewords" / "hey" / "broken.flac").write_bytes(b"fLaC not really")
+
+
+def _random_model(path: Path) -> pipeline.KwsModel:
+    from fastgrnn_tf.int8.head_oracle import random_head
+    from fastgrnn_tf.int8.quantize import random_int8_params
+
+    step, _ = random_int8_params(32, 24, 8, 8, keep=0.5, seed=3, input_zero_point=FeatureSpec().zero_point)
+    layers, scale, zp = random_head(24, 2, seed=5)
+    model = pipeline.KwsModel(step, layers, scale, zp, FeatureSpec(),
+                              DetectorParams(keywords=(1,), window_frames=20, threshold=130),
+                              ("negative", "positive"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pipeline.save_model(path, model)
+    return model
+
+
+def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tree(tmp_path / "data")
+    data = real_data.discover(tmp_path / "data")
+    run = tmp_path / "work" / "hey" / "run-x"
+    model = _random_model(run / "model.fgb")
+    bench = BenchConfig(work=str(tmp_path / "work"), hours=60 / 3600, chunk_s=20, progress=True, windows=(10, 20),
+                        seed=1)
+    rep = run_word("hey", run, data, bench)
+    for cond in ("10dB", "quiet"):
+        r = rep[cond]
+        assert r["positives"] == 6 and r["chunks"] == 3 and r["streams"]["positive_files"] == 7
+        assert len(r["streams"]["skipped_files"]) == 1 and "broken.flac" in r["streams"]["skipped_files"][0]
+        assert 0 < r["unique_negative_hours"] and 0 < r["negative_hours"] < r["stream_hours"] <= 60 / 3600 + 1e-6
+        assert set(r["miss_rate_at_fa_per_hour"]) == {"0.1", "0.5", "1"}
+        assert all(0.0 <= v <= 1.0 for v in r["miss_rate_at_fa_per_hour"].values())
+        assert r["detector_for_target"]["windows_tried"] == [10, 20]
+        assert Path(r["det_plot"]).is_file()
+    json.dumps(rep, allow_nan=True)
+    out = capsys.readouterr().out
+    assert "10dB streams: 3/3" in out and "scored" in out
+
+    # The batched scores are the streaming pipeline's, chunk by chunk (each from a reset state).
+    feats = next((tmp_path / "work" / "hey" / "streams").glob("10dB-*.npz"))
+    with np.load(feats) as z:
+        f = z["features"]
+    got = batch_scores(model, f, batch=2)
+    for c in range(len(f)):
+        assert np.array_equal(got[c], pipeline.frame_scores(model, f[c]))
+
+    # A rerun reuses the stream features and the scores, and gives the same numbers.
+    again = run_word("hey", run, data, bench)
+    out = capsys.readouterr().out
+    assert "reusing stream features" in out and "reusing scores" in out
+    assert again["10dB"]["miss_rate_at_fa_per_hour"] == rep["10dB"]["miss_rate_at_fa_per_hour"]
+    assert again["quiet"]["det_curve"] == rep["quiet"]["det_curve"]
+
+
+def test_recipe_is_text_only(tmp_path: Path) -> None:
+    cfg = recipe_config("jarvis", BenchConfig())
+    assert cfg.data.kind == "tts" and cfg.data.phrase == "jarvis"
+    cfg = recipe_config("hey nano", BenchConfig(overrides=("train.epochs_dense=3",)))
+    assert cfg.data.phrase == "hey nano" and cfg.train.epochs_dense == 3
+    with pytest.raises(ValueError, match="text only"):
+        recipe_config("alexa", BenchConfig(overrides=("data.kind=custom", "data.root=/x")))
+    with pytest.raises(ValueError, match="wakewords"):
+        recipe_config("alexa", BenchConfig(overrides=("data.root=../shared/data/wakewords/alexa",)))
+
+
+def test_benchmark_rejects_unknown_words(tmp_path: Path) -> None:
+    _tree(tmp_path / "data")
+    bench = BenchConfig(words=("nope",), data_root=str(tmp_path / "data"), work=str(tmp_path / "w"))
+    with pytest.raises(ValueError, match=r"nope.*found: \['hey'\]"):
+        wakeword_bench.run_benchmark(bench)
+    with pytest.raises(ValueError, match="unknown conditions"):
+        wakeword_bench.run_benchmark(BenchConfig(words=("hey",), data_root=str(tmp_path / "data"),
+                                                 conditions=("loud",)))
