@@ -2,7 +2,7 @@
 
 TFLM is never vendored or built here, so the adapter cannot be compiled against the real TFLM.
 These tests check what can be checked without it:
-- every custom-option key of `fastgrnn_tf/int8_step_spec.md` is parsed, and nothing else;
+- every custom-option key of `fastgrnn_tf/int8/int8_step_spec.md` is parsed, and nothing else;
 - the tensor index constants match the spec's input table (including the optional bitmaps 10-13 of
   bitmap-sparse weights), Prepare checks the spec's types and Eval binds every input (a sparse matrix
   from the copy Prepare expanded);
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT / "fastgrnn_tf" / "int8_step_spec.md"
+SPEC = ROOT / "fastgrnn_tf" / "int8" / "int8_step_spec.md"
 HEADER = ROOT / "tflm_app" / "tflm" / "fastgrnn_op.h"
 SOURCE = ROOT / "tflm_app" / "tflm" / "fastgrnn_op.cc"
 CORE_HEADER = ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8.h"
@@ -170,7 +170,7 @@ def test_every_spec_option_key_is_parsed_and_no_other() -> None:
 
 
 def test_option_keys_agree_with_the_oracle() -> None:
-    from fastgrnn_tf.int8_oracle import OPTION_KEYS
+    from fastgrnn_tf.int8.oracle import OPTION_KEYS
 
     assert list(OPTION_KEYS) == _spec_option_keys()
 
@@ -195,9 +195,21 @@ def test_tensor_index_constants_match_the_spec_table() -> None:
     assert 'kFastGrnnOpName[] = "FastGRNN"' in HEADER.read_text()
 
 
+def _prepare_section(code: str) -> str:
+    """Prepare and the validators it calls: from CheckNode up to Eval's first helper."""
+    start = code.index("TfLiteStatus CheckNode(")
+    end = code.index("const T* InputData(")
+    prepare = _function_body(code, r"TfLiteStatus Prepare\(TfLiteContext\* context, TfLiteNode\* node\)")
+    for helper in ("CheckNode", "CheckPresence", "CheckInputX", "PrepareWeightMatrices", "CheckBiasesAndLuts",
+                   "CheckStateAndOutput", "PrepareCore"):
+        assert f"{helper}(" in prepare, f"Prepare does not call {helper}"
+    assert len(prepare.splitlines()) < 40, "Prepare should stay a short sequence of validators"
+    return code[start:end]
+
+
 def test_prepare_checks_the_spec_types_of_every_input() -> None:
     code = _strip_comments_and_strings(SOURCE.read_text())
-    prepare = _function_body(code, r"TfLiteStatus Prepare\(TfLiteContext\* context, TfLiteNode\* node\)")
+    prepare = _prepare_section(code)
     for _, label, dtype in _spec_inputs():
         const = ROW_TO_CONSTANT[label]
         enum = SPEC_TYPE_TO_ENUM[dtype]
@@ -235,7 +247,10 @@ def test_eval_binds_every_input_from_eval_tensors() -> None:
     assert not any(const in ev for const in BITMAP_CONSTANTS)
     assert "GetMutableEvalInput(context, node, kStateTensor)" in ev
     assert "GetEvalOutput(context, node, kOutputTensor)" in ev
-    assert "fastgrnn::PrepareWeights(" in ev and "weights_prepared = true" in ev
+    # The weights are prepared once in Prepare (PrepareCore), never on an Eval.
+    assert "fastgrnn::PrepareWeights(" not in ev
+    assert "fastgrnn::PrepareWeights(data->prepared" not in code
+    assert "fastgrnn::PrepareWeights(p, data->prepared)" in _function_body(code, r"TfLiteStatus PrepareCore\(")
     assert re.search(r"for \(int32_t b = 0; b < data->batch; \+\+b\)\s*\{\s*fastgrnn::Run\(", ev)
 
 
@@ -374,8 +389,8 @@ PREPARE = ROOT / "tflm_app" / "arduino" / "prepare_sketch.sh"
 
 
 def test_prepare_sketch_builds_a_self_contained_source_tree(tmp_path: Path) -> None:
-    from fastgrnn_tf.bundle import write_bundle
-    from fastgrnn_tf.c_array import write_c_array
+    from fastgrnn_tf.export.bundle import write_bundle
+    from fastgrnn_tf.export.c_array import write_c_array
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()

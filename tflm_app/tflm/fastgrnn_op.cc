@@ -1,10 +1,12 @@
-// TFLM kernel adapter of the custom operator "FastGRNN" (fastgrnn_tf/int8_step_spec.md).
+// TFLM kernel adapter of the custom operator "FastGRNN" (fastgrnn_tf/int8/int8_step_spec.md).
 //
-// Init parses and checks the flexbuffer options, Prepare validates every tensor, expands
-// bitmap-sparse weight matrices (optional inputs 10-13, spec "Sparse-stored weights") into the
-// persistent arena and plans the memory, Eval binds tensor pointers (the expanded copy for a sparse
-// matrix) and runs the int8 core (../fastgrnn/fastgrnn_int8.h, which also checks and expands the
-// bitmaps). No arithmetic lives here.
+// Init parses and checks the flexbuffer options. Prepare is a short sequence of validators (as TFLM's
+// svdf.cc): node and options, presence of the inputs, x, the weight matrices (bitmap-sparse ones,
+// optional inputs 10-13, spec "Sparse-stored weights", expanded into the persistent arena), biases
+// and LUTs, state and output; then it plans the memory and prepares the core's weights
+// (fastgrnn::PrepareWeights, e.g. the Cortex-M4 int16 layout) once, so the first Eval costs the same
+// as every other. Eval binds tensor pointers (the expanded copy for a sparse matrix) and runs the
+// int8 core (../fastgrnn/fastgrnn_int8.h). No arithmetic lives here.
 //
 // Both TFLM API generations are supported, with the same code:
 // - current TFLM (after PR #3797, tensorflow/tflite-micro 2026): the C API types (TfLiteContext,
@@ -89,8 +91,7 @@ struct OpData {
   int32_t batch = 0;
   int32_t steps = 0;
   int scratch_index = -1;          // -1: the core needs no scratch
-  void* prepared = nullptr;        // PreparedBytes() in the persistent arena; nullptr when 0
-  bool weights_prepared = false;   // PrepareWeights ran (first Eval)
+  void* prepared = nullptr;        // PreparedBytes() in the persistent arena, filled by Prepare
   const char* options_error = nullptr;  // found by Init, reported by Prepare
   const char* options_key = "";
 };
@@ -282,8 +283,8 @@ bool CheckSparseWeight(const TfLiteTensor* values, const char* what, const TfLit
   return true;
 }
 
-TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
-  OpData* data = static_cast<OpData*>(node->user_data);
+// The op data exists, the options parsed, and the node has 10 or 14 inputs and one output.
+TfLiteStatus CheckNode(const OpData* data, const TfLiteNode* node) {
   if (data == nullptr) {
     MicroPrintf("FastGRNN: the arena has no room for the op data (%d bytes)", static_cast<int>(sizeof(OpData)));
     return kTfLiteError;
@@ -307,23 +308,21 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     MicroPrintf("FastGRNN: has %d outputs, expected %d", NumOutputs(node), kNumOutputs);
     return kTfLiteError;
   }
-
-  fastgrnn::Int8Params p = data->params;  // options; pointers and input zero point below
-  const int32_t H = p.units;
-  const int32_t D = p.input_dim;
-  if (H <= 0 || D <= 0 || p.w_rank < 0 || p.u_rank < 0) {
+  const fastgrnn::Int8Params& p = data->params;
+  if (p.units <= 0 || p.input_dim <= 0 || p.w_rank < 0 || p.u_rank < 0) {
     MicroPrintf("FastGRNN: options units=%d input_dim=%d w_rank=%d u_rank=%d are invalid",
-                static_cast<int>(H), static_cast<int>(D), static_cast<int>(p.w_rank), static_cast<int>(p.u_rank));
+                static_cast<int>(p.units), static_cast<int>(p.input_dim), static_cast<int>(p.w_rank),
+                static_cast<int>(p.u_rank));
     return kTfLiteError;
   }
-  const bool w_low = p.w_rank > 0;
-  const bool u_low = p.u_rank > 0;
+  return kTfLiteOk;
+}
 
-  MicroContext* mc = GetMicroContext(context);
-  TempTensors t(mc, node, num_inputs);
+// Every required input is there; W2/U2 and their bitmaps are absent at full rank; the output exists.
+TfLiteStatus CheckPresence(const TempTensors& t, int num_inputs, const fastgrnn::Int8Params& p) {
   for (int i = 0; i < num_inputs; ++i) {
-    const bool optional_absent = ((i == kW2Tensor || i == kW2BitmapTensor) && !w_low) ||
-                                 ((i == kU2Tensor || i == kU2BitmapTensor) && !u_low);
+    const bool optional_absent = ((i == kW2Tensor || i == kW2BitmapTensor) && p.w_rank == 0) ||
+                                 ((i == kU2Tensor || i == kU2BitmapTensor) && p.u_rank == 0);
     if (optional_absent && t.in[i] != nullptr) {
       MicroPrintf("FastGRNN: input %d (%s) must be absent (-1) at full rank", i, kTensorNames[i]);
       return kTfLiteError;
@@ -338,21 +337,35 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     MicroPrintf("FastGRNN: output 0 is missing");
     return kTfLiteError;
   }
+  return kTfLiteOk;
+}
 
-  // x: int8 [B, T, D].
-  const TfLiteTensor* x = t.in[kInputTensor];
+// x: int8 [B, T, D] with B, T >= 1 and an int8 zero point (its scale is folded into the multipliers).
+TfLiteStatus CheckInputX(const TfLiteTensor* x, int32_t D, int32_t* batch, int32_t* steps) {
   const int32_t x_dims[3] = {-1, -1, D};
   if (!CheckShape(x, "input x (input 0)", kTfLiteInt8, 3, x_dims)) return kTfLiteError;
-  const int32_t B = x->dims->data[0];
-  const int32_t T = x->dims->data[1];
-  if (B < 1 || T < 1) {
+  *batch = x->dims->data[0];
+  *steps = x->dims->data[1];
+  if (*batch < 1 || *steps < 1) {
     MicroPrintf("FastGRNN: input x has shape [%d, %d, %d]; batch and steps must be >= 1",
-                static_cast<int>(B), static_cast<int>(T), static_cast<int>(D));
+                static_cast<int>(*batch), static_cast<int>(*steps), static_cast<int>(D));
     return kTfLiteError;
   }
+  const int32_t zx = x->params.zero_point;
+  if (zx < -128 || zx > 127) {
+    MicroPrintf("FastGRNN: input x zero point %d is outside int8", static_cast<int>(zx));
+    return kTfLiteError;
+  }
+  return kTfLiteOk;
+}
 
-  // Weights: constant int8 matrices of the spec's shapes, each stored dense [rows, cols] or, with its
-  // bitmap, bitmap-sparse (values [nnz]); a sparse one is expanded once into the persistent arena.
+// Weights: constant int8 matrices of the spec's shapes, each stored dense [rows, cols] or, with its
+// bitmap, bitmap-sparse (values [nnz]); a sparse one is expanded once into the persistent arena
+// (data->expanded). Binds p->w1, w2, u1, u2 to the dense data (nullptr for an absent matrix).
+TfLiteStatus PrepareWeightMatrices(MicroContext* mc, const TempTensors& t, OpData* data, fastgrnn::Int8Params* p) {
+  const int32_t H = p->units;
+  const bool w_low = p->w_rank > 0;
+  const bool u_low = p->u_rank > 0;
   const struct {
     int index;
     int bitmap;
@@ -364,13 +377,13 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     bool present;
   } weights[kNumWeights] = {
       {kW1Tensor, kW1BitmapTensor, "W/W1 (input 1)", "W/W1 (input 1, sparse values)", "W/W1 bitmap (input 10)",
-       w_low ? p.w_rank : H, D, true},
+       w_low ? p->w_rank : H, p->input_dim, true},
       {kW2Tensor, kW2BitmapTensor, "W2 (input 2)", "W2 (input 2, sparse values)", "W2 bitmap (input 11)", H,
-       p.w_rank, w_low},
+       p->w_rank, w_low},
       {kU1Tensor, kU1BitmapTensor, "U/U1 (input 3)", "U/U1 (input 3, sparse values)", "U/U1 bitmap (input 12)",
-       u_low ? p.u_rank : H, H, true},
+       u_low ? p->u_rank : H, H, true},
       {kU2Tensor, kU2BitmapTensor, "U2 (input 4)", "U2 (input 4, sparse values)", "U2 bitmap (input 13)", H,
-       p.u_rank, u_low},
+       p->u_rank, u_low},
   };
   const int8_t* weight_data[kNumWeights] = {};
   for (int k = 0; k < kNumWeights; ++k) {
@@ -396,9 +409,16 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     data->expanded[k] = dense;
     weight_data[k] = dense;
   }
+  p->w1 = weight_data[0];
+  p->w2 = weight_data[1];
+  p->u1 = weight_data[2];
+  p->u2 = weight_data[3];
+  return kTfLiteOk;
+}
 
-  // Biases, LUTs: constant tensors of the spec's shapes.
-  const int32_t h_dims[1] = {H};
+// Biases and LUTs: constant tensors of the spec's shapes and types. Binds them into p.
+TfLiteStatus CheckBiasesAndLuts(const TempTensors& t, fastgrnn::Int8Params* p) {
+  const int32_t h_dims[1] = {p->units};
   const int32_t lut_dims[1] = {kLutSize};
   const struct {
     int index;
@@ -418,8 +438,15 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
       return kTfLiteError;
     }
   }
+  p->bias_z = t.in[kBiasZTensor]->data.i32;
+  p->bias_h = t.in[kBiasHTensor]->data.i32;
+  p->gate_lut = t.in[kGateLutTensor]->data.i16;
+  p->update_lut = t.in[kUpdateLutTensor]->data.i16;
+  return kTfLiteOk;
+}
 
-  // State: variable int8 [B, H], Q0.7.
+// State: variable int8 [B, H], Q0.7. Output: int8 [B, T, H] (return_sequences) or [B, H], Q0.7.
+TfLiteStatus CheckStateAndOutput(const TempTensors& t, bool return_sequences, int32_t B, int32_t T, int32_t H) {
   const TfLiteTensor* state = t.in[kStateTensor];
   const int32_t state_dims[2] = {B, H};
   if (!CheckShape(state, "hidden state (input 9)", kTfLiteInt8, 2, state_dims) ||
@@ -430,39 +457,19 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     MicroPrintf("FastGRNN: hidden state (input 9) must be a variable tensor");
     return kTfLiteError;
   }
-
-  // Output: int8 [B, T, H] or [B, H], Q0.7.
   const int32_t seq_dims[3] = {B, T, H};
   const int32_t last_dims[2] = {B, H};
-  if (!CheckShape(t.out, data->return_sequences ? "output (return_sequences)" : "output", kTfLiteInt8,
-                  data->return_sequences ? 3 : 2, data->return_sequences ? seq_dims : last_dims) ||
+  if (!CheckShape(t.out, return_sequences ? "output (return_sequences)" : "output", kTfLiteInt8,
+                  return_sequences ? 3 : 2, return_sequences ? seq_dims : last_dims) ||
       !CheckQ07(t.out, "output")) {
     return kTfLiteError;
   }
+  return kTfLiteOk;
+}
 
-  // Input zero point must be an int8 value; the input scale is folded into the multipliers.
-  const int32_t zx = x->params.zero_point;
-  if (zx < -128 || zx > 127) {
-    MicroPrintf("FastGRNN: input x zero point %d is outside int8", static_cast<int>(zx));
-    return kTfLiteError;
-  }
-  p.input_zero_point = zx;
-
-  // The core's own consistency check, with the constant data bound (Prepare sees flatbuffer data).
-  p.w1 = weight_data[0];
-  p.w2 = weight_data[1];  // nullptr at full rank
-  p.u1 = weight_data[2];
-  p.u2 = weight_data[3];
-  p.bias_z = t.in[kBiasZTensor]->data.i32;
-  p.bias_h = t.in[kBiasHTensor]->data.i32;
-  p.gate_lut = t.in[kGateLutTensor]->data.i16;
-  p.update_lut = t.in[kUpdateLutTensor]->data.i16;
-  if (const char* err = fastgrnn::Validate(p)) {
-    MicroPrintf("FastGRNN: %s", err);
-    return kTfLiteError;
-  }
-
-  // Memory: scratch per invoke, prepared weights for the lifetime of the interpreter.
+// Memory and the one-time work: the scratch buffer of every invoke and the prepared weights, which
+// PrepareWeights fills here (p has the constant data bound), so Eval does arithmetic only.
+TfLiteStatus PrepareCore(MicroContext* mc, const fastgrnn::Int8Params& p, OpData* data) {
   data->scratch_index = -1;
   const size_t scratch_bytes = fastgrnn::ScratchBytes(p);
   if (scratch_bytes > 0 && mc->RequestScratchBufferInArena(scratch_bytes, &data->scratch_index) != kTfLiteOk) {
@@ -477,21 +484,41 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
       MicroPrintf("FastGRNN: arena too small for %d bytes of prepared weights", static_cast<int>(prepared_bytes));
       return kTfLiteError;
     }
+    fastgrnn::PrepareWeights(p, data->prepared);
   }
-  data->weights_prepared = false;
+  return kTfLiteOk;
+}
 
+TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
+  OpData* data = static_cast<OpData*>(node->user_data);
+  if (CheckNode(data, node) != kTfLiteOk) return kTfLiteError;
+  fastgrnn::Int8Params p = data->params;  // options; data pointers and input zero point below
+  MicroContext* mc = GetMicroContext(context);
+  TempTensors t(mc, node, NumInputs(node));
+  if (CheckPresence(t, NumInputs(node), p) != kTfLiteOk) return kTfLiteError;
+  int32_t batch = 0, steps = 0;
+  if (CheckInputX(t.in[kInputTensor], p.input_dim, &batch, &steps) != kTfLiteOk) return kTfLiteError;
+  p.input_zero_point = t.in[kInputTensor]->params.zero_point;
+  if (PrepareWeightMatrices(mc, t, data, &p) != kTfLiteOk) return kTfLiteError;
+  if (CheckBiasesAndLuts(t, &p) != kTfLiteOk) return kTfLiteError;
+  if (CheckStateAndOutput(t, data->return_sequences, batch, steps, p.units) != kTfLiteOk) return kTfLiteError;
+  if (const char* err = fastgrnn::Validate(p)) {  // the core's own consistency check, data bound
+    MicroPrintf("FastGRNN: %s", err);
+    return kTfLiteError;
+  }
+  if (PrepareCore(mc, p, data) != kTfLiteOk) return kTfLiteError;
   // Keep shapes and constants only; Eval binds the data pointers from TfLiteEvalTensors.
   p.w1 = p.w2 = p.u1 = p.u2 = nullptr;
   p.bias_z = p.bias_h = nullptr;
   p.gate_lut = p.update_lut = nullptr;
   data->params = p;
-  data->batch = B;
-  data->steps = T;
+  data->batch = batch;
+  data->steps = steps;
   return kTfLiteOk;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Eval: bind, prepare the weights once, run each batch row.
+// Eval: bind the tensors, run each batch row.
 
 template <typename T>
 const T* InputData(TfLiteContext* context, TfLiteNode* node, int index) {
@@ -522,10 +549,6 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
   int8_t* h = tflite::micro::GetTensorData<int8_t>(tflite::micro::GetMutableEvalInput(context, node, kStateTensor));
   int8_t* out = tflite::micro::GetTensorData<int8_t>(tflite::micro::GetEvalOutput(context, node, kOutputTensor));
 
-  if (!data->weights_prepared) {
-    if (data->prepared != nullptr) fastgrnn::PrepareWeights(p, data->prepared);
-    data->weights_prepared = true;
-  }
   void* scratch = data->scratch_index >= 0 ? GetMicroContext(context)->GetScratchBuffer(data->scratch_index) : nullptr;
 
   const int32_t T = data->steps;

@@ -1,10 +1,11 @@
-// TFLM registration of the custom operator "FastGRNN" (fastgrnn_tf/int8_step_spec.md).
+// TFLM registration of the custom operator "FastGRNN" (fastgrnn_tf/int8/int8_step_spec.md).
 //
 // A thin adapter: it parses the flexbuffer options, validates every tensor in Prepare and calls
 // the TFLM-independent int8 core (tflm_app/fastgrnn/fastgrnn_int8.h) in Eval. The hidden state
 // is the variable input tensor 9, so MicroInterpreter::Reset() clears it. The op has 10 inputs, or
 // 14 when weight matrices are stored bitmap-sparse (inputs 10-13, spec "Sparse-stored weights"):
-// Prepare expands those once into the persistent arena (rows * cols bytes per sparse matrix).
+// Prepare expands those once into the persistent arena (rows * cols bytes per sparse matrix) and
+// prepares the core's weights (fastgrnn::PrepareWeights) there too: Eval does arithmetic only.
 //
 //   static tflite::MicroMutableOpResolver<3> resolver;
 //   resolver.AddCustom(tflite::kFastGrnnOpName, tflite::Register_FASTGRNN());
