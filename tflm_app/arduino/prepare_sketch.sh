@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fills tflm_app/arduino/nano33ble_wakeword/src/ (generated, git-ignored) so arduino-cli can build
-# the sketch: the tested C++ of tflm_app/{fastgrnn,frontend,detector,head,tflm,arduino/glue}
+# the sketch: the tested C++ of tflm_app/{fastgrnn,frontend,detector,head,pipeline,tflm,arduino/glue}
 # (.cc renamed .cpp, the only extension arduino-cli compiles), the model as model_data.cpp/.h
 # (written by fastgrnn_tf/c_array.py) and wakeword_config.h (feature spec, detector parameters
 # and class names, read from the model's .fgb bundle when there is one).
@@ -47,26 +47,31 @@ elif [ -z "$BUNDLE" ]; then
   BUNDLE=$(find "$MODEL_DIR" -maxdepth 1 -name '*.fgb' -print 2>/dev/null | sort | head -n 1)
 fi
 [ -z "$BUNDLE" ] || [ -f "$BUNDLE" ] || die "bundle '$BUNDLE' does not exist"
+# Optimized variants: ../variants.txt pairs each portable source with its Cortex-M4 sibling.
 case "$IMPL" in
-  cortex-m4) CORE_IMPL=fastgrnn_int8_cortex_m4.cc ;;
-  reference) CORE_IMPL=fastgrnn_int8_reference.cc ;;
+  cortex-m4) VARIANT_COLUMN=2 ;;
+  reference) VARIANT_COLUMN=1 ;;
   *) die "--impl must be cortex-m4 or reference, got '$IMPL'" ;;
 esac
-[ -f "$APP/fastgrnn/$CORE_IMPL" ] || die "missing $APP/fastgrnn/$CORE_IMPL (use --impl reference?)"
+VARIANT_FILES=$(sed -e 's/#.*//' "$APP/variants.txt" | awk 'NF { print $1; print $2 }')
+CHOSEN_VARIANTS=$(sed -e 's/#.*//' "$APP/variants.txt" | awk -v c="$VARIANT_COLUMN" 'NF { print $c }')
+for f in $CHOSEN_VARIANTS; do [ -f "$APP/$f" ] || die "missing $APP/$f (use --impl reference?)"; done
 
 # The array c_array.py declares in model_data.h (first unsigned char/uint8_t array).
 MODEL_ARRAY=$(grep -oE '(unsigned char|uint8_t)[^;=]*\b[A-Za-z_][A-Za-z0-9_]*\s*\[' "$MODEL_DIR/model_data.h" |
   head -n 1 | sed -E 's/.*\b([A-Za-z_][A-Za-z0-9_]*)\s*\[$/\1/')
 [ -n "$MODEL_ARRAY" ] || die "cannot find the model array declaration in $MODEL_DIR/model_data.h"
 
-# Copy one component: headers and sources, without tests, host tools and bundle readers.
+# Copy one component: headers and sources, without tests, host tools, bundle readers and the
+# variants not chosen (of each variants.txt pair, only the --impl one).
 copy_component() {  # <from dir> <to dir> [extra find exclusions...]
   local from="$1" to="$2"; shift 2
   mkdir -p "$to"
   find "$from" -maxdepth 1 -type f \( -name '*.h' -o -name '*.cc' \) \
     ! -name '*_test.cc' ! -name '*_main.cc' ! -name '*_replay.cc' ! -name '*_bundle.*' "$@" -print |
     while read -r f; do
-      local base; base=$(basename "$f")
+      local base rel; base=$(basename "$f"); rel=${f#"$APP/"}
+      if grep -qxF "$rel" <<<"$VARIANT_FILES" && ! grep -qxF "$rel" <<<"$CHOSEN_VARIANTS"; then continue; fi
       cp "$f" "$to/${base%.cc}$( [[ "$base" == *.cc ]] && echo .cpp )"
     done
 }
@@ -74,11 +79,11 @@ copy_component() {  # <from dir> <to dir> [extra find exclusions...]
 mkdir -p "$(dirname "$SRC")"
 TMP=$(mktemp -d "$(dirname "$SRC")/.src.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-copy_component "$APP/fastgrnn" "$TMP/fastgrnn" ! -name 'fastgrnn_int8_reference.cc' ! -name 'fastgrnn_int8_cortex_m4.cc'
-cp "$APP/fastgrnn/$CORE_IMPL" "$TMP/fastgrnn/${CORE_IMPL%.cc}.cpp"
+copy_component "$APP/fastgrnn" "$TMP/fastgrnn"
 copy_component "$APP/frontend" "$TMP/frontend"
 copy_component "$APP/detector" "$TMP/detector"
 copy_component "$APP/head" "$TMP/head"
+copy_component "$APP/pipeline" "$TMP/pipeline"
 copy_component "$APP/tflm" "$TMP/tflm"
 copy_component "$HERE/glue" "$TMP/arduino/glue"
 cp "$MODEL_DIR/model_data.cc" "$TMP/model_data.cpp"

@@ -53,7 +53,7 @@ int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t quantized_multiplier, i
 
 // One layer: out[o] = clamp(MBQM(sum_i (in[i] - in_zp) * w[o, i] + bias[o]) + out_zp).
 // FullyConnected is defined by the implementation the build links (like tflm_app/fastgrnn):
-// head_reference.cc (portable; the host build) or cortex_m4/head_cortex_m4.cc (ACLE dual MACs;
+// head_reference.cc (portable; the host build) or head_cortex_m4.cc (ACLE dual MACs;
 // the tflm_app/m4 IMPL=m4 build). Both give bit-identical outputs; FullyConnectedReference is the
 // TFLite reference arithmetic itself, always present (tests compare the two).
 void FullyConnected(const FcLayer& layer, const int8_t* input, int8_t* output);

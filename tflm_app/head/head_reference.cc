@@ -1,5 +1,5 @@
 // Portable FullyConnected: the TFLite reference arithmetic (head.cc). The host build and the
-// tflm_app/m4 IMPL=reference build link this file; IMPL=m4 links cortex_m4/head_cortex_m4.cc.
+// tflm_app/m4 IMPL=reference build link this file; IMPL=m4 links head_cortex_m4.cc (tflm_app/variants.txt).
 #include "head.h"
 
 namespace head {

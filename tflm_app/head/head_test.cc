@@ -178,7 +178,7 @@ int32_t RandIn(int32_t lo, int32_t hi) {
 }
 }  // namespace
 
-// The linked FullyConnected (cortex_m4/head_cortex_m4.cc under tflm_app/m4, head_reference.cc on
+// The linked FullyConnected (head_cortex_m4.cc under tflm_app/m4, head_reference.cc on
 // the host) against the TFLite reference on random layers: every size remainder mod 4 and mod the
 // 4-row pass, extreme zero points and values, unaligned rows and inputs, ReLU, with and without bias.
 TEST(FullyConnectedMatchesReferenceOnRandomLayers) {

@@ -1,6 +1,7 @@
 // Host runner of the whole wake-word pipeline on a WAV file, as the board runs it live:
 // audio in microphone-sized chunks -> streaming frontend -> int8 FastGRNN step per frame (state
-// kept) -> int8 head -> uint8 scores -> detector. Bit-exact with keyword_spotting/pipeline.py.
+// kept) -> int8 head -> uint8 scores -> detector (kws::FramePipeline, tflm_app/pipeline; the core is
+// called directly, not through the TFLM op). Bit-exact with keyword_spotting/pipeline.py.
 //
 //   kws_host --model model.fgb --wav clip.wav [--scores scores.txt] [--features feats.txt]
 //            [--chunk 512] [--quiet]
@@ -15,11 +16,9 @@
 #include <cstring>
 #include <vector>
 
-#include "detector.h"
-#include "fastgrnn_int8.h"
-#include "frontend.h"
-#include "head.h"
+#include "core_model.h"
 #include "model.h"
+#include "pipeline.h"
 #include "wav.h"
 
 namespace {
@@ -34,54 +33,29 @@ int Usage(const char* msg) {
   return kBadInput;
 }
 
-// Everything after the frontend: one call per feature frame.
-class Runner {
+// Writes what the pipeline hands back after every frame: feature and score rows, detections.
+class FrameSink {
  public:
-  explicit Runner(const kws::Model& model) : model_(model) {
-    const fastgrnn::Int8Params& p = model.step;
-    prepared_.resize(fastgrnn::PreparedBytes(p) / 4 + 1);
-    scratch_.resize(fastgrnn::ScratchBytes(p) / 4 + 1);
-    fastgrnn::PrepareWeights(p, prepared_.data());
-    h_.assign(static_cast<size_t>(p.units), 0);
-    h_out_.assign(static_cast<size_t>(p.units), 0);
-  }
-
-  const char* Init() { return detector_.Init(model_.detector, model_.num_classes); }
+  explicit FrameSink(const kws::Model& model) : model_(model) {}
 
   void set_scores_file(FILE* f) { scores_file_ = f; }
   void set_features_file(FILE* f) { features_file_ = f; }
   void set_quiet(bool quiet) { quiet_ = quiet; }
-  int32_t frames() const { return frames_; }
   int32_t detections() const { return detections_; }
 
-  void Frame(const int8_t* features) {
-    const int32_t d = model_.step.input_dim;
-    if (features_file_ != nullptr) WriteRow(features_file_, features, d);
-    fastgrnn::Run(model_.step, prepared_.data(), features, 1, h_.data(), h_out_.data(), false,
-                  scratch_.data());
-    int8_t logits[head::kMaxWidth];
-    int8_t head_scratch[head::kScratchBytes];
-    head::Run(model_.head, h_.data(), logits, head_scratch);
-    uint8_t scores[head::kMaxWidth];
-    head::Scores(logits, model_.num_classes, model_.head.logit_scale, model_.head.logit_zero_point, scores);
-    if (scores_file_ != nullptr) WriteRow(scores_file_, scores, model_.num_classes);
-    kws::Detection det;
-    if (detector_.Push(scores, &det)) {
-      ++detections_;
-      const kws::FeatureFields& f = model_.features;
-      const double t = (static_cast<double>(det.frame) * f.hop_samples + f.window_samples) / f.sample_rate;
-      if (!quiet_) {
-        printf("detection t=%.3fs frame=%d class=%d label=%s score=%d\n", t, static_cast<int>(det.frame),
-               static_cast<int>(det.class_index), model_.class_names[det.class_index],
-               static_cast<int>(det.score));
-      }
+  void operator()(const kws::FrameResult& r) {
+    if (features_file_ != nullptr) WriteRow(features_file_, r.features, model_.step.input_dim);
+    if (scores_file_ != nullptr) WriteRow(scores_file_, r.scores, model_.num_classes);
+    if (!r.detected) return;
+    ++detections_;
+    const kws::FeatureFields& f = model_.features;
+    const kws::Detection& det = r.detection;
+    const double t = (static_cast<double>(det.frame) * f.hop_samples + f.window_samples) / f.sample_rate;
+    if (!quiet_) {
+      printf("detection t=%.3fs frame=%d class=%d label=%s score=%d\n", t, static_cast<int>(det.frame),
+             static_cast<int>(det.class_index), model_.class_names[det.class_index],
+             static_cast<int>(det.score));
     }
-    ++frames_;
-  }
-
-  static void Callback(const int8_t* features, int num_features, void* user) {
-    (void)num_features;
-    static_cast<Runner*>(user)->Frame(features);
   }
 
  private:
@@ -92,13 +66,9 @@ class Runner {
   }
 
   const kws::Model& model_;
-  std::vector<uint32_t> prepared_, scratch_;  // uint32 for 4-byte alignment
-  std::vector<int8_t> h_, h_out_;
-  kws::Detector detector_;
   FILE* scores_file_ = nullptr;
   FILE* features_file_ = nullptr;
   bool quiet_ = false;
-  int32_t frames_ = 0;
   int32_t detections_ = 0;
 };
 
@@ -182,20 +152,41 @@ int main(int argc, char** argv) {
     fprintf(stderr, "kws_host: %s\n", model.error);
     return kBadInput;
   }
-  Runner runner(model);
-  if (const char* err = runner.Init()) {
+  const kws::FeatureFields& ff = model.features;
+  frontend::Config cfg;
+  cfg.sample_rate = ff.sample_rate;
+  cfg.window_samples = ff.window_samples;
+  cfg.hop_samples = ff.hop_samples;
+  cfg.n_fft = ff.n_fft;
+  cfg.n_mels = ff.n_mels;
+  cfg.n_mfcc = ff.n_mfcc;
+  cfg.fmin = ff.fmin;
+  cfg.fmax = ff.fmax;
+  cfg.log_floor = ff.log_floor;
+  cfg.quant_scale = ff.quant_scale;
+  cfg.quant_offset = ff.quant_offset;
+  const fastgrnn::Int8Params& p = model.step;
+  std::vector<uint32_t> prepared(fastgrnn::PreparedBytes(p) / 4 + 1);  // uint32: 4-byte alignment
+  std::vector<uint32_t> scratch(fastgrnn::ScratchBytes(p) / 4 + 1);
+  static kws::FramePipeline<kws::CoreModel> pipeline;  // large (frontend tables): static storage
+  if (const char* err = pipeline.model().Init(p, model.head, prepared.data(), prepared.size() * 4,
+                                              scratch.data(), scratch.size() * 4)) {
     fprintf(stderr, "kws_host: %s: %s\n", model_path, err);
     return kBadInput;
   }
+  if (const char* err = pipeline.Init(wav_path != nullptr ? &cfg : nullptr, model.detector)) {
+    fprintf(stderr, "kws_host: %s: %s\n", model_path, err);
+    return kBadInput;
+  }
+  FrameSink sink(model);
   FILE* scores_file = nullptr;
   FILE* features_file = nullptr;
   if (scores_path != nullptr && (scores_file = OpenOut(scores_path)) == nullptr) return kBadInput;
   if (features_path != nullptr && (features_file = OpenOut(features_path)) == nullptr) return kBadInput;
-  runner.set_scores_file(scores_file);
-  runner.set_features_file(features_file);
-  runner.set_quiet(quiet);
+  sink.set_scores_file(scores_file);
+  sink.set_features_file(features_file);
+  sink.set_quiet(quiet);
 
-  const kws::FeatureFields& ff = model.features;
   size_t num_samples = 0;
   if (wav_path != nullptr) {
     std::vector<int16_t> pcm;
@@ -205,40 +196,23 @@ int main(int argc, char** argv) {
       return kBadInput;
     }
     num_samples = pcm.size();
-    frontend::Config cfg;
-    cfg.sample_rate = ff.sample_rate;
-    cfg.window_samples = ff.window_samples;
-    cfg.hop_samples = ff.hop_samples;
-    cfg.n_fft = ff.n_fft;
-    cfg.n_mels = ff.n_mels;
-    cfg.n_mfcc = ff.n_mfcc;
-    cfg.fmin = ff.fmin;
-    cfg.fmax = ff.fmax;
-    cfg.log_floor = ff.log_floor;
-    cfg.quant_scale = ff.quant_scale;
-    cfg.quant_offset = ff.quant_offset;
-    static frontend::Frontend fe;
-    if (const char* err = fe.Init(cfg)) {
-      fprintf(stderr, "kws_host: %s: frontend: %s\n", model_path, err);
-      return kBadInput;
-    }
     // Microphone-style delivery: fixed-size chunks, the last one partial.
     for (size_t pos = 0; pos < pcm.size(); pos += static_cast<size_t>(chunk)) {
       const size_t left = pcm.size() - pos;
       const size_t n = left < static_cast<size_t>(chunk) ? left : static_cast<size_t>(chunk);
-      fe.Push(pcm.data() + pos, n, &Runner::Callback, &runner);
+      pipeline.Push(pcm.data() + pos, n, sink);
     }
   } else {
     std::vector<int8_t> feats;
     if (!ReadFeatureText(features_in, model.step.input_dim, &feats)) return kBadInput;
     for (size_t pos = 0; pos < feats.size(); pos += static_cast<size_t>(model.step.input_dim)) {
-      runner.Frame(feats.data() + pos);
+      pipeline.Frame(feats.data() + pos, sink);
     }
   }
   if (scores_file != nullptr) fclose(scores_file);
   if (features_file != nullptr) fclose(features_file);
-  printf("summary frames=%d detections=%d audio=%.3fs\n", static_cast<int>(runner.frames()),
-         static_cast<int>(runner.detections()),
+  printf("summary frames=%d detections=%d audio=%.3fs\n", static_cast<int>(pipeline.frames()),
+         static_cast<int>(sink.detections()),
          static_cast<double>(num_samples) / ff.sample_rate);
   return 0;
 }

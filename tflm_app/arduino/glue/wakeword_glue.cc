@@ -23,4 +23,21 @@ void OutputScores(const int8_t* output, int32_t num_classes, float scale, int32_
   }
 }
 
+const char* InterpreterModel::Init(int8_t* input, int32_t num_features, const int8_t* output, int32_t num_classes,
+                                   float output_scale, int32_t output_zero_point, Call invoke, Call reset,
+                                   void* user) {
+  if (input == nullptr || output == nullptr || invoke == nullptr) return "model: input, output or Invoke missing";
+  if (num_features < 1 || num_classes < 1) return "model: no features or no classes";
+  input_ = input;
+  output_ = output;
+  num_features_ = num_features;
+  num_classes_ = num_classes;
+  scale_ = output_scale;
+  zero_point_ = output_zero_point;
+  invoke_ = invoke;
+  reset_ = reset;
+  user_ = user;
+  return nullptr;
+}
+
 }  // namespace wakeword

@@ -5,6 +5,7 @@
 //   int16_t pcm[160]; uint32_t n = ring.Read(pcm, 160);   // loop()
 //   wakeword::OutputScores(out->data.int8, num_classes, out->params.scale,
 //                          out->params.zero_point, scores);   // uint8 scores for kws::Detector
+//   static kws::FramePipeline<wakeword::InterpreterModel> pipe;  // the interpreter as the model stage
 #ifndef TFLM_APP_ARDUINO_GLUE_WAKEWORD_GLUE_H_
 #define TFLM_APP_ARDUINO_GLUE_WAKEWORD_GLUE_H_
 
@@ -67,6 +68,42 @@ bool IsSoftmaxOutput(float scale, int32_t zero_point);
 // spec's value because TFLite already rounded the probability to 1/256.
 void OutputScores(const int8_t* output, int32_t num_classes, float scale, int32_t zero_point,
                   uint8_t* scores);
+
+// The model stage of kws::FramePipeline (tflm_app/pipeline/pipeline.h) on the board: one frame into
+// the TFLM interpreter's int8 input, Invoke (the FastGRNN custom op and the head), detector scores
+// from its int8 output (OutputScores). TFLM-independent: the sketch passes the tensors' data and two
+// callbacks (Invoke, and Reset of the interpreter's variable tensors, i.e. the FastGRNN state).
+class InterpreterModel {
+ public:
+  using Call = bool (*)(void* user);  // true on success
+
+  // nullptr or what is wrong. `input` holds num_features int8 values, `output` num_classes.
+  const char* Init(int8_t* input, int32_t num_features, const int8_t* output, int32_t num_classes,
+                   float output_scale, int32_t output_zero_point, Call invoke, Call reset, void* user);
+  int32_t num_features() const { return num_features_; }
+  int32_t num_classes() const { return num_classes_; }
+  void Reset() {
+    if (reset_ != nullptr) reset_(user_);
+  }
+  template <class Probe>
+  bool Scores(const int8_t* features, uint8_t* scores) {
+    for (int32_t i = 0; i < num_features_; ++i) input_[i] = features[i];
+    if (!invoke_(user_)) return false;
+    OutputScores(output_, num_classes_, scale_, zero_point_, scores);
+    return true;
+  }
+
+ private:
+  int8_t* input_ = nullptr;
+  const int8_t* output_ = nullptr;
+  int32_t num_features_ = 0;
+  int32_t num_classes_ = 0;
+  float scale_ = 1.0f;
+  int32_t zero_point_ = 0;
+  Call invoke_ = nullptr;
+  Call reset_ = nullptr;
+  void* user_ = nullptr;
+};
 
 }  // namespace wakeword
 

@@ -3,6 +3,7 @@
 
 #include "../../common/test_macros.h"
 #include "../../head/head.h"
+#include "../../pipeline/pipeline.h"
 #include "wakeword_glue.h"
 
 TEST(RingReturnsSamplesInOrderAcrossWrapAround) {
@@ -66,11 +67,74 @@ TEST(LogitOutputUsesTheSpecSoftmax) {
   for (int c = 0; c < 3; ++c) EXPECT_EQ(got[c], 85);
 }
 
+// A fake interpreter: output = softmax-quantized "probabilities" where class 1 gets input[0] + 128
+// (so loud frames vote for class 1); every fifth Invoke fails.
+struct FakeInterpreter {
+  int8_t input[32] = {0};
+  int8_t output[3] = {0};
+  int invokes = 0;
+  int resets = 0;
+  static bool Invoke(void* user) {
+    FakeInterpreter* f = static_cast<FakeInterpreter*>(user);
+    if (++f->invokes % 5 == 0) return false;
+    const int p1 = f->input[0] + 128;  // 0..255 of 256
+    f->output[1] = static_cast<int8_t>(p1 - 128);
+    f->output[0] = static_cast<int8_t>(255 - p1 - 128);
+    f->output[2] = -128;
+    return true;
+  }
+  static bool Reset(void* user) {
+    static_cast<FakeInterpreter*>(user)->resets++;
+    return true;
+  }
+};
+
+TEST(TheInterpreterIsThePipelinesModelStage) {
+  static FakeInterpreter interp;
+  static kws::FramePipeline<wakeword::InterpreterModel> pipe;
+  EXPECT_TRUE(pipe.model().Init(interp.input, 32, interp.output, 3, 1.0f / 256.0f, -128, &FakeInterpreter::Invoke,
+                                &FakeInterpreter::Reset, &interp) == nullptr);
+  kws::DetectorConfig dc;
+  dc.window_frames = 3;
+  dc.threshold = 200;
+  dc.refractory_frames = 5;
+  dc.num_keywords = 1;
+  dc.keywords[0] = 1;
+  EXPECT_TRUE(pipe.Init(nullptr, dc) == nullptr);
+  EXPECT_EQ(interp.resets, 1);  // Init starts a new stream: the FastGRNN state is reset
+  int ok = 0, failed = 0, detections = 0;
+  int8_t features[32] = {0};
+  for (int f = 0; f < 20; ++f) {
+    features[0] = static_cast<int8_t>(f < 10 ? -100 : 120);
+    pipe.Frame(features, [&](const kws::FrameResult& r) {
+      if (!r.ok) {
+        ++failed;
+        return;
+      }
+      ++ok;
+      EXPECT_EQ(interp.input[0], features[0]);  // the frame reached the interpreter's input
+      EXPECT_EQ(r.scores[1], (255 * (features[0] + 128) + 128) / 256);  // softmax output -> score
+      if (r.detected) {
+        ++detections;
+        EXPECT_EQ(r.detection.class_index, 1);
+        EXPECT_TRUE(r.frame >= 10);
+      }
+    });
+  }
+  EXPECT_EQ(failed, 4);
+  EXPECT_EQ(ok, 16);
+  EXPECT_EQ(pipe.detector().frames_seen(), 16);  // failed frames skip the detector
+  EXPECT_EQ(detections, 2);                      // frames 12 and 18 (refractory 5, frame 14 failed)
+  EXPECT_CONTAINS(pipe.model().Init(nullptr, 32, interp.output, 3, 1.0f, 0, &FakeInterpreter::Invoke, nullptr,
+                                    &interp), "missing");
+}
+
 int main() {
   RUN_TEST(RingReturnsSamplesInOrderAcrossWrapAround);
   RUN_TEST(RingDropsNewSamplesWhenFull);
   RUN_TEST(SoftmaxOutputIsRecognisedByItsFixedQuantization);
   RUN_TEST(SoftmaxOutputMapsToScores);
   RUN_TEST(LogitOutputUsesTheSpecSoftmax);
+  RUN_TEST(TheInterpreterIsThePipelinesModelStage);
   return TestSummary("wakeword_glue_test");
 }

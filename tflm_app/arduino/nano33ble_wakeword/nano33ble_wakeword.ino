@@ -11,9 +11,8 @@
 #include <string.h>
 
 #include "src/arduino/glue/wakeword_glue.h"
-#include "src/detector/detector.h"
-#include "src/frontend/frontend.h"
 #include "src/model_data.h"
+#include "src/pipeline/pipeline.h"
 #include "src/tflm/fastgrnn_op.h"
 #include "src/wakeword_config.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
@@ -37,8 +36,8 @@ constexpr int kMaxClasses = 64;
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 wakeword::SampleRing<8192> g_ring;  // 512 ms of audio between the PDM interrupt and loop()
 int16_t g_pdm_chunk[512];           // one PDM callback's samples (the core delivers 256)
-frontend::Frontend g_frontend;      // ~14 KB of tables: static storage, not the stack
-kws::Detector g_detector;
+// frontend -> interpreter (FastGRNN op + head) -> scores -> detector; ~22 KB of frontend tables: static
+kws::FramePipeline<wakeword::InterpreterModel> g_pipeline;
 tflite::MicroInterpreter* g_interpreter = nullptr;
 TfLiteTensor* g_input = nullptr;
 TfLiteTensor* g_output = nullptr;
@@ -59,19 +58,19 @@ void Fail(const char* what) {
   g_ready = false;
 }
 
-// One feature frame: FastGRNN step + head (TFLM), scores, detector.
-void ProcessFrame(const int8_t* features) {
-  memcpy(g_input->data.int8, features, g_frontend.num_features());
-  if (g_interpreter->Invoke() != kTfLiteOk) {
+bool Invoke(void*) { return g_interpreter->Invoke() == kTfLiteOk; }
+bool ResetState(void*) { return g_interpreter->Reset() == kTfLiteOk; }  // zero the FastGRNN state
+
+// After each frame of the pipeline (FastGRNN step + head in TFLM, scores, detector): Serial and LED.
+void OnFrame(const kws::FrameResult& r) {
+  if (!r.ok) {
     MicroPrintf("# Invoke failed");
     return;
   }
-  uint8_t scores[kMaxClasses];
-  wakeword::OutputScores(g_output->data.int8, g_num_classes, g_output->params.scale,
-                         g_output->params.zero_point, scores);
-  kws::Detection d;
-  const bool fired = g_detector.Push(scores, &d);
-  const int32_t frame = g_detector.frames_seen() - 1;
+  const uint8_t* scores = r.scores;
+  const kws::Detection& d = r.detection;
+  const bool fired = r.detected;
+  const int32_t frame = r.frame;
   if (frame % kScorePrintEvery == 0) {
     Serial.print("S ");
     Serial.print(frame);
@@ -135,11 +134,10 @@ void setup() {
   fc.log_floor = wakeword_config::kLogFloor;
   fc.quant_scale = wakeword_config::kQuantScale;
   fc.quant_offset = wakeword_config::kQuantOffset;
-  if (const char* err = g_frontend.Init(fc)) return Fail(err);
 
   g_input = interpreter.input(0);
   g_output = interpreter.output(0);
-  if (g_input->type != kTfLiteInt8 || g_input->bytes != static_cast<size_t>(g_frontend.num_features())) {
+  if (g_input->type != kTfLiteInt8 || g_input->bytes != static_cast<size_t>(fc.num_features())) {
     return Fail("model input is not one int8 frame of num_features (streaming export? feature spec mismatch?)");
   }
   g_num_classes = g_output->dims->data[g_output->dims->size - 1];
@@ -154,13 +152,18 @@ void setup() {
   dc.min_frames = wakeword_config::kMinFrames;
   dc.num_keywords = wakeword_config::kNumKeywords;
   for (int i = 0; i < dc.num_keywords; ++i) dc.keywords[i] = wakeword_config::kKeywords[i];
-  if (const char* err = g_detector.Init(dc, g_num_classes)) return Fail(err);
+  if (const char* err = g_pipeline.model().Init(g_input->data.int8, fc.num_features(), g_output->data.int8,
+                                                g_num_classes, g_output->params.scale,
+                                                g_output->params.zero_point, Invoke, ResetState, nullptr)) {
+    return Fail(err);
+  }
+  if (const char* err = g_pipeline.Init(&fc, dc)) return Fail(err);  // also zeroes the FastGRNN state
 
   PDM.onReceive(OnPdmData);
   PDM.setGain(kPdmGain);
   if (!PDM.begin(1, wakeword_config::kSampleRate)) return Fail("PDM.begin");
   g_ready = true;
-  MicroPrintf("# ready: %d features, %d classes", g_frontend.num_features(), g_num_classes);
+  MicroPrintf("# ready: %d features, %d classes", g_pipeline.num_features(), g_num_classes);
 }
 
 void loop() {
@@ -171,14 +174,7 @@ void loop() {
   }
   int16_t pcm[wakeword_config::kHopSamples];
   const uint32_t n = g_ring.Read(pcm, wakeword_config::kHopSamples);
-  size_t offset = 0;
-  while (offset < n) {
-    int8_t frame[frontend::kMaxFeatures];
-    size_t used = 0;
-    const size_t frames = g_frontend.Push(pcm + offset, n - offset, frame, 1, &used);
-    offset += used;
-    if (frames == 1) ProcessFrame(frame);
-  }
+  g_pipeline.Push(pcm, n, OnFrame);
   static uint32_t reported_drops = 0;
   if (g_ring.dropped() != reported_drops) {
     reported_drops = g_ring.dropped();

@@ -3,8 +3,8 @@ BENCH_DIR := $(BUILD)/bench
 BENCH_GEN := $(BENCH_DIR)/gen/bench_model.h
 BENCH_JSON := $(ROOT)/build/bench/m4_counts.json
 DATA ?= $(abspath $(ROOT)/../shared/data)
-# The M4 path is benchmarked once tflm_app/fastgrnn/fastgrnn_int8_cortex_m4.cc exists.
-BENCH_IMPLS := reference $(if $(wildcard $(IMPL_M4)),m4)
+# The M4 path is benchmarked once ../variants.txt lists Cortex-M4 siblings.
+BENCH_IMPLS := reference $(if $(VARIANTS_M4),m4)
 
 $(BENCH_GEN): $(M4_DIR)/bench/make_bench_header.py $(wildcard $(ROOT)/fastgrnn_tf/quantize.py $(ROOT)/fastgrnn_tf/head_oracle.py)
 	@mkdir -p $(@D)
@@ -31,6 +31,8 @@ $(BENCH_DIR)/bench_$(1).pipeprofile: $(BENCH_DIR)/bench_$(1).elf $(PLUGIN)
 	mv $$@.tmp $$@
 endef
 $(foreach i,reference m4,$(eval $(call BENCH_RULE,$(i))))
+# Header dependencies of the benchmark objects (pipeline.h, core_model.h, ...).
+-include $(shell find $(BENCH_DIR)/obj -name '*.d' 2>/dev/null)
 
 BENCH_OUTPUTS := $(foreach i,$(BENCH_IMPLS),$(BENCH_DIR)/bench_$(i).counts \
 	$(BENCH_DIR)/bench_$(i).profile $(BENCH_DIR)/bench_$(i).pipeprofile $(BENCH_DIR)/pipeline_size_$(i).elf)

@@ -8,17 +8,18 @@
 //
 // Regions (ids match bench/report.py):
 //   0 empty (marker overhead)   1 one streaming step (T=1), 99 calls   2 one window (T=99)
-//   3 PrepareWeights            10 one pipeline hop, 100 calls (1 s of audio), no inner markers
+//   3 PrepareWeights            10 one pipeline hop (kws::FramePipeline::Push of 160 samples), 100 calls
+//   (1 s of audio), no inner markers
 //   11 frontend per hop  12 FastGRNN step per hop  13 head + scores per hop  14 detector per hop
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 
 #include "bench_markers.h"
-#include "detector.h"
+#include "core_model.h"
 #include "fastgrnn_int8.h"
-#include "frontend.h"
 #include "head.h"
+#include "pipeline.h"
 
 #define BENCH_WITH_AUDIO
 #include "bench_params.h"
@@ -38,11 +39,7 @@ alignas(8) uint8_t g_scratch[kScratchCapacity];
 alignas(8) uint8_t g_prepared[kPreparedCapacity];
 int8_t g_h[bm::kUnits];
 int8_t g_out[bm::kUnits];
-int8_t g_head_scratch[head::kScratchBytes];
-int8_t g_logits[head::kMaxWidth];
-uint8_t g_scores[head::kMaxWidth];
-frontend::Frontend g_frontend;
-kws::Detector g_detector;
+kws::FramePipeline<kws::CoreModel> g_pipeline;
 const int16_t kSilence[kPrime] = {0};
 
 uint32_t Checksum(const int8_t* v, int n, uint32_t seed) {
@@ -50,46 +47,28 @@ uint32_t Checksum(const int8_t* v, int n, uint32_t seed) {
   return seed;
 }
 
-struct Pipeline {
-  const fastgrnn::Int8Params* p;
-  const head::HeadParams* hp;
+// Per-stage regions 11..14 of the marked pass (pipeline.h Stage + 11).
+struct StageRegions {
+  static void Begin(int stage) { bench_start(11 + stage); }
+  static void End(int stage) { bench_stop(11 + stage); }
+};
+
+struct Tally {
   int detections = 0;
   uint32_t checksum = 0;
-
-  void Reset() {
-    g_frontend.Reset();
-    g_detector.Reset();
-    memset(g_h, 0, sizeof g_h);
-    int8_t unused[frontend::kMaxFeatures];
-    g_frontend.Push(kSilence, kPrime, unused, 1, nullptr);  // no frame yet: 240 < 400 samples
-    detections = 0;
-    checksum = 0;
-  }
-
-  // One hop: 160 new samples -> one frame -> FastGRNN step -> head -> scores -> detector.
-  // `marked` adds per-stage regions 11..14 (a separate pass, so region 10 carries no markers).
-  template <bool marked>
-  void Hop(int32_t hop) {
-    int8_t frame[frontend::kMaxFeatures];
-    if (marked) bench_start(11);
-    const size_t frames = g_frontend.Push(bm::kAudio + hop * kHop, kHop, frame, 1, nullptr);
-    if (marked) bench_stop(11);
-    if (frames != 1) return;
-    if (marked) bench_start(12);
-    fastgrnn::Run(*p, g_prepared, frame, 1, g_h, g_out, false, g_scratch);
-    if (marked) bench_stop(12);
-    if (marked) bench_start(13);
-    head::Run(*hp, g_h, g_logits, g_head_scratch);
-    head::Scores(g_logits, hp->num_classes(), hp->logit_scale, hp->logit_zero_point, g_scores);
-    if (marked) bench_stop(13);
-    kws::Detection d;
-    if (marked) bench_start(14);
-    const bool hit = g_detector.Push(g_scores, &d);
-    if (marked) bench_stop(14);
-    if (hit) detections++;
-    checksum = Checksum(reinterpret_cast<const int8_t*>(g_scores), hp->num_classes(), checksum);
+  void operator()(const kws::FrameResult& r) {
+    if (r.detected) detections++;
+    checksum = Checksum(reinterpret_cast<const int8_t*>(r.scores), bm::kClasses, checksum);
   }
 };
+
+// A new stream, primed with window - hop samples of silence (no frame yet: 240 < 400 samples).
+void Restart(Tally* tally) {
+  g_pipeline.Reset();
+  int8_t unused[frontend::kMaxFeatures];
+  g_pipeline.frontend().Push(kSilence, kPrime, unused, 1, nullptr);
+  *tally = Tally();
+}
 
 }  // namespace
 
@@ -146,33 +125,35 @@ int main(int argc, char** argv) {
     printf("bench: invalid head: %s\n", err);
     return 1;
   }
-  frontend::Config fcfg;
-  if (const char* err = g_frontend.Init(fcfg)) {
-    printf("bench: frontend: %s\n", err);
+  if (const char* err = g_pipeline.model().Init(p, hp, g_prepared, kPreparedCapacity, g_scratch, kScratchCapacity)) {
+    printf("bench: model: %s\n", err);
     return 1;
   }
+  const frontend::Config fcfg;
   kws::DetectorConfig dcfg;
   dcfg.num_keywords = 10;
   for (int i = 0; i < 10; ++i) dcfg.keywords[i] = 2 + i;
-  if (const char* err = g_detector.Init(dcfg, bm::kClasses)) {
-    printf("bench: detector: %s\n", err);
+  if (const char* err = g_pipeline.Init(&fcfg, dcfg)) {
+    printf("bench: pipeline: %s\n", err);
     return 1;
   }
-  Pipeline pipe{&p, &hp};
-  pipe.Reset();
+  // One hop: 160 new samples -> one frame -> FastGRNN step -> head -> scores -> detector.
+  Tally tally;
+  Restart(&tally);
   for (int32_t hop = 0; hop < kHops; ++hop) {
     bench_start(10);
-    pipe.Hop<false>(hop);
+    g_pipeline.Push(bm::kAudio + hop * kHop, kHop, tally);
     bench_stop(10);
   }
-  const uint32_t pipe_sum = pipe.checksum;
-  pipe.Reset();
-  for (int32_t hop = 0; hop < kHops; ++hop) pipe.Hop<true>(hop);
-  if (pipe.checksum != pipe_sum) {
+  const uint32_t pipe_sum = tally.checksum;
+  // Again with per-stage regions (a separate pass, so region 10 carries no markers).
+  Restart(&tally);
+  for (int32_t hop = 0; hop < kHops; ++hop) g_pipeline.Push<StageRegions>(bm::kAudio + hop * kHop, kHop, tally);
+  if (tally.checksum != pipe_sum) {
     printf("bench: the two pipeline passes differ\n");
     return 1;
   }
   printf("bench: pipeline over %s: %d hops, %d detections, scores checksum %08lx\n", bm::kAudioSource,
-         static_cast<int>(kHops), pipe.detections, static_cast<unsigned long>(pipe_sum));
+         static_cast<int>(kHops), tally.detections, static_cast<unsigned long>(pipe_sum));
   return 0;
 }

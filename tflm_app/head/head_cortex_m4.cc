@@ -1,7 +1,6 @@
 // Cortex-M4 FullyConnected (ACLE DSP: SXTB16 / SXTAB16 / SMLAD), bit-identical to the TFLite
-// reference arithmetic of head.cc. Linked instead of head_reference.cc by tflm_app/m4 (IMPL=m4);
-// it lives in its own folder so that tools copying head/*.cc (the Arduino sketch) keep the
-// portable file only.
+// reference arithmetic of head.cc: the Cortex-M4 sibling of head_reference.cc (tflm_app/variants.txt),
+// linked instead of it by tflm_app/m4 (IMPL=m4) and the Arduino sketch (--impl cortex-m4).
 //
 // Like CMSIS-NN's arm_nn_vec_mat_mult_t_s8: several output rows per pass share each input word.
 // The input is widened once, with the input offset added in the same instruction: four int8
