@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--conditions", nargs="+", default=list(d.conditions), choices=list(CONDITIONS))
     ap.add_argument("--target-fa", type=float, default=d.target_fa_per_hour,
                     help="false accepts per hour for the detector settings chosen (default 0.5)")
+    ap.add_argument("--calibration-hours", type=float, default=d.calibration_hours,
+                    help="hours of training-part speech + noise to set the threshold for --target-fa (0 = off)")
     ap.add_argument("--frontend", choices=("auto", "device", "reference"), default=d.frontend,
                     help="features: the device's C++ frontend (`make cpp-host`), the Python reference, or auto")
     ap.add_argument("--work", default=d.work, help="work folder (models, stream features, scores)")
@@ -39,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = BenchConfig(words=tuple(args.words), data_root=args.data, work=args.work, out_json=args.out,
                         recipe=args.config, overrides=tuple(args.set), hours=args.hours, chunk_s=args.chunk_seconds,
                         conditions=tuple(args.conditions), seed=args.seed, frontend=args.frontend,
-                        progress=not args.no_progress, target_fa_per_hour=args.target_fa)
+                        progress=not args.no_progress, target_fa_per_hour=args.target_fa,
+                        calibration_hours=args.calibration_hours)
     try:
         run_benchmark(bench)
     except (ValueError, FileNotFoundError) as e:

@@ -62,6 +62,7 @@ class BenchConfig:
     progress: bool = True
     windows: tuple[int, ...] = (10, 20, 30, 50)
     target_fa_per_hour: float = 0.5
+    calibration_hours: float = 5.0             # training-part negatives for the calibrated threshold (0 = off)
 
 
 def log(msg: str) -> None:
@@ -148,13 +149,15 @@ def _stream_key(word: str, condition: str, stream_cfg: BenchStreamConfig, spec: 
 
 
 def build_condition(word: str, condition: str, positives: Sequence[Path], part: real_data.RealPart, spec: Any,
-                    bench: BenchConfig, label: str = "positive") -> ConditionStreams:
-    """Render the condition's chunks, compute their features with the chosen frontend; cached in the work folder."""
+                    bench: BenchConfig, label: str = "positive", snr: float | None = None,
+                    hours: float | None = None) -> ConditionStreams:
+    """Render the condition's chunks, compute their features with the chosen frontend; cached in the work folder.
+    `snr` / `hours` default to the condition's (`CONDITIONS`) and the bench's; `positives` may be empty."""
     from keyword_spotting import pipeline
 
     frontend = pipeline.resolve_frontend(bench.frontend)
-    snr = CONDITIONS[condition]
-    stream_cfg = BenchStreamConfig(hours=bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
+    snr = CONDITIONS[condition] if snr is None else snr
+    stream_cfg = BenchStreamConfig(hours=hours or bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
     files = {"positives": [p.name for p in positives], "negatives": [f.path.name for f in part.negatives],
              "noise": [f.path.name for f in part.noise]}
     key = _stream_key(word, condition, stream_cfg, spec, frontend, files, bench.seed)
@@ -168,16 +171,16 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
         return ConditionStreams(feats, events, meta["negative_seconds"], meta["unique_negative_seconds"],
                                 meta["frontend"], meta["info"], key)
     t0 = time.time()
-    pos, skipped = _load(positives, f"{word} positive")
-    neg, skipped_neg = _load([f.path for f in part.negatives], "measuring negative")
-    noise, skipped_noise = _load([f.path for f in part.noise], "measuring noise")
+    pos, skipped = _load(positives, f"{word} positive") if positives else ([], [])
+    neg, skipped_neg = _load([f.path for f in part.negatives], f"{part.name} negative")
+    noise, skipped_noise = _load([f.path for f in part.noise], f"{part.name} noise")
     plan = plan_streams(len(pos), stream_cfg, bench.seed)
     perm = np.random.default_rng([bench.seed, 3]).permutation(len(neg))
     mean_s = float(np.mean([len(c) for c in neg])) / 16000 + 0.9
     per_chunk = max(1, int(bench.chunk_s / mean_s))
     feats, events, neg_s, used = [], [], [], set()
     log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} real positives, "
-        f"{len(neg)} negative clips, {len(noise)} noise recordings, SNR {snr:g} dB, {frontend} frontend")
+        f"{len(neg)} {part.name} negative clips, {len(noise)} noise recordings, SNR {snr:g} dB, {frontend} frontend")
     for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
         order = np.roll(perm, -chunk.index * per_chunk)
         audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order)
@@ -186,7 +189,7 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
         neg_s.append(len(audio) / 16000 - sum(e.end_s - e.start_s for e in ev))
         used.update(u)
     unique = float(sum(len(neg[i]) for i in used)) / 16000
-    info = {"chunks": len(plan.chunks), "chunk_s": bench.chunk_s, "snr_db": snr,
+    info = {"chunks": len(plan.chunks), "chunk_s": bench.chunk_s, "snr_db": snr, "part": part.name,
             "negative_clips_available": len(neg), "negative_clips_used": len(used),
             "noise_recordings": len(noise), "seconds_to_build": round(time.time() - t0, 1),
             "positive_files": len(positives), "skipped_files": skipped + skipped_neg + skipped_noise}
@@ -266,13 +269,27 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig)
     label = model.classes[model.detector.keywords[0]]
     part = data.part("measure")
     out: dict[str, Any] = {"run": str(run), "keyword_class": label}
+    calibrated = None
+    if bench.calibration_hours > 0:
+        # The threshold a user can set without the measured audio: the lowest whose FA/h on the TRAINING part's
+        # real speech and noise (10 dB SNR, no wake words) is <= the target.
+        cal = build_condition(word, "calibration", [], data.part("train"), model.features, bench, label,
+                              snr=CONDITIONS["10dB"], hours=bench.calibration_hours)
+        cal_scores = condition_scores(run, model, word, "calibration", cal)
+        out["calibration"] = wakeword_metrics.calibrate_threshold(
+            cal_scores, cal.negative_seconds, model, bench.target_fa_per_hour)
+        out["calibration"].update(unique_negative_hours=cal.unique_negative_seconds / 3600, streams=cal.info)
+        calibrated = out["calibration"]["threshold"]
+        log(f"{word}: calibrated threshold {calibrated} for <= {bench.target_fa_per_hour:g} FA/h on "
+            f"{out['calibration']['negative_hours']:.1f} h of training-part audio")
     for condition in bench.conditions:
         t0 = time.time()
         streams = build_condition(word, condition, data.wakewords[word], part, model.features, bench, label)
         scores = condition_scores(run, model, word, condition, streams)
         rep = wakeword_metrics.condition_report(
             scores, streams.events, streams.negative_seconds, model, bench.windows, bench.target_fa_per_hour,
-            Path(bench.work) / word / f"det_{condition}.png", title=f"{word}, {condition}, real people")
+            Path(bench.work) / word / f"det_{condition}.png", title=f"{word}, {condition}, real people",
+            calibrated_threshold=calibrated)
         rep["unique_negative_hours"] = streams.unique_negative_seconds / 3600
         rep["frontend"] = streams.frontend
         rep["streams"] = streams.info

@@ -96,11 +96,26 @@ def detector_for_target(scores: np.ndarray, events: Sequence[Sequence[Event]], n
     return out
 
 
+def calibrate_threshold(scores: np.ndarray, negative_seconds: Sequence[float], model: Any, target_fa: float
+                        ) -> dict[str, Any]:
+    """The lowest threshold (the model's window and refractory) whose FA/h on wake-word-free `scores` is
+    <= `target_fa` (256 = never fires, when none is)."""
+    curve = sweep(scores, [[] for _ in range(len(scores))], negative_seconds, model.detector, model.classes,
+                  model.features)
+    ok = np.flatnonzero(curve.fa_per_hour <= target_fa)
+    th = int(curve.thresholds[ok[0]]) if len(ok) else 256
+    return {"threshold": th, "target_fa_per_hour": float(target_fa),
+            "fa_per_hour": float(curve.fa_per_hour[ok[0]]) if len(ok) else None,
+            "negative_hours": float(sum(negative_seconds)) / 3600,
+            "window_frames": int(model.detector.window_frames)}
+
+
 def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], negative_seconds: Sequence[float],
                      model: Any, windows: Sequence[int] = (10, 20, 30, 50), target_fa: float = 0.5,
                      plot: str | os.PathLike | None = None, title: str = "DET",
-                     tolerance_s: float = TOLERANCE_S) -> dict[str, Any]:
-    """All numbers of one condition (the JSON entry `words.<word>.<condition>`), and its DET plot."""
+                     tolerance_s: float = TOLERANCE_S, calibrated_threshold: int | None = None) -> dict[str, Any]:
+    """All numbers of one condition (the JSON entry `words.<word>.<condition>`), and its DET plot.
+    `calibrated_threshold`: also the numbers at that threshold (chosen elsewhere, e.g. `calibrate_threshold`)."""
     curve = sweep(scores, events, negative_seconds, model.detector, model.classes, model.features, tolerance_s)
     configured = int(model.detector.threshold)
     rep: dict[str, Any] = {
@@ -121,6 +136,10 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
         "det_curve": {"threshold": curve.thresholds.tolist(), "miss_rate": curve.frr.tolist(),
                       "fa_per_hour": curve.fa_per_hour.tolist()},
     }
+    if calibrated_threshold is not None:
+        rep["calibrated_threshold"] = (_point(curve, int(calibrated_threshold)) if calibrated_threshold <= 255
+                                       else {"threshold": int(calibrated_threshold), "miss_rate": 1.0,
+                                             "fa_per_hour": 0.0})
     if plot is not None:
         try:
             op = metrics.choose_operating_point(curve, target_fa)

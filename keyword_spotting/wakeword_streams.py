@@ -81,9 +81,9 @@ class StreamPlan:
 
 
 def plan_streams(num_positives: int, cfg: BenchStreamConfig, seed: int = 0) -> StreamPlan:
-    """Deal the positives (each once, shuffled) to `cfg.num_chunks` chunks as evenly as possible."""
-    if num_positives < 1:
-        raise ValueError("need at least one positive recording")
+    """Deal the positives (each once, shuffled; none for a negatives-only stream) to `cfg.num_chunks` chunks."""
+    if num_positives < 0:
+        raise ValueError(f"num_positives must be >= 0, got {num_positives}")
     order = np.random.default_rng([seed, 1]).permutation(num_positives)
     n = cfg.num_chunks
     return StreamPlan(tuple(ChunkPlan(i, tuple(int(k) for k in order[i::n])) for i in range(n)), seed)

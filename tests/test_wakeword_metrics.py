@@ -13,6 +13,7 @@ from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
 from keyword_spotting.streams import Event
 from keyword_spotting.wakeword_metrics import (
+    calibrate_threshold,
     condition_report,
     detector_for_target,
     fa_at_miss,
@@ -106,3 +107,19 @@ def test_condition_report(tmp_path: Path) -> None:
     mean = mean_over_words({"a": {"10dB": rep}, "b": {"10dB": {**rep, "miss_rate_at_fa_per_hour":
                                                                {"0.1": 0.0, "0.5": 0.0, "1": 0.0}}}}, ["10dB"])
     assert mean["10dB"]["miss_rate_at_fa_per_hour"]["1"] == pytest.approx(1 / 6)
+
+
+def test_calibrated_threshold_on_negatives_only() -> None:
+    scores, _, neg, model = _hand_made()
+    scores = scores.copy()
+    scores[0, 118, 1] = scores[0, 520, 1] = scores[1, 215, 1] = 0  # no wake words: spikes 150, 50, 220 only
+    assert calibrate_threshold(scores, neg, model, 1.0)["threshold"] == 151
+    cal = calibrate_threshold(scores, neg, model, 0.0)
+    assert cal["threshold"] == 221 and cal["fa_per_hour"] == 0.0 and cal["negative_hours"] == 1.0
+    scores[1, 300, 1] = 255
+    assert calibrate_threshold(scores, neg, model, 0.0) == {**cal, "threshold": 256, "fa_per_hour": None}
+    _, events, _, _ = _hand_made()
+    rep = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_threshold=151)
+    assert (rep["calibrated_threshold"]["miss_rate"], rep["calibrated_threshold"]["fa_per_hour"]) == (1 / 3, 1.0)
+    rep = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_threshold=256)
+    assert rep["calibrated_threshold"] == {"threshold": 256, "miss_rate": 1.0, "fa_per_hour": 0.0}

@@ -36,8 +36,9 @@ def test_plan_deals_each_positive_once() -> None:
     assert dealt == list(range(7))
     assert {len(c.positives) for c in plan.chunks} == {1, 2}
     assert plan == plan_streams(7, cfg, seed=3) and plan != plan_streams(7, cfg, seed=4)
-    with pytest.raises(ValueError, match="positive"):
-        plan_streams(0, cfg)
+    assert all(c.positives == () for c in plan_streams(0, cfg).chunks)  # a negatives-only stream
+    with pytest.raises(ValueError, match="num_positives"):
+        plan_streams(-1, cfg)
 
 
 def test_chunk_events_levels_and_snr() -> None:
