@@ -212,3 +212,8 @@ def find_fast_rnn_layers(model_or_layer: Any, cell_type: type | None = None) -> 
         raise ValueError(
             f"model_or_layer contains no tf_keras.layers.RNN layer with a {cell_type.__name__} cell")
     return found
+
+
+def weight_name(name: str) -> str:
+    """A variable's own name without scopes and index: "rnn/fast_grnn_cell/W1:0" -> "W1"."""
+    return name.split("/")[-1].split(":")[0]

@@ -27,7 +27,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import pruning_imp
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_schedule as sched
 from tensorflow_model_optimization.python.core.sparsity.keras.prune import strip_pruning
 
-from fastgrnn_tf.cells import LowRankCell, find_fast_rnn_layers
+from fastgrnn_tf.cells import LowRankCell, find_fast_rnn_layers, weight_name
 
 PruningSchedule = sched.PruningSchedule
 _SCHEDULES = {"PolynomialDecay": sched.PolynomialDecay, "ConstantSparsity": sched.ConstantSparsity}
@@ -208,7 +208,7 @@ def measured_keep(model_or_layer: Any) -> dict[str, float]:
     out = {}
     for rnn in layers:
         for var in rnn.cell.w_weights() + rnn.cell.u_weights():
-            name = var.name.split("/")[-1].split(":")[0]
+            name = weight_name(var.name)
             key = name if len(layers) == 1 else f"{rnn.name}/{name}"
             out[key] = float(np.count_nonzero(var.numpy())) / float(np.prod(var.shape))
     return out

@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from fastgrnn_tf import pruning, qat
+from fastgrnn_tf.atomic_io import atomic_write_text
+from fastgrnn_tf.saving import load_model, save_model
 
 STAGES = ("dense", "prune", "retrain", "qat")
 _MODEL_FILES = {"dense": "dense.keras", "prune": "pruned.keras", "retrain": "stripped.keras", "qat": "qat.h5"}
@@ -115,28 +115,6 @@ class StagesResult:
     epochs_run: dict[str, int]
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")  # keeps the extension, which selects the format
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # QAT models need .h5 (see qat.py)
-        model.save(tmp)
-    os.replace(tmp, path)
-
-
-def _load_model(stage: str, path: Path) -> keras.Model:
-    if stage == "qat":
-        with qat.quantize_scope():
-            return keras.models.load_model(path, compile=False)
-    return keras.models.load_model(path, compile=False)
-
-
 class _EpochCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer and `state.json` (epochs done, history so far) after every epoch; with a
     `monitor` metric also the model weights of the best epoch so far (`best/`, `state.json` "best")."""
@@ -165,7 +143,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         state = {"epoch": epoch + 1, "history": self.history}
         if self.best is not None:
             state["best"] = self.best
-        _atomic_write_text(self.stage_dir / "state.json", json.dumps(state))
+        atomic_write_text(self.stage_dir / "state.json", json.dumps(state))
         self.epochs_run += 1
 
 
@@ -278,7 +256,7 @@ def train_stages(
     if config_path.exists() and not _same_config(json.loads(config_path.read_text()), json.loads(config.to_json())):
         raise ValueError(f"workdir {workdir} was made with a different config ({config_path}); "
                          "use a new workdir or delete it")
-    _atomic_write_text(config_path, config.to_json())
+    atomic_write_text(config_path, config.to_json())
     steps = _steps_per_epoch(train_ds, config)
 
     history: dict[str, dict[str, list[float]]] = {}
@@ -293,14 +271,14 @@ def train_stages(
         state_path = stage_dir / "state.json"
         if final.exists():
             history[name] = json.loads(state_path.read_text())["history"] if state_path.exists() else {}
-            models[name] = _load_model(name, final)
+            models[name] = load_model(final)
             return models[name]
         model = build()
         extra = list(callbacks(name)) if callbacks is not None else []
         history[name], epochs_run[name] = _run_stage(name, model, lr, epochs, [*stage_callbacks, *extra],
                                                      train_ds, val_ds, config, stage_dir, select, average)
         model = finish(model)
-        _atomic_save_model(model, final)
+        save_model(model, final)
         models[name] = model
         return model
 

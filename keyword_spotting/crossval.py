@@ -100,7 +100,7 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
     """Trains (or reuses) every fold, then writes and returns `out/cv_report.json`."""
     import tf_keras as keras
 
-    from fastgrnn_tf.bundle import atomic_write_bytes
+    from fastgrnn_tf.atomic_io import atomic_write_bytes
     from keyword_spotting.train_cli import run_training
 
     out = Path(out)

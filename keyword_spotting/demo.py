@@ -66,17 +66,19 @@ def m4_counts(path: Path) -> dict:
 def builtin_check(out: Path, feats: np.ndarray, windows: int = 40) -> dict:
     """The builtin-only model (`model_builtin.tflite`) in the real TFLM interpreter (pip tflite-micro) on
     windows of the stream's features, against the int8 oracle of the custom-op window model: the
-    largest output difference in LSB (the spec of `fastgrnn_tf.builtin_export`: at most 1) and the
+    largest output difference in LSB (the spec of `fastgrnn_tf.export.builtin`: at most 1) and the
     fraction of outputs that are identical."""
     from tflite_micro.python.tflite_micro import runtime
 
-    from fastgrnn_tf import head_oracle, tflite_reader
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.int8 import head_oracle
+    from fastgrnn_tf.int8.model import run_model
 
     m = tflite_reader.read_exported(out / "model_window.tflite")
     T = m.time_steps
     starts = np.linspace(0, max(0, len(feats) - T), windows).astype(int)
     x = np.stack([feats[s:s + T] for s in starts]).astype(np.int8)
-    want = head_oracle.softmax_int8(tflite_reader.run_model(m, x)[0], m.logit_scale, m.logit_zero_point,
+    want = head_oracle.softmax_int8(run_model(m, x)[0], m.logit_scale, m.logit_zero_point,
                                     m.output_scale, m.output_zero_point)
     micro = runtime.Interpreter.from_bytes((out / "model_builtin.tflite").read_bytes(), arena_size=64 << 20)
     got = []
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "m4_counts.json"))
     args = ap.parse_args(argv)
 
-    from fastgrnn_tf.bundle import atomic_write_bytes
+    from fastgrnn_tf.atomic_io import atomic_write_bytes
     from keyword_spotting import evaluate
     from keyword_spotting.train_cli import run_training
     from keyword_spotting.train_config import load_config

@@ -6,7 +6,7 @@
     report = evaluate_run("build/train")        # both; writes eval_report.json and plots/
 
 The run folder is what `kws-train` writes: `config.json` (the dataset and feature spec are reloaded
-from it), `model.tflite` (custom op; the int8 oracle is driven from it by `fastgrnn_tf.tflite_reader`),
+from it), `model.tflite` (custom op; the int8 oracle is driven from it by `fastgrnn_tf.export.tflite_reader`),
 `model.fgb` (the streaming pipeline's bundle) and `stages/` (the Keras models, when present).
 
 Streaming: a long stream (`keyword_spotting.streams`) of the dataset's noise recordings (plus
@@ -118,18 +118,10 @@ def load_stage_model(run: Run, stage: str) -> Any | None:
     path = run.file("stages") / STAGE_MODELS[stage]
     if not path.is_file():
         return None
-    import fastgrnn_tf  # noqa: F401  (sets up tf_keras before TensorFlow loads; registers the cells)
-
-    # isort: split
-    import tf_keras as keras
+    from fastgrnn_tf.saving import load_model
 
     try:
-        if stage == "qat":
-            from fastgrnn_tf import qat
-
-            with qat.quantize_scope():
-                return keras.models.load_model(path, compile=False)
-        return keras.models.load_model(path, compile=False)
+        return load_model(path)
     except Exception as e:  # whatever the loader raises, name the file
         raise ValueError(f"{path}: cannot load the {stage} Keras model: {e}") from e
 
@@ -156,12 +148,13 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
 
     Returns {"split", "num_clips", "classes", "accuracy_<m>", "confusion_<m>" for m in float, pruned,
     qat, int8 (None when the run has no such model), "int8_vs_qat_agreement", "models" (files used),
-    "input_quantization"}. The int8 model is `model.tflite` run by `tflite_reader.predict` (the oracle,
+    "input_quantization"}. The int8 model is `model.tflite` run by `fastgrnn_tf.int8.model.predict` (the oracle,
     from the file's tensors); the Keras models read the same codes through the input quantization
     that file declares (`model_input_view`).
     With `plots_dir`, also writes `eval_confusion_<m>_<split>.png` there.
     """
-    from fastgrnn_tf import tflite_reader
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.int8.model import predict
     from keyword_spotting.features import dequantize
 
     run = load_run(run_dir)
@@ -192,7 +185,7 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
         probs = model.predict(dequantize(x, view), batch_size=256, verbose=0)
         preds[stage] = np.argmax(probs, axis=-1)
         out["models"][stage] = str(Path("stages") / STAGE_MODELS[stage])
-    preds["int8"] = tflite_reader.predict(m, x)
+    preds["int8"] = predict(m, x)
     out["models"]["int8"] = "model.tflite"
     for name in ("float", "pruned", "qat", "int8"):
         p = preds.get(name)
@@ -580,7 +573,7 @@ def write_bundle_with_threshold(run_dir: str | os.PathLike, threshold: int,
                                 out_path: str | os.PathLike | None = None) -> Path:
     """Rewrite the run's `model.fgb` (or write `out_path`) with `detector.threshold` = `threshold`,
     every other entry unchanged (e.g. to give the host runner / firmware the chosen operating point)."""
-    from fastgrnn_tf import bundle
+    from fastgrnn_tf.export import bundle
     from keyword_spotting import pipeline
 
     integer = isinstance(threshold, (int, np.integer)) and not isinstance(threshold, bool)

@@ -1,19 +1,19 @@
 """The Python streaming wake-word pipeline, bit-exact with the C++ host runner (`tflm_app/host`).
 
-int16 audio -> int8 features -> int8 FastGRNN step per frame (`fastgrnn_tf.int8_oracle`, state kept)
--> int8 head (`fastgrnn_tf.head_oracle`) -> uint8 scores -> `detector.StreamingDetector`.
+int16 audio -> int8 features -> int8 FastGRNN step per frame (`fastgrnn_tf.int8.oracle`, state kept)
+-> int8 head (`fastgrnn_tf.int8.head_oracle`) -> uint8 scores -> `detector.StreamingDetector`.
 
 Features come from the device's C++ frontend (`device_frontend`, the library `make cpp-host` builds)
 when it is available ("auto"), so the detections equal `kws_host`'s and the firmware's on streams of
 any length; `frontend="reference"` uses `features.int8_features` (the spec's numpy/librosa reference,
 equal to the C++ one on >= 99.9% of values).
 
-    model = load_model("model.fgb")                  # or a .tflite (via fastgrnn_tf.tflite_reader)
+    model = load_model("model.fgb")                  # or a .tflite (via fastgrnn_tf.export.tflite_reader)
     result = run_stream(model, pcm_int16)            # scores [frames, classes], timed detections
     scores = frame_scores(model, feats_int8)         # model-facing part only (streaming evaluation)
     live = StreamingPipeline(model); live.push(chunk) -> list[TimedDetection]   # microphone-style
 
-`KwsModel.to_arrays()` gives every bundle entry of `fastgrnn_tf/bundle_spec.md` for a whole model.
+`KwsModel.to_arrays()` gives every bundle entry of `fastgrnn_tf/export/bundle_spec.md` for a whole model.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from fastgrnn_tf import bundle as fgb
-from fastgrnn_tf import head_oracle, int8_oracle
-from fastgrnn_tf.head_oracle import HeadLayer
-from fastgrnn_tf.int8_oracle import Int8Params
+from fastgrnn_tf.export import bundle as fgb
+from fastgrnn_tf.int8 import head_oracle
+from fastgrnn_tf.int8 import oracle as int8_oracle
+from fastgrnn_tf.int8.head_oracle import HeadLayer
+from fastgrnn_tf.int8.oracle import Int8Params
 from keyword_spotting import device_frontend
 from keyword_spotting.detector import Detection, DetectorParams, StreamingDetector
 from keyword_spotting.features import FeatureSpec, int8_features
@@ -88,7 +89,7 @@ class KwsModel:
             raise ValueError(f"logit_scale must be > 0, got {self.logit_scale}")
 
     def to_arrays(self) -> dict[str, object]:
-        """All bundle entries (`bundle_spec.md`) of this model, for `fastgrnn_tf.bundle.write_bundle`."""
+        """All bundle entries (`bundle_spec.md`) of this model, for `fastgrnn_tf.export.bundle.write_bundle`."""
         d = fgb.fastgrnn_arrays(self.step)
         d["head.num_layers"] = len(self.head)
         for i, layer in enumerate(self.head):
@@ -162,7 +163,7 @@ def save_model(path: str | os.PathLike, model: KwsModel, extra: Mapping[str, obj
 
 def load_model(path: str | os.PathLike, *, features: FeatureSpec | None = None,
                detector: DetectorParams | None = None, classes: Sequence[str] | None = None) -> KwsModel:
-    """A model from a `.fgb` bundle, or from a custom-op `.tflite` (via `fastgrnn_tf.tflite_reader`).
+    """A model from a `.fgb` bundle, or from a custom-op `.tflite` (via `fastgrnn_tf.export.tflite_reader`).
 
     `features`, `detector` and `classes` override the bundle's (e.g. another threshold). A `.tflite`
     carries no class names or detector parameters, so `classes` and `detector` are required for it;
@@ -172,7 +173,7 @@ def load_model(path: str | os.PathLike, *, features: FeatureSpec | None = None,
     if not os.path.isfile(path):
         raise ValueError(f"model file not found: {path}")
     if path.endswith(".tflite"):
-        from fastgrnn_tf import tflite_reader  # imports TensorFlow's schema: only when needed
+        from fastgrnn_tf.export import tflite_reader  # imports TensorFlow's schema: only when needed
 
         if classes is None or detector is None:
             raise ValueError(f"{path}: a .tflite carries no class names or detector parameters; "

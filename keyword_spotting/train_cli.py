@@ -147,9 +147,10 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
                  cache_dir: str | Path | None = None) -> dict:
     """The whole job; returns the model card (also written to `out_dir/model_card.json`).
     cache_dir: the feature cache (default `out_dir/cache`; it is keyed by file and spec, so runs may share it)."""
-    from fastgrnn_tf import c_array, size_report, tflite_reader
-    from fastgrnn_tf.builtin_export import export_builtin_tflite
-    from fastgrnn_tf.bundle import atomic_write_bytes
+    from fastgrnn_tf.atomic_io import atomic_write_bytes
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.export.artifacts import write_artifacts
+    from fastgrnn_tf.int8.model import predict
     from fastgrnn_tf.stages import StageConfig, train_stages
     from keyword_spotting import plots
     from keyword_spotting.augment import AugmentConfig
@@ -199,32 +200,25 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
         preds["qat"] = _predict(result.qat_model, x_test, view)
 
     # Exports: custom op (streaming and window), builtin-only, C array, bundle, sizes.
-    from fastgrnn_tf.tflite_export import export_custom_tflite
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
 
     calib = x_train[np.random.default_rng(0).permutation(len(x_train))[:200]]
     quant = {"input_scale": in_scale, "input_zero_point": in_zp}
     exp = export_custom_tflite(final, calib_features=calib, time_steps=1, calibrate=result.qat_model is None,
                                **quant)
-    atomic_write_bytes(out / "model.tflite", exp.tflite)
     win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None,
                                **quant)
-    atomic_write_bytes(out / "model_window.tflite", win.tflite)
-    atomic_write_bytes(out / "model_builtin.tflite", export_builtin_tflite(win.tflite))
-    atomic_write_bytes(out / "model_builtin_stream.tflite", export_builtin_tflite(win.tflite, 1, state_io=True))
-    c_array.write_c_array(exp.tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
     det = cfg.detector
     keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
-    tflite_reader.export_bundle(out / "model.tflite", out / "model.fgb", feature_spec=spec,
-                                detector={"window_frames": det.window_frames, "threshold": det.threshold,
-                                          "refractory_frames": det.refractory_frames,
-                                          "min_frames": det.window_frames, "keywords": keywords},
-                                classes=classes)
-    sizes = size_report.size_report(exp.tflite)
-    size_report.write_size_report(out / "size_report.json", sizes)
+    sizes = write_artifacts(out, exp.tflite, window_frames=frames, window_tflite=win.tflite, feature_spec=spec,
+                            detector={"window_frames": det.window_frames, "threshold": det.threshold,
+                                      "refractory_frames": det.refractory_frames,
+                                      "min_frames": det.window_frames, "keywords": keywords},
+                            classes=classes)
 
     # int8 accuracy: the oracle driven only from the exported flatbuffer's tensors.
     m = tflite_reader.read_exported(out / "model.tflite")
-    pred_int8 = preds["int8"] = tflite_reader.predict(m, x_test)
+    pred_int8 = preds["int8"] = predict(m, x_test)
     for name in ("float", "pruned", "qat", "int8"):
         if name in preds:
             card[f"accuracy_{name}"] = float(np.mean(preds[name] == y_test))

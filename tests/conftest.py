@@ -71,7 +71,7 @@ BUILTIN_OPS = {"CAST", "DEQUANTIZE", "FULLY_CONNECTED", "PACK", "UNPACK", "RESHA
 
 def _logits_tensor(model) -> int:
     """The float logits of the builtin model: SOFTMAX <- MUL(scale) <- SUB(zero point) <- logits."""
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
 
     sg = model.subgraphs[0]
     producer = {int(o): op for op in sg.operators for o in op.outputs}
@@ -90,12 +90,13 @@ def check_builtin_runtimes(builtin: bytes, m, x: np.ndarray) -> dict:
     import tensorflow as tf
     from tflite_micro.python.tflite_micro import runtime
 
-    from fastgrnn_tf import head_oracle as HO
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
+    from fastgrnn_tf.int8 import head_oracle as HO
+    from fastgrnn_tf.int8.model import run_model
 
     model, _ = R.read_model(builtin)
     assert set(R.operator_names(model)) <= BUILTIN_OPS
-    logits = R.run_model(m, x)[0]
+    logits = run_model(m, x)[0]
     want = HO.softmax_int8(logits, m.logit_scale, m.logit_zero_point, m.output_scale, m.output_zero_point)
     logits_idx = _logits_tensor(model)
     outs = {}

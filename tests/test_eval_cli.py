@@ -61,9 +61,11 @@ def _make_run(data: Path, run: Path) -> None:
     """The artifacts of `kws-train` (same functions, same layout), with a tiny, quickly trained model."""
     import tf_keras as keras
 
-    from fastgrnn_tf import qat, tflite_reader
-    from fastgrnn_tf.bundle import atomic_write_bytes
-    from fastgrnn_tf.tflite_export import export_custom_tflite
+    from fastgrnn_tf import qat
+    from fastgrnn_tf.atomic_io import atomic_write_bytes
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.export.model_bundle import write_model_bundle
     from keyword_spotting.augment import AugmentConfig
     from keyword_spotting.model import build_model
     from keyword_spotting.tfdata import make_split_arrays
@@ -102,11 +104,11 @@ def _make_run(data: Path, run: Path) -> None:
                                input_scale=INPUT_QUANT["scale"], input_zero_point=INPUT_QUANT["zero_point"])
     atomic_write_bytes(run / "model.tflite", exp.tflite)
     det = cfg.detector
-    tflite_reader.export_bundle(run / "model.tflite", run / "model.fgb", feature_spec=spec,
-                                detector={"window_frames": det.window_frames, "threshold": det.threshold,
-                                          "refractory_frames": det.refractory_frames,
-                                          "min_frames": det.window_frames, "keywords": [1]},
-                                classes=list(ds.class_names))
+    write_model_bundle(run / "model.fgb", tflite_reader.read_exported(exp.tflite), feature_spec=spec,
+                       detector={"window_frames": det.window_frames, "threshold": det.threshold,
+                                 "refractory_frames": det.refractory_frames,
+                                 "min_frames": det.window_frames, "keywords": [1]},
+                       classes=list(ds.class_names))
 
 
 @pytest.fixture(scope="module")
@@ -224,14 +226,15 @@ def test_bad_extra_folders_and_minutes(run_dir: Path, tmp_path: Path) -> None:
 def test_accuracy_matches_direct_computations(run_dir: Path, report: dict) -> None:
     import tf_keras as keras
 
-    from fastgrnn_tf import tflite_reader
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.int8.model import predict
     from keyword_spotting.features import dequantize
 
     run = evaluate.load_run(run_dir)
     ds = evaluate.load_run_dataset(run)
     x, y = evaluate.split_arrays(run, ds, "test")
     assert report["num_clips"] == len(y) > 0 and report["classes"] == ["negative", "positive"]
-    pred = tflite_reader.predict(tflite_reader.read_exported(run_dir / "model.tflite"), x)
+    pred = predict(tflite_reader.read_exported(run_dir / "model.tflite"), x)
     assert report["accuracy_int8"] == pytest.approx(float(np.mean(pred == y)))
     scale, zp = INPUT_QUANT["scale"], INPUT_QUANT["zero_point"]
     assert report["input_quantization"] == {"scale": pytest.approx(scale, rel=1e-6), "zero_point": zp}
@@ -337,7 +340,7 @@ def test_test_stream_is_deterministic_and_uses_extra_folders(run_dir: Path, tmp_
 
 def test_demo_helpers(run_dir: Path, report: dict, tmp_path: Path) -> None:
     """What `kws-demo` uses: op detections, re-scoring other detections, the bundle at a new threshold."""
-    from fastgrnn_tf.bundle import read_bundle
+    from fastgrnn_tf.export.bundle import read_bundle
     from keyword_spotting import pipeline
 
     op = report["operating_point"]

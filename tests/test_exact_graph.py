@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastgrnn_tf import head_oracle as HO
-from fastgrnn_tf import int8_oracle as O
-from fastgrnn_tf.exact_graph import Graph, limb_count
+from fastgrnn_tf.export.exact_graph import Graph, limb_count
+from fastgrnn_tf.int8 import head_oracle as HO
+from fastgrnn_tf.int8 import oracle as O
 
 
 def _run_everywhere(data: bytes, x: np.ndarray) -> list[list[np.ndarray]]:

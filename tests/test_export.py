@@ -20,14 +20,16 @@ from conftest import check_builtin_runtimes  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
 
 from fastgrnn_tf import FastGRNNCell, FastRNNCell, qat  # noqa: E402
-from fastgrnn_tf import bundle as B  # noqa: E402
-from fastgrnn_tf import head_oracle as HO  # noqa: E402
-from fastgrnn_tf import int8_oracle as O  # noqa: E402
-from fastgrnn_tf import tflite_reader as R  # noqa: E402
-from fastgrnn_tf.builtin_export import export_builtin_tflite  # noqa: E402
-from fastgrnn_tf.c_array import write_c_array  # noqa: E402
-from fastgrnn_tf.size_report import size_report  # noqa: E402
-from fastgrnn_tf.tflite_export import export_custom_tflite, pack_model  # noqa: E402
+from fastgrnn_tf.export import bundle as B  # noqa: E402
+from fastgrnn_tf.export import tflite_reader as R  # noqa: E402
+from fastgrnn_tf.export.builtin import export_builtin_tflite  # noqa: E402
+from fastgrnn_tf.export.c_array import write_c_array  # noqa: E402
+from fastgrnn_tf.export.custom_op import export_custom_tflite  # noqa: E402
+from fastgrnn_tf.export.size_report import size_report  # noqa: E402
+from fastgrnn_tf.export.tflite_writer import pack_model  # noqa: E402
+from fastgrnn_tf.int8 import head_oracle as HO  # noqa: E402
+from fastgrnn_tf.int8 import model as M  # noqa: E402
+from fastgrnn_tf.int8 import oracle as O  # noqa: E402
 
 SCALE, ZP = 1 / 64, -64  # digits pixel/16 in [0, 1] -> int8 exactly (4 steps per grey level)
 REF = tf.lite.experimental.OpResolverType.BUILTIN_REF
@@ -110,7 +112,7 @@ def test_custom_model_structure(exported) -> None:
 def test_oracle_from_tflite_matches_qat_keras(trained, exported) -> None:
     _, qm, _, _, xte, yte = trained
     m = R.read_exported(exported.tflite)
-    pred_int8 = R.predict(m, xte)
+    pred_int8 = M.predict(m, xte)
     pred_qat = qm.predict(_deq(xte), verbose=0).argmax(-1)
     agree = float(np.mean(pred_int8 == pred_qat))
     acc_int8, acc_qat = float(np.mean(pred_int8 == yte)), float(np.mean(pred_qat == yte))
@@ -119,8 +121,8 @@ def test_oracle_from_tflite_matches_qat_keras(trained, exported) -> None:
     assert abs(acc_int8 - acc_qat) <= 0.005
     assert acc_int8 > 0.85
     # Scores for the detector come from the int8 logits.
-    logits, _ = R.run_model(m, xte[:20])
-    s = R.model_scores(m, logits)
+    logits, _ = M.run_model(m, xte[:20])
+    s = M.model_scores(m, logits)
     assert s.dtype == np.uint8 and np.all(np.abs(s.astype(int).sum(-1) - 255) <= 10)
 
 
@@ -148,11 +150,11 @@ def test_builtin_model_equals_oracle_in_tflm_and_tflite(trained, exported, built
 
 
 def test_builtin_model_google12_size_window() -> None:
-    from fastgrnn_tf.quantize import random_int8_inputs, random_int8_params
+    from fastgrnn_tf.int8.quantize import random_int8_inputs, random_int8_params
 
     p, _ = random_int8_params(32, 100, 16, 25, keep=0.3, seed=3)
     head, ls, lz = HO.random_head(100, 12, hidden=(32,), seed=4)
-    m = R.ExportedModel(fastgrnn=p, head=head, logit_scale=ls, logit_zero_point=lz, time_steps=98,
+    m = M.ExportedModel(fastgrnn=p, head=head, logit_scale=ls, logit_zero_point=lz, time_steps=98,
                         output_scale=1 / 256, output_zero_point=-128, operators=[])
     data = export_builtin_tflite(m)
     stats = check_builtin_runtimes(data, m, random_int8_inputs(32, 98, 12, 7))
@@ -179,21 +181,22 @@ def test_streaming_export_has_t1_and_same_params(trained, exported) -> None:
     h = None
     for t in range(8):
         _, h = O.run(ms.fastgrnn, xte[:5, t:t + 1], h)
-    np.testing.assert_array_equal(HO.run_head(ms.head, h), R.run_model(mw, xte[:5])[0])
+    np.testing.assert_array_equal(HO.run_head(ms.head, h), M.run_model(mw, xte[:5])[0])
 
 
 def test_bundle_from_tflite(tmp_path: Path, exported) -> None:
+    from fastgrnn_tf.export.model_bundle import head_from_arrays, write_model_bundle
     from keyword_spotting.features import FeatureSpec
 
     path = tmp_path / "model.fgb"
     classes = [str(i) for i in range(10)]
-    R.export_bundle(exported.tflite, path, feature_spec=FeatureSpec(), classes=classes,
-                    detector={"window_frames": 30, "threshold": 160, "keywords": [1, 2]})
+    write_model_bundle(path, R.read_exported(exported.tflite), feature_spec=FeatureSpec(), classes=classes,
+                       detector={"window_frames": 30, "threshold": 160, "keywords": [1, 2]})
     arrays = B.read_bundle(path)
     m = R.read_exported(exported.tflite)
     p = B.read_fastgrnn(arrays)
     assert p.options() == m.fastgrnn.options() and p.input_zero_point == ZP
-    layers, ls, lz = R.head_from_arrays(arrays)
+    layers, ls, lz = head_from_arrays(arrays)
     x = np.random.default_rng(2).integers(-128, 128, (30, 32)).astype(np.int8)
     np.testing.assert_array_equal(HO.run_head(layers, x), HO.run_head(m.head, x))
     assert (ls, lz) == (pytest.approx(m.logit_scale), m.logit_zero_point)
@@ -213,7 +216,7 @@ def test_c_array(tmp_path: Path, exported) -> None:
 
 
 def test_cli(tmp_path: Path, trained) -> None:
-    from fastgrnn_tf import export_cli
+    from keyword_spotting import export_cli
 
     model, _, xtr, _, _, _ = trained
     model_path = tmp_path / "float.keras"
@@ -234,14 +237,14 @@ def test_cli(tmp_path: Path, trained) -> None:
     assert report["tflite_bytes"] == (out / "model.tflite").stat().st_size
     m = R.read_exported(out / "model.tflite")
     assert m.input_zero_point == ZP and m.time_steps == 8
-    acc = float(np.mean(R.predict(m, xtr[:300]) == trained[3][:300]))
+    acc = float(np.mean(M.predict(m, xtr[:300]) == trained[3][:300]))
     assert acc > 0.8
 
 
 def test_cli_qat_h5(tmp_path: Path, trained, exported) -> None:
     import warnings
 
-    from fastgrnn_tf import export_cli
+    from keyword_spotting import export_cli
 
     _, qm, xtr, _, xte, _ = trained
     with warnings.catch_warnings():
@@ -253,7 +256,7 @@ def test_cli_qat_h5(tmp_path: Path, trained, exported) -> None:
             "--no-builtin", "--feature-spec", str(_spec_file(tmp_path))]
     assert export_cli.main(args) == 0
     m, ref = R.read_exported(out / "model.tflite"), R.read_exported(exported.tflite)
-    np.testing.assert_array_equal(R.predict(m, xte), R.predict(ref, xte))
+    np.testing.assert_array_equal(M.predict(m, xte), M.predict(ref, xte))
     assert not (out / "model_builtin.tflite").exists()
 
 
@@ -358,7 +361,7 @@ def test_google12_sized_model_weights_fit_6kb() -> None:
     ms, md = R.read_exported(res.tflite), R.read_exported(dense.tflite)
     for name in ("w1", "w2", "u1", "u2"):
         np.testing.assert_array_equal(getattr(ms.fastgrnn, name), getattr(md.fastgrnn, name))
-    np.testing.assert_array_equal(R.run_model(ms, xs)[0], R.run_model(md, xs)[0])
+    np.testing.assert_array_equal(M.run_model(ms, xs)[0], M.run_model(md, xs)[0])
     assert rep["fastgrnn_weight_entries"] == 32 * 16 + 16 * 100 + 100 * 25 + 25 * 100
     assert 0.28 < rep["fastgrnn_weight_density"] < 0.32
     assert rep["fastgrnn_weights_sparse_bytes"] <= 6 * 1024
@@ -367,9 +370,9 @@ def test_google12_sized_model_weights_fit_6kb() -> None:
 
 
 def test_bitmap_sparse_storage_roundtrip_and_errors() -> None:
-    from fastgrnn_tf.quantize import random_int8_params
-    from fastgrnn_tf.sparse_weights import from_bitmap_sparse, to_bitmap_sparse
-    from fastgrnn_tf.tflite_export import splice_fastgrnn
+    from fastgrnn_tf.export.tflite_writer import splice_fastgrnn
+    from fastgrnn_tf.int8.quantize import random_int8_params
+    from fastgrnn_tf.int8.sparse_weights import from_bitmap_sparse, to_bitmap_sparse
 
     rng = np.random.default_rng(0)
     w = rng.integers(-127, 128, (7, 11)).astype(np.int8)
@@ -391,7 +394,7 @@ def test_bitmap_sparse_storage_roundtrip_and_errors() -> None:
 
     # A model with every storage case: pruned (sparse), dense-enough (dense), and full rank (absent W2/U2).
     p, _ = random_int8_params(12, 20, 0, 6, keep=0.3, seed=5)
-    from fastgrnn_tf.tflite_export import convert_head
+    from fastgrnn_tf.export.custom_op import convert_head
 
     kernel = rng.normal(0, 0.3, (20, 3)).astype(np.float32)
     head_model = convert_head([(kernel, np.zeros(3, np.float32), False)], rng.uniform(-1, 1, (32, 20)))

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastgrnn_tf import bundle as B
-from fastgrnn_tf import int8_oracle as O
-from fastgrnn_tf import quantize as Q
+from fastgrnn_tf.export import bundle as B
+from fastgrnn_tf.int8 import oracle as O
+from fastgrnn_tf.int8 import quantize as Q
 
 
 def test_layout_by_hand(tmp_path: Path) -> None:

@@ -49,9 +49,10 @@ def test_fsdd_speaker_held_out_int8_matches_qat() -> None:
     import tf_keras as keras
 
     from fastgrnn_tf import FastGRNNCell, qat
-    from fastgrnn_tf import tflite_reader as R
-    from fastgrnn_tf.builtin_export import export_builtin_tflite
-    from fastgrnn_tf.tflite_export import export_custom_tflite
+    from fastgrnn_tf.export import tflite_reader as R
+    from fastgrnn_tf.export.builtin import export_builtin_tflite
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.int8.model import predict
     from keyword_spotting.features import FeatureSpec, dequantize
 
     spec = FeatureSpec()
@@ -74,7 +75,7 @@ def test_fsdd_speaker_held_out_int8_matches_qat() -> None:
     res = export_custom_tflite(qm, xtr[:200])
     m = R.read_exported(res.tflite)
     assert m.input_scale == pytest.approx(spec.quant_scale) and m.input_zero_point == spec.zero_point
-    pred_int8 = R.predict(m, xte)
+    pred_int8 = predict(m, xte)
     pred_qat = qm.predict(dequantize(xte, spec), verbose=0).argmax(-1)
     agree = float(np.mean(pred_int8 == pred_qat))
     acc_int8, acc_qat = float(np.mean(pred_int8 == yte)), float(np.mean(pred_qat == yte))

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from fastgrnn_tf import head_oracle as HO  # noqa: E402
+from fastgrnn_tf.int8 import head_oracle as HO  # noqa: E402
 
 
 def test_quantize_multiplier_by_hand() -> None:
@@ -72,8 +72,8 @@ def test_fc_matches_tflite_and_tflm_interpreters() -> None:
     import tensorflow as tf
     from tflite_micro.python.tflite_micro import runtime
 
-    from fastgrnn_tf.tflite_export import _head_representative, convert_int8
-    from fastgrnn_tf.tflite_reader import head_from_fc_ops, read_model
+    from fastgrnn_tf.export.custom_op import _head_representative, convert_int8
+    from fastgrnn_tf.export.tflite_reader import head_from_fc_ops, read_model
 
     rng = np.random.default_rng(0)
     h = np.tanh(rng.normal(0, 0.8, (64, 24))).astype(np.float32)

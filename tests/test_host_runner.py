@@ -16,9 +16,9 @@ import pytest
 import soundfile as sf
 from conftest import build_host_target
 
-from fastgrnn_tf import head_oracle
-from fastgrnn_tf.head_oracle import random_head
-from fastgrnn_tf.quantize import random_int8_params
+from fastgrnn_tf.int8 import head_oracle
+from fastgrnn_tf.int8.head_oracle import random_head
+from fastgrnn_tf.int8.quantize import random_int8_params
 from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
 from keyword_spotting.pipeline import (
@@ -300,7 +300,7 @@ def test_wav_with_extra_chunks_accepted(kws_host: pathlib.Path, model_file: path
 
 
 def test_bad_model_rejected(kws_host: pathlib.Path, model_file: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    from fastgrnn_tf import bundle as fgb
+    from fastgrnn_tf.export import bundle as fgb
 
     arrays = fgb.read_bundle(model_file)
     del arrays["head.logit_scale"]
@@ -321,9 +321,10 @@ def test_exported_tflite_runs_identically(kws_host: pathlib.Path, tmp_path: path
     import tf_keras as keras
 
     from fastgrnn_tf import FastGRNNCell
-    from fastgrnn_tf.quantize import random_int8_inputs
-    from fastgrnn_tf.tflite_export import export_custom_tflite
-    from fastgrnn_tf.tflite_reader import export_bundle
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.export.model_bundle import write_model_bundle
+    from fastgrnn_tf.export.tflite_reader import read_exported
+    from fastgrnn_tf.int8.quantize import random_int8_inputs
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((None, 32))
@@ -341,8 +342,8 @@ def test_exported_tflite_runs_identically(kws_host: pathlib.Path, tmp_path: path
     scores = run_stream(load_model(tflite, detector=probe, classes=CLASSES), audio).scores
     det = DetectorParams(keywords=(1, 2, 3), window_frames=5, refractory_frames=20,
                          threshold=int(np.percentile(scores[:, 1:], 97)))
-    export_bundle(tflite, tmp_path / "model.fgb", feature_spec=FeatureSpec(), detector=det.to_dict(),
-                  classes=CLASSES)
+    write_model_bundle(tmp_path / "model.fgb", read_exported(tflite), feature_spec=FeatureSpec(),
+                       detector=det.to_dict(), classes=CLASSES)
     py = run_stream(load_model(tflite, detector=det, classes=CLASSES), audio)
     wav = tmp_path / "in.wav"
     sf.write(wav, audio, 16000, subtype="PCM_16")

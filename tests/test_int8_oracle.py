@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fastgrnn_tf import int8_oracle as O
-from fastgrnn_tf import quantize as Q
+from fastgrnn_tf.int8 import oracle as O
+from fastgrnn_tf.int8 import quantize as Q
 
 
 # ---------------------------------------------------------------------------- helpers, by hand

@@ -1,6 +1,6 @@
 """C++ int8 FastGRNN kernel vs the numpy oracle, bit for bit (int8_step_spec.md).
 
-Vectors come from `fastgrnn_tf.int8_oracle.run` on random quantized models (dense, low-rank,
+Vectors come from `fastgrnn_tf.int8.oracle.run` on random quantized models (dense, low-rank,
 pruned; several shapes incl. Google-12 size; nonzero input zero points; every supported activation
 pair) and are written as `.fgb` bundles (`vec.x`, `vec.h0`, `vec.seq`). The vector runner
 (`tflm_app/fastgrnn/fastgrnn_vectors_main.cc`) replays each file in window, streaming and chunked
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from conftest import build_host_target
 
-from fastgrnn_tf import bundle as fgb
-from fastgrnn_tf import int8_oracle as O
-from fastgrnn_tf import quantize as Q
+from fastgrnn_tf.export import bundle as fgb
+from fastgrnn_tf.int8 import oracle as O
+from fastgrnn_tf.int8 import quantize as Q
 
 ROOT = Path(__file__).resolve().parents[1]
 M4_BUILD = ROOT / "build" / "m4"

@@ -113,8 +113,8 @@ def test_state_on_q07_grid_and_weights_on_int8_grid(trained, digits) -> None:
 
 def test_qat_matches_int8_oracle(trained, digits) -> None:
     """The QAT forward pass and the integer kernel's oracle agree on the hidden state (in LSBs of 1/128)."""
-    quantize = pytest.importorskip("fastgrnn_tf.quantize")
-    oracle = pytest.importorskip("fastgrnn_tf.int8_oracle")
+    quantize = pytest.importorskip("fastgrnn_tf.int8.quantize")
+    oracle = pytest.importorskip("fastgrnn_tf.int8.oracle")
     _, _, x_test, _ = digits
     q = trained["qat"]
     h_qat = keras.Model(q.inputs, q.layers[0].output)(x_test, training=False).numpy() * 128.0  # [B, T, H]
@@ -255,7 +255,8 @@ def test_make_qat_model_errors(trained) -> None:
 @pytest.mark.parametrize("w_rank, u_rank, update", [(None, None, "tanh"), (4, None, "quantTanh"), (None, 6, "sigmoid")])
 def test_qat_forward_is_the_int8_step_for_every_rank(w_rank, u_rank, update) -> None:
     """Full-rank and low-rank W / U, other update activations: QAT h (inference) = the oracle's int8 h."""
-    from fastgrnn_tf import int8_oracle, quantize
+    from fastgrnn_tf.int8 import oracle as int8_oracle
+    from fastgrnn_tf.int8 import quantize
 
     keras.utils.set_random_seed(1)
     inp = keras.Input((12, 8))

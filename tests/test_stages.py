@@ -213,13 +213,14 @@ def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
     pred_last = np.argmax(last.qat_model.predict(x_val, verbose=0), -1)
     assert np.mean(pred == y_val) > 0.5 and np.mean(pred == y_val) >= np.mean(pred_last == y_val) - 0.1
     # The int8 oracle driven from the exported .tflite still predicts exactly what the averaged QAT model does.
-    from fastgrnn_tf import tflite_reader
-    from fastgrnn_tf.tflite_export import export_custom_tflite
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.int8.model import predict
 
     def codes(x: np.ndarray) -> np.ndarray:  # the int8 codes of input_quant (1/16, -8)
         return (np.round(x * 16) - 8).astype(np.int8)
 
     m = tflite_reader.read_exported(export_custom_tflite(averaged.qat_model, codes(digits[0][:300])).tflite)
-    np.testing.assert_array_equal(tflite_reader.predict(m, codes(x_val)), pred)
+    np.testing.assert_array_equal(predict(m, codes(x_val)), pred)
     with pytest.raises(ValueError, match="qat_average must be in"):
         StageConfig(qat_average=1.5)

@@ -15,7 +15,7 @@ adapter needs must exist there, with the same C++ signature), loads it RTLD_GLOB
 interpreter's dlsym finds `FastGRNNRegisterer`, and checks against the numpy oracle:
 - window models (T = 98) and streaming models (T = 1, state kept between invokes, reset() clears it)
   for a dense, a low-rank and a pruned model: the FastGRNN op output and the head's logits are
-  identical to fastgrnn_tf.int8_oracle / head_oracle, the softmax output within 1 LSB; the pruned
+  identical to fastgrnn_tf.int8.oracle / head_oracle, the softmax output within 1 LSB; the pruned
   model's matrices are stored bitmap-sparse (op inputs 10-13, spec "Sparse-stored weights"), so the
   adapter's expansion in Prepare runs in the real interpreter; the other two are stored dense (10 inputs);
 - malformed models (a wrong option key, a wrong weight type, a wrong bitmap type, a bitmap whose set
@@ -113,7 +113,7 @@ def _model(kind: str, seed: int):
 
 @pytest.fixture(scope="module", params=["dense", "lowrank", "pruned"])
 def exported(request: pytest.FixtureRequest) -> dict:
-    from fastgrnn_tf.tflite_export import export_custom_tflite
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
 
     seed = {"dense": 11, "lowrank": 12, "pruned": 13}[request.param]
     model = _model(request.param, seed)
@@ -131,7 +131,7 @@ def _check_storage(data: bytes, sparse: bool) -> None:
     """Sparse: 14 inputs, every weight input (1-4) int8 1-D values with a uint8 bitmap (10-13); dense: 10 inputs."""
     from tensorflow.lite.python import schema_py_generated as S
 
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
 
     model, _ = R.read_model(data)
     op = R.find_fastgrnn_op(model, "model")
@@ -153,7 +153,7 @@ def _interpreter(data: bytes):
 
 def _tensors(data: bytes) -> tuple[int, int]:
     """(FastGRNN output tensor index, logits tensor index) in subgraph 0."""
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
 
     model, _ = R.read_model(data)
     op = R.find_fastgrnn_op(model, "model")
@@ -164,7 +164,7 @@ def _tensors(data: bytes) -> tuple[int, int]:
 
 def _check_row(interp, m, data_idx: tuple[int, int], h_ref: np.ndarray, counts: dict) -> None:
     """One invoke's FastGRNN output, logits and softmax output against the oracle."""
-    from fastgrnn_tf.head_oracle import run_head, softmax_int8
+    from fastgrnn_tf.int8.head_oracle import run_head, softmax_int8
 
     h_idx, logits_idx = data_idx
     h = np.asarray(interp.GetTensor(h_idx, 0)["tensor_data"]).reshape(-1)
@@ -184,8 +184,8 @@ def _check_row(interp, m, data_idx: tuple[int, int], h_ref: np.ndarray, counts: 
 
 
 def test_window_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> None:
-    from fastgrnn_tf import int8_oracle as O
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
+    from fastgrnn_tf.int8 import oracle as O
 
     data = exported["window"]
     m = R.read_exported(data)
@@ -212,8 +212,8 @@ def test_window_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> N
 
 
 def test_streaming_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> None:
-    from fastgrnn_tf import int8_oracle as O
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
+    from fastgrnn_tf.int8 import oracle as O
 
     data = exported["stream"]
     m = R.read_exported(data)
@@ -235,7 +235,7 @@ def test_streaming_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -
 def _mutated(data: bytes, fn) -> bytes:
     from tensorflow.lite.python import schema_py_generated as S
 
-    from fastgrnn_tf.tflite_export import pack_model
+    from fastgrnn_tf.export.tflite_writer import pack_model
 
     model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
     fn(model)
@@ -243,7 +243,7 @@ def _mutated(data: bytes, fn) -> bytes:
 
 
 def _fastgrnn_op(model):
-    from fastgrnn_tf import tflite_reader as R
+    from fastgrnn_tf.export import tflite_reader as R
 
     return R.find_fastgrnn_op(model, "model")
 

@@ -2,7 +2,7 @@
 # Fills tflm_app/arduino/nano33ble_wakeword/src/ (generated, git-ignored) so arduino-cli can build
 # the sketch: the tested C++ of tflm_app/{fastgrnn,frontend,detector,head,pipeline,tflm,arduino/glue}
 # (.cc renamed .cpp, the only extension arduino-cli compiles), the model as model_data.cpp/.h
-# (written by fastgrnn_tf/c_array.py) and wakeword_config.h (feature spec, detector parameters
+# (written by fastgrnn_tf/export/c_array.py) and wakeword_config.h (feature spec, detector parameters
 # and class names, read from the model's .fgb bundle when there is one).
 #
 #   tflm_app/arduino/prepare_sketch.sh [--model-dir build/demo] [--bundle FILE.fgb]
@@ -92,7 +92,7 @@ cp "$MODEL_DIR/model_data.h" "$TMP/model_data.h"
 PY="$ROOT/.venv/bin/python"
 [ -x "$PY" ] || PY=python3
 (cd "$ROOT" && "$PY" - "$TMP/wakeword_config.h" "$BUNDLE" "$KEYWORDS" "$CLASSES" "$MODEL_ARRAY" <<'PYEOF'
-"""Writes wakeword_config.h from a .fgb bundle (fastgrnn_tf/bundle_spec.md) or the spec defaults.
+"""Writes wakeword_config.h from a .fgb bundle (fastgrnn_tf/export/bundle_spec.md) or the spec defaults.
 
 Reads the bundle directly (numpy only) so it does not pay for importing TensorFlow.
 """

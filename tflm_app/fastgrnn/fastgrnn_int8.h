@@ -1,8 +1,8 @@
-// The int8 FastGRNN step of fastgrnn_tf/int8_step_spec.md, independent of TFLM.
+// The int8 FastGRNN step of fastgrnn_tf/int8/int8_step_spec.md, independent of TFLM.
 //
 // Two implementations of the same arithmetic, chosen by the build (not by the caller):
 // fastgrnn_int8_reference.cc (portable C++) and fastgrnn_int8_cortex_m4.cc (ACLE DSP
-// intrinsics: SXTB16/SMLAD). Both are bit-exact with fastgrnn_tf/int8_oracle.py.
+// intrinsics: SXTB16/SMLAD). Both are bit-exact with fastgrnn_tf/int8/oracle.py.
 #ifndef TFLM_APP_FASTGRNN_FASTGRNN_INT8_H_
 #define TFLM_APP_FASTGRNN_FASTGRNN_INT8_H_
 

@@ -1,4 +1,4 @@
-// Reads the int8 FastGRNN step of a `.fgb` bundle (fastgrnn_tf/bundle_spec.md names
+// Reads the int8 FastGRNN step of a `.fgb` bundle (fastgrnn_tf/export/bundle_spec.md names
 // `fastgrnn.*`, `input.zero_point`) into Int8Params. Pointers borrow the bundle's storage.
 #ifndef TFLM_APP_FASTGRNN_FASTGRNN_INT8_BUNDLE_H_
 #define TFLM_APP_FASTGRNN_FASTGRNN_INT8_BUNDLE_H_

@@ -1,5 +1,5 @@
 // Cortex-M4 (ARMv7E-M DSP) implementation of the int8 FastGRNN step, bit-exact with
-// fastgrnn_int8_reference.cc and fastgrnn_tf/int8_oracle.py.
+// fastgrnn_int8_reference.cc and fastgrnn_tf/int8/oracle.py.
 //
 // Matvec core. PrepareWeights widens every weight matrix once to int16 in a blocked layout
 // (RAM: 2 bytes per weight, columns padded to even, plus 8 bytes per unit for the biases and

@@ -122,7 +122,7 @@ TEST(LutIndexRoundsAndSaturates) {
   EXPECT_EQ(LutLookup(INT32_MIN, INT32_MIN, lut), -128);
 }
 
-// The 2-unit example worked by hand (also checked with fastgrnn_tf/int8_oracle.py):
+// The 2-unit example worked by hand (also checked with fastgrnn_tf/int8/oracle.py):
 // aw = W (x - zp) = [10, -10]; au = U h = [128, 32]; p = aw + au / 2 (rounded) = [74, 6];
 // iz = [10, 1] -> z = [13800, 12900]; ic = [-5, 3 (2.5 rounds up)] -> c = [-1000, 600];
 // a = [10508, 10958]; hc = [-321, 201]; hz = [6900, -3225]; h = [26, -12].

@@ -129,7 +129,7 @@ void Scores(const int8_t* logits, int32_t num_classes, float logit_scale, int32_
   const float sum = PairwiseSum(x, num_classes);
 #pragma GCC diagnostic pop
   for (int32_t c = 0; c < num_classes; ++c) {
-    // floor(255 p + 0.5) in float32, as fastgrnn_tf/head_oracle.py (not roundf: the float32 sum
+    // floor(255 p + 0.5) in float32, as fastgrnn_tf/int8/head_oracle.py (not roundf: the float32 sum
     // x + 0.5 may round up where roundf(x) would not).
     const float scaled = 255.0f * (x[c] / sum);
     // scaled is in [0, 255] (x[c] <= sum), so truncation is the floor (floorf is a libm call).

@@ -1,9 +1,9 @@
-// The int8 classifier head after the FastGRNN op (fastgrnn_tf/int8_step_spec.md, "The classifier
+// The int8 classifier head after the FastGRNN op (fastgrnn_tf/int8/int8_step_spec.md, "The classifier
 // head") and the detector scores (keyword_spotting/detector_spec.md, "Per-frame score").
 //
 // Fully connected layers use TFLite's reference int8 arithmetic (reference_integer_ops::
 // FullyConnected with MultiplyByQuantizedMultiplier), so the logits are bit-exact with TFLite and
-// with fastgrnn_tf/head_oracle.py. No heap: the caller passes a scratch buffer.
+// with fastgrnn_tf/int8/head_oracle.py. No heap: the caller passes a scratch buffer.
 //
 //   head::HeadParams hp;   // filled from a bundle (host/model.h) or compiled-in arrays
 //   if (const char* err = head::Validate(hp)) ...
@@ -67,7 +67,7 @@ void Run(const HeadParams& p, const int8_t* input, int8_t* logits, int8_t* scrat
 float PairwiseSum(const float* a, int32_t n);
 
 // uint8 posteriors: clamp(floor(255 * softmax(scale * (l - zp)) + 0.5), 0, 255), float32 with
-// expf, as fastgrnn_tf/head_oracle.py `scores`. expf itself may differ from numpy's exp by an ulp,
+// expf, as fastgrnn_tf/int8/head_oracle.py `scores`. expf itself may differ from numpy's exp by an ulp,
 // so a score exactly on a rounding boundary may differ by 1 (detector_spec.md allows it).
 void Scores(const int8_t* logits, int32_t num_classes, float logit_scale, int32_t logit_zero_point,
             uint8_t* scores);

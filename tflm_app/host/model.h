@@ -1,4 +1,4 @@
-// A whole wake-word model read from a `.fgb` bundle (fastgrnn_tf/bundle_spec.md): the int8
+// A whole wake-word model read from a `.fgb` bundle (fastgrnn_tf/export/bundle_spec.md): the int8
 // FastGRNN step, the classifier head, the feature spec, the detector parameters and the class
 // names. Pointers in the params point into the bundle's storage, which must outlive the Model.
 //

@@ -1,7 +1,7 @@
 """Writes the C header the Cortex-M4 benchmark compiles in (tflm_app/m4/bench/bench_main.cc).
 
 A Google-12-shaped FastGRNN (D=32, H=100, w_rank 16, u_rank 25, 30% of weights kept) from
-`fastgrnn_tf.quantize.random_int8_params` (random float params + quantize_params with calibrated
+`fastgrnn_tf.int8.quantize.random_int8_params` (random float params + quantize_params with calibrated
 ranges), 99 int8 feature frames for the 1-s window, a random int8 FC head 100 -> 12, detector
 settings, and 1 s of audio: a real Speech Commands clip from ../shared/data when present, else a
 synthetic one (a tone sweep in noise). Compiled-in arrays keep the benchmark's flash/RAM figures
@@ -23,8 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from fastgrnn_tf.head_oracle import fc_multiplier  # noqa: E402
-from fastgrnn_tf.quantize import random_int8_inputs, random_int8_params  # noqa: E402
+from fastgrnn_tf.int8.head_oracle import fc_multiplier  # noqa: E402
+from fastgrnn_tf.int8.quantize import random_int8_inputs, random_int8_params  # noqa: E402
 
 D, H, W_RANK, U_RANK, STEPS, CLASSES = 32, 100, 16, 25, 99, 12
 SAMPLES = 16000

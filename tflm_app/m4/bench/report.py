@@ -40,7 +40,7 @@ METHOD = (
     "tflm_app/m4/plugin/insn_count.c counts retired guest instructions between bench_start(id) and "
     "bench_stop(id) marker stores (exact, verified on a 4-instruction loop); per-call figures have "
     "the empty-region marker overhead subtracted. Model: G12 shape (D=32, H=100, w_rank 16, "
-    "u_rank 25, 30% weights kept) from fastgrnn_tf.quantize.random_int8_params, compiled in. "
+    "u_rank 25, 30% weights kept) from fastgrnn_tf.int8.quantize.random_int8_params, compiled in. "
     "Step = fastgrnn::Run with T=1 (state carried), averaged over 99 calls; window = one Run with "
     "T=99. matvec per MAC: a per-address profile of the 99 steps is attributed to source with "
     "addr2line -i and objdump: addresses inside an element-wise helper (ElementwiseUnit/"

@@ -24,6 +24,8 @@ OPTION_KEYS = (
 GATE_ACTIVATIONS = ("sigmoid", "quantSigm")
 UPDATE_ACTIVATIONS = ("tanh", "sigmoid", "quantTanh", "quantSigm")
 SPEC_VERSION = 1
+CUSTOM_CODE = "FastGRNN"
+"""The custom operator's name in a `.tflite` (`custom_code` of its operator code)."""
 
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 

@@ -1,9 +1,7 @@
 """Read an exported `.tflite` (FastGRNN custom op + int8 head) back into oracle parameters.
 
     m = read_exported("model.tflite")          # ExportedModel: fastgrnn Int8Params, head layers, quant
-    logits, h = run_model(m, features_int8)    # [T, D] or [B, T, D] -> int8 logits, final state
-    s = model_scores(m, logits)                # uint8 detector scores (detector_spec.md)
-    export_bundle("model.tflite", "model.fgb", feature_spec=..., detector=..., classes=[...])
+    logits, h = run_model(m, features_int8)    # fastgrnn_tf.int8.model runs it
 
 Everything the oracle uses comes from the file's tensors and options, nothing from Keras.
 Also `read_model` / `operator_names` / `head_from_fc_ops` for any int8 `.tflite` (builtin export).
@@ -11,48 +9,23 @@ Also `read_model` / `operator_names` / `head_from_fc_ops` for any int8 `.tflite`
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from flatbuffers import flexbuffers
 from tensorflow.lite.python import schema_py_generated as S
 
-from fastgrnn_tf import bundle as B
-from fastgrnn_tf.head_oracle import HeadLayer, fc_multiplier, run_head, scores
-from fastgrnn_tf.int8_oracle import OPTION_KEYS, Int8Params
-from fastgrnn_tf.int8_oracle import run as run_fastgrnn
-from fastgrnn_tf.sparse_weights import bitmap_bytes, from_bitmap_sparse
+from fastgrnn_tf.int8.head_oracle import HeadLayer, fc_multiplier
+from fastgrnn_tf.int8.model import ExportedModel
+from fastgrnn_tf.int8.oracle import CUSTOM_CODE, OPTION_KEYS, Int8Params
+from fastgrnn_tf.int8.sparse_weights import bitmap_bytes, from_bitmap_sparse
 
-CUSTOM_CODE = "FastGRNN"
 NUMPY_TYPES = {S.TensorType.INT8: np.int8, S.TensorType.INT16: np.int16, S.TensorType.INT32: np.int32,
                S.TensorType.UINT8: np.uint8, S.TensorType.FLOAT32: np.float32, S.TensorType.INT64: np.int64}
 TYPE_NAMES = {v: k for k, v in vars(S.TensorType).items() if not k.startswith("_")}
 BUILTIN_NAMES = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
 SHAPE_OPS = ("RESHAPE", "SQUEEZE")
-
-
-@dataclasses.dataclass
-class ExportedModel:
-    """What the oracle needs from a custom-op `.tflite`."""
-
-    fastgrnn: Int8Params
-    head: list[HeadLayer]
-    logit_scale: float
-    logit_zero_point: int
-    time_steps: int
-    output_scale: float
-    output_zero_point: int
-    operators: list[str]
-
-    @property
-    def input_scale(self) -> float:
-        return self.fastgrnn.input_scale
-
-    @property
-    def input_zero_point(self) -> int:
-        return self.fastgrnn.input_zero_point
 
 
 # ----------------------------------------------------------------------------------------------
@@ -326,83 +299,3 @@ def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
     return ExportedModel(fastgrnn=p, head=head, logit_scale=l_scale, logit_zero_point=l_zp,
                          time_steps=x_shape[1], output_scale=o_scale, output_zero_point=o_zp,
                          operators=operator_names(model))
-
-
-# ----------------------------------------------------------------------------------------------
-def run_model(m: ExportedModel, x: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """int8 features [T, D] or [B, T, D] -> (int8 logits [B?, classes], final state). Any T works."""
-    out, h = run_fastgrnn(m.fastgrnn, x, h0, return_sequences=False)
-    return run_head(m.head, out), h
-
-
-def run_model_frames(m: ExportedModel, x: np.ndarray) -> np.ndarray:
-    """Streaming: logits after every frame, int8 [T, classes] (the detector's per-frame input)."""
-    seq, _ = run_fastgrnn(m.fastgrnn, x, None, return_sequences=True)
-    return run_head(m.head, seq)
-
-
-def model_scores(m: ExportedModel, logits: np.ndarray) -> np.ndarray:
-    return scores(logits, m.logit_scale, m.logit_zero_point)
-
-
-def predict(m: ExportedModel, x: np.ndarray) -> np.ndarray:
-    """Class index per row of [B, T, D] int8 features (argmax of the int8 logits, lowest index on ties)."""
-    logits, _ = run_model(m, x)
-    return np.argmax(logits.astype(np.int32), axis=-1)
-
-
-# ----------------------------------------------------------------------------------------------
-def head_arrays(layers: Sequence[HeadLayer], logit_scale: float, logit_zero_point: int) -> dict[str, object]:
-    """The `head.*` entries of `bundle_spec.md`."""
-    d: dict[str, object] = {"head.num_layers": len(layers)}
-    for i, L in enumerate(layers):
-        d.update({f"head.{i}.weights": L.weights, f"head.{i}.bias": L.bias,
-                  f"head.{i}.input_zero_point": int(L.input_zero_point),
-                  f"head.{i}.output_zero_point": int(L.output_zero_point),
-                  f"head.{i}.output_multiplier": int(L.output_multiplier),
-                  f"head.{i}.output_shift": int(L.output_shift), f"head.{i}.relu": int(L.relu)})
-    d["head.logit_scale"] = np.float32(logit_scale)
-    d["head.logit_zero_point"] = np.int32(logit_zero_point)
-    return d
-
-
-def head_from_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[list[HeadLayer], float, int]:
-    """Inverse of `head_arrays` (for bundle readers/tests)."""
-    n = int(arrays["head.num_layers"])
-    layers = []
-    for i in range(n):
-        g = lambda k, i=i: int(np.asarray(arrays[f"head.{i}.{k}"]).reshape(-1)[0])  # noqa: E731
-        layers.append(HeadLayer(np.asarray(arrays[f"head.{i}.weights"]), np.asarray(arrays[f"head.{i}.bias"]),
-                                g("input_zero_point"), g("output_zero_point"), g("output_multiplier"),
-                                g("output_shift"), bool(g("relu"))))
-    return layers, float(arrays["head.logit_scale"]), int(arrays["head.logit_zero_point"])
-
-
-def export_bundle(tflite: bytes | str | os.PathLike, out_path: str | os.PathLike,
-                  feature_spec: Mapping | object | None = None, detector: Mapping[str, object] | None = None,
-                  classes: Sequence[str] | None = None, extra: Mapping[str, object] | None = None) -> dict:
-    """Write `out_path` (.fgb) from a custom-op `.tflite`; returns the arrays written.
-
-    feature_spec: a `FeatureSpec` (or its dict) -> `features.<field>`;
-    detector: {param: int, "keywords": [..]} -> `detector.*`; classes -> `classes` text;
-    extra: more entries (e.g. `vec.*`).
-    """
-    m = read_exported(tflite)
-    arrays = B.fastgrnn_arrays(m.fastgrnn)
-    arrays.update(head_arrays(m.head, m.logit_scale, m.logit_zero_point))
-    if feature_spec is not None:
-        fs = feature_spec.to_dict() if hasattr(feature_spec, "to_dict") else dict(feature_spec)
-        for k, v in fs.items():
-            arrays[f"features.{k}"] = np.float32(v) if isinstance(v, float) else np.int32(v)
-    for k, v in (detector or {}).items():
-        arrays[f"detector.{k}"] = np.asarray(v, np.int32)
-    if classes is not None:
-        if any("\n" in c for c in classes):
-            raise ValueError("class names must not contain newlines")
-        arrays["classes"] = "\n".join(classes)
-    for k, v in (extra or {}).items():
-        if k in arrays:
-            raise ValueError(f"extra bundle entry {k!r} collides with a model entry")
-        arrays[k] = v
-    B.write_bundle(out_path, arrays)
-    return arrays

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as S
 
-from fastgrnn_tf.tflite_export import _add_buffer, pack_model
+from fastgrnn_tf.export.tflite_writer import add_buffer, pack_model
 
 LIMB_BITS = 10
 EXACT_LIMIT = 2**24
@@ -83,7 +83,7 @@ class Graph:
                data: np.ndarray | None = None, quant: tuple[float, int] | None = None) -> int:
         t = S.TensorT()
         t.name, t.type, t.shape = name, _TYPES[np.dtype(dtype)], np.asarray(list(shape), np.int32)
-        t.buffer = 0 if data is None else _add_buffer(self.model, np.asarray(data, dtype))
+        t.buffer = 0 if data is None else add_buffer(self.model, np.asarray(data, dtype))
         if quant is not None:
             q = S.QuantizationParametersT()
             q.scale, q.zeroPoint, q.quantizedDimension = [float(quant[0])], [int(quant[1])], 0

@@ -18,41 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-
-def load_keras_model(path: str):
-    """Load a float, QAT (.h5, see fastgrnn_tf.qat) or pruned tf_keras model with the project's objects."""
-    import tf_keras as keras
-    from tensorflow_model_optimization.python.core.sparsity.keras import prune
-
-    import fastgrnn_tf  # noqa: F401  (registers FastGRNNCell / FastRNNCell)
-    from fastgrnn_tf.qat import quantize_scope
-
-    if not os.path.exists(path):
-        raise ValueError(f"model file {path!r} does not exist")
-    error: Exception | None = None
-    for scope in (quantize_scope, prune.prune_scope):  # the QAT scope also loads float models
-        try:
-            with scope():
-                return keras.models.load_model(path, compile=False)
-        except Exception as e:  # noqa: BLE001 - try the next scope, report the last failure
-            error = e
-    raise ValueError(f"cannot load the Keras model {path!r}: {error}")
+from keyword_spotting.features import FeatureSpec, int8_features, quantize
 
 
 def audio_features(directory: str, time_steps: int, max_files: int, spec) -> np.ndarray:
     """int8 features [N, time_steps, D] of up to `max_files` .wav files under `directory`."""
     import librosa
     import soundfile as sf
-
-    from keyword_spotting.features import int8_features, quantize
 
     files = sorted(Path(directory).rglob("*.wav"))[:max_files]
     if not files:
@@ -100,21 +77,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from fastgrnn_tf import tflite_reader as R
-    from fastgrnn_tf.builtin_export import export_builtin_tflite
-    from fastgrnn_tf.bundle import atomic_write_bytes
-    from fastgrnn_tf.c_array import write_c_array
-    from fastgrnn_tf.size_report import size_report, write_size_report
-    from fastgrnn_tf.tflite_export import export_custom_tflite
-    from fastgrnn_tf.tflite_reader import export_bundle
-    from keyword_spotting.features import FeatureSpec
+    from fastgrnn_tf.export.artifacts import write_artifacts
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.saving import load_model
 
     spec = FeatureSpec()
     if args.feature_spec:
         spec = FeatureSpec.from_dict(json.loads(Path(args.feature_spec).read_text()))
     detector = json.loads(Path(args.detector).read_text()) if args.detector else None
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
-    model = load_keras_model(args.model)
+    model = load_model(args.model)
     t_model = model.input_shape[1] if isinstance(model.input_shape, tuple) else None
     calib = None
     if args.calib:
@@ -124,22 +96,11 @@ def run(args: argparse.Namespace) -> dict:
                              f"{calib.shape}")
     elif args.calib_audio:
         calib = audio_features(args.calib_audio, int(t_model or 98), args.max_calib, spec)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     res = export_custom_tflite(model, calib, time_steps=args.time_steps, input_scale=spec.quant_scale,
                                input_zero_point=spec.zero_point, calibrate=args.calibrate)
-    atomic_write_bytes(out / "model.tflite", res.tflite)
-    write_c_array(res.tflite, out, source="model.tflite")
-    export_bundle(res.tflite, out / "model.fgb", feature_spec=spec, detector=detector, classes=classes)
-    report = size_report(res.tflite)
-    if not args.no_builtin:
-        window = int(t_model or (calib.shape[1] if calib is not None else 98))
-        builtin = export_builtin_tflite(R.read_exported(res.tflite), time_steps=window)
-        atomic_write_bytes(out / "model_builtin.tflite", builtin)
-        stream = export_builtin_tflite(R.read_exported(res.tflite), time_steps=1, state_io=True)
-        atomic_write_bytes(out / "model_builtin_stream.tflite", stream)
-        report["builtin_tflite_bytes"], report["builtin_stream_tflite_bytes"] = len(builtin), len(stream)
-    write_size_report(out / "size_report.json", report)
+    window = int(t_model or (calib.shape[1] if calib is not None else 98))
+    report = write_artifacts(args.out, res.tflite, window_frames=window, feature_spec=spec, detector=detector,
+                             classes=classes, builtin=not args.no_builtin)
     print(json.dumps({k: v for k, v in report.items() if isinstance(v, (int, float))}, indent=1))
     return report
 

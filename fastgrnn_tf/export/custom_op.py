@@ -15,25 +15,22 @@ a float model is refused unless `calibrate=True` (ranges then measured on `calib
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
-from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow.lite.python import schema_py_generated as S
 
-import flatbuffers  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-from flatbuffers import flexbuffers  # noqa: E402
-from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
+from fastgrnn_tf.cells import weight_name
+from fastgrnn_tf.export.tflite_writer import splice_fastgrnn
+from fastgrnn_tf.fastgrnn_cell import FastGRNNCell
+from fastgrnn_tf.fastrnn_cell import FastRNNCell
+from fastgrnn_tf.int8.oracle import Int8Params
+from fastgrnn_tf.int8.oracle import run as run_fastgrnn
+from fastgrnn_tf.int8.quantize import FloatParams, calibrate_ranges, quantize_params
+from fastgrnn_tf.qat.params import fastgrnn_float_params, quant_ranges
 
-from fastgrnn_tf.int8_oracle import Int8Params  # noqa: E402
-from fastgrnn_tf.int8_oracle import run as run_fastgrnn  # noqa: E402
-from fastgrnn_tf.quantize import FloatParams, calibrate_ranges, quantize_params  # noqa: E402
-from fastgrnn_tf.sparse_weights import prefer_sparse, to_bitmap_sparse  # noqa: E402
-
-CUSTOM_CODE = "FastGRNN"
 H_MIN, H_MAX = -1.0, 127.0 / 128.0
 DEFAULT_INPUT_SCALE, DEFAULT_INPUT_ZERO_POINT = 0.1, 12  # feature_spec.md defaults
 
@@ -49,9 +46,6 @@ def _unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
 
 def _cell_kind(layer: keras.layers.Layer) -> str | None:
     """"FastGRNN" (also the QAT subclass), "FastRNN", another cell's class name, or None (not an RNN)."""
-    from fastgrnn_tf.fastgrnn_cell import FastGRNNCell
-    from fastgrnn_tf.fastrnn_cell import FastRNNCell
-
     inner = _unwrap(layer)
     if not isinstance(inner, keras.layers.RNN):
         return None
@@ -101,17 +95,9 @@ def split_model(model: keras.Model) -> ModelParts:
 
 
 def float_params(parts: ModelParts) -> FloatParams:
-    """The cell's float weights (via `fastgrnn_tf.qat.fastgrnn_float_params`, which applies pruning
-    masks; by weight name when that module is unavailable)."""
-    try:
-        from fastgrnn_tf.qat import fastgrnn_float_params
-
-        d: dict[str, Any] = dict(fastgrnn_float_params(parts.rnn_wrapped))
-    except ImportError:
-        cell = parts.rnn.cell
-        d = {w.name.split("/")[-1].split(":")[0]: w.numpy() for w in cell.weights}
-        d["gate_activation"] = getattr(cell, "gate_activation", "sigmoid")
-        d["update_activation"] = getattr(cell, "update_activation", "tanh")
+    """The cell's float weights (`fastgrnn_tf.qat.params.fastgrnn_float_params`, which applies pruning
+    masks)."""
+    d = dict(fastgrnn_float_params(parts.rnn_wrapped))
     if d["update_activation"] == "relu" or d["gate_activation"] == "relu":
         raise ValueError("unsupported activation relu in the FastGRNN cell: the int8 step needs a bounded "
                          "gate in [0, 1] and update in [-1, 1] (use sigmoid/tanh/quantSigm/quantTanh)")
@@ -139,7 +125,7 @@ def head_spec(parts: ModelParts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
             if act not in ("linear", "relu", "softmax"):
                 raise ValueError(f"head layer {L.name}: unsupported activation {act} (linear, relu, softmax)")
             # By variable: under a TF-MOT QuantizeWrapper `L.kernel` is the fake-quantized tensor.
-            by_name = {w.name.split("/")[-1].split(":")[0]: w for w in wrapped.weights}
+            by_name = {weight_name(w.name): w for w in wrapped.weights}
             k = by_name["kernel"].numpy()
             b = by_name["bias"].numpy() if L.use_bias else np.zeros(k.shape[1], np.float32)
             spec.append((k, b, act == "relu"))
@@ -166,11 +152,7 @@ def head_spec(parts: ModelParts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
 def qat_ranges(model: keras.Model) -> dict | None:
     """`fastgrnn_tf.qat.quant_ranges(model)`, or None when the model is not a (calibrated) QAT model."""
     try:
-        from fastgrnn_tf import qat
-    except ImportError:
-        return None
-    try:
-        return dict(qat.quant_ranges(model))
+        return dict(quant_ranges(model))
     except ValueError:
         return None
 
@@ -255,121 +237,6 @@ def _check_head(data: bytes) -> bytes:
     if not names <= allowed:
         raise ValueError(f"head conversion produced unsupported operators {sorted(names - allowed)}")
     return data
-
-
-# ----------------------------------------------------------------------------------------------
-class _AlignedBuilder(flatbuffers.Builder):
-    """Byte vectors (buffers, custom options) aligned to 16 bytes, as the TFLite converter does."""
-
-    def CreateNumpyVector(self, x: np.ndarray) -> int:  # noqa: N802 (flatbuffers API name)
-        if x.dtype == np.uint8 and x.ndim == 1:
-            self.StartVector(1, x.size, 16)
-            self.head = self.head - x.size
-            self.Bytes[self.head:self.head + x.size] = x.tobytes()
-            self.vectorNumElems = x.size
-            return self.EndVector()
-        return super().CreateNumpyVector(x)
-
-
-def pack_model(model: S.ModelT) -> bytes:
-    """Serialize a schema ModelT with the 'TFL3' identifier."""
-    builder = _AlignedBuilder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _add_buffer(model: S.ModelT, arr: np.ndarray | None) -> int:
-    buf = S.BufferT()
-    if arr is not None:
-        raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
-        buf.data = np.frombuffer(raw, np.uint8)
-    model.buffers.append(buf)
-    return len(model.buffers) - 1
-
-
-def _quant(scale: float, zp: int) -> S.QuantizationParametersT:
-    q = S.QuantizationParametersT()
-    q.scale, q.zeroPoint, q.quantizedDimension = [float(scale)], [int(zp)], 0
-    return q
-
-
-def _add_tensor(model: S.ModelT, name: str, ttype: int, shape: list[int], data: np.ndarray | None = None,
-                quant: S.QuantizationParametersT | None = None, variable: bool = False) -> int:
-    sg = model.subgraphs[0]
-    t = S.TensorT()
-    t.name, t.type, t.shape = name, ttype, np.asarray(shape, np.int32)
-    t.buffer = _add_buffer(model, data)
-    t.quantization, t.isVariable = quant, variable
-    sg.tensors.append(t)
-    return len(sg.tensors) - 1
-
-
-def splice_fastgrnn(head_tflite: bytes, p: Int8Params, time_steps: int, batch: int = 1,
-                    sparse: bool | str = "auto") -> bytes:
-    """Put the FastGRNN custom op in front of an int8 head model (see the module docstring).
-    sparse: store pruned matrices bitmap-sparse ("auto": where smaller; True: every matrix with a
-    non-zero; False: all dense)."""
-    if time_steps < 1 or batch < 1:
-        raise ValueError(f"time_steps and batch must be >= 1, got {time_steps}, {batch}")
-    if sparse not in (True, False, "auto"):
-        raise ValueError(f"sparse must be True, False or 'auto', got {sparse!r}")
-    p.validate()
-    model = S.ModelT.InitFromObj(S.Model.GetRootAs(head_tflite, 0))
-    sg = model.subgraphs[0]
-    if len(sg.inputs) != 1:
-        raise ValueError("the head model must have exactly one input")
-    h_idx = int(sg.inputs[0])
-    h_t = sg.tensors[h_idx]
-    if h_t.type != S.TensorType.INT8 or [int(s) for s in h_t.shape][-1] != p.units:
-        raise ValueError(f"head input must be int8 [..., {p.units}]")
-    h_t.shape = np.asarray([batch, p.units], np.int32)
-    h_t.name = "fastgrnn/h"
-    H, D = p.units, p.input_dim
-    I8, I16, I32 = S.TensorType.INT8, S.TensorType.INT16, S.TensorType.INT32
-    x = _add_tensor(model, "features", I8, [batch, time_steps, D],
-                    quant=_quant(p.input_scale, p.input_zero_point))
-    bitmaps = [-1, -1, -1, -1]
-
-    def weight(k: int, name: str, w: np.ndarray | None) -> int:
-        if w is None:
-            return -1
-        if sparse is False or not (prefer_sparse(w) if sparse == "auto" else np.count_nonzero(w) >= 1):
-            return _add_tensor(model, f"fastgrnn/{name}", I8, list(w.shape), w)
-        values, bitmap = to_bitmap_sparse(w)
-        bitmaps[k] = _add_tensor(model, f"fastgrnn/{name}_bitmap", S.TensorType.UINT8, [bitmap.size], bitmap)
-        return _add_tensor(model, f"fastgrnn/{name}_values", I8, [values.size], values)
-
-    w1 = weight(0, "W1" if p.w_rank else "W", p.w1)
-    w2 = weight(1, "W2", p.w2 if p.w_rank else None)
-    u1 = weight(2, "U1" if p.u_rank else "U", p.u1)
-    u2 = weight(3, "U2", p.u2 if p.u_rank else None)
-    bz = _add_tensor(model, "fastgrnn/bias_z", I32, [H], p.bias_z)
-    bh = _add_tensor(model, "fastgrnn/bias_h", I32, [H], p.bias_h)
-    gl = _add_tensor(model, "fastgrnn/gate_lut", I16, [256], p.gate_lut)
-    ul = _add_tensor(model, "fastgrnn/update_lut", I16, [256], p.update_lut)
-    st = _add_tensor(model, "fastgrnn/state", I8, [batch, H], None, _quant(1 / 128, 0), variable=True)
-
-    code = S.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = S.BuiltinOperator.CUSTOM
-    code.customCode, code.version = CUSTOM_CODE, 1
-    model.operatorCodes.append(code)
-    op = S.OperatorT()
-    op.opcodeIndex = len(model.operatorCodes) - 1
-    inputs = [x, w1, w2, u1, u2, bz, bh, gl, ul, st] + (bitmaps if max(bitmaps) >= 0 else [])
-    op.inputs = np.asarray(inputs, np.int32)
-    op.outputs = np.asarray([h_idx], np.int32)
-    opts = {**p.options(), "return_sequences": False}
-    op.customOptions = np.frombuffer(bytes(flexbuffers.Dumps(opts)), np.uint8)
-    op.customOptionsFormat = S.CustomOptionsFormat.FLEXBUFFERS
-    op.builtinOptionsType = 0
-    sg.operators.insert(0, op)
-    sg.inputs = np.asarray([x], np.int32)
-    for sig in model.signatureDefs or []:
-        for tm in sig.inputs or []:
-            if tm.tensorIndex == h_idx:
-                tm.tensorIndex, tm.name = x, "features"
-    model.description = "FastGRNN int8 (custom op) + int8 head"
-    return pack_model(model)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,10 +19,11 @@ import os
 
 import numpy as np
 
-from fastgrnn_tf.exact_graph import EXACT_LIMIT, Graph
-from fastgrnn_tf.head_oracle import HeadLayer
-from fastgrnn_tf.int8_oracle import Int8Params
-from fastgrnn_tf.tflite_reader import ExportedModel, read_exported
+from fastgrnn_tf.export.exact_graph import EXACT_LIMIT, Graph
+from fastgrnn_tf.export.tflite_reader import read_exported
+from fastgrnn_tf.int8.head_oracle import HeadLayer
+from fastgrnn_tf.int8.model import ExportedModel
+from fastgrnn_tf.int8.oracle import Int8Params
 
 
 def _abs_row_sum(w: np.ndarray) -> int:

@@ -19,9 +19,9 @@ import os
 
 import numpy as np
 
-from fastgrnn_tf.bundle import atomic_write_bytes
-from fastgrnn_tf.sparse_weights import stored_bytes
-from fastgrnn_tf.tflite_reader import find_fastgrnn_op, read_exported, read_model
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from fastgrnn_tf.export.tflite_reader import find_fastgrnn_op, read_exported, read_model
+from fastgrnn_tf.int8.sparse_weights import stored_bytes
 
 
 def sparse_bytes(mats: list[np.ndarray]) -> dict[str, int]:

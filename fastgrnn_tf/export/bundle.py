@@ -6,7 +6,7 @@
     params = read_fastgrnn(path)                        # -> Int8Params (also accepts a read dict)
     fastgrnn_arrays(params) -> dict                     # the `fastgrnn.*` + `input.*` entries only
     write_test_vectors(path, params, x_int8_TxD, h0)    # + vec.x, vec.h0, vec.out_seq [T, H], vec.h_last
-    python -m fastgrnn_tf.bundle out.fgb --units 100 --w-rank 16 --u-rank 25 --keep 0.3 --steps 20
+    python -m fastgrnn_tf.export.bundle out.fgb --units 100 --w-rank 16 --u-rank 25 --keep 0.3 --steps 20
 
 Value conversion on write: numpy arrays keep their dtype (int8, int16, int32, float32, uint8; bool
 becomes uint8; int64/float64 arrays are rejected, cast them yourself); Python `bool`/`int` scalars become
@@ -16,14 +16,16 @@ Writes are atomic (temp file + os.replace).
 
 from __future__ import annotations
 
+import argparse
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
 
-from fastgrnn_tf.int8_oracle import OPTION_KEYS, Int8Params
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from fastgrnn_tf.int8.oracle import OPTION_KEYS, Int8Params, run
+from fastgrnn_tf.int8.quantize import random_int8_inputs, random_int8_params
 
 MAGIC = b"FGB1"
 DTYPES = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4"), 4: np.dtype("<f4"), 5: np.dtype("u1")}
@@ -72,22 +74,6 @@ def encode_bundle(arrays: Mapping[str, object]) -> bytes:
         parts.append(struct.pack(f"<{arr.ndim}I", *arr.shape))
         parts.append(np.ascontiguousarray(arr, DTYPES[code]).tobytes())
     return b"".join(parts)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same directory + os.replace."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_bundle(path: str | os.PathLike, arrays: Mapping[str, object]) -> None:
@@ -221,8 +207,6 @@ def read_fastgrnn(source: str | os.PathLike | Mapping[str, np.ndarray]) -> Int8P
 def test_vector_arrays(p: Int8Params, x: np.ndarray, h0: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Oracle test vectors for one batch row: `vec.x` int8 [T, D], `vec.h0` int8 [H], `vec.out_seq`
     int8 [T, H] (every step's h), `vec.h_last` int8 [H]."""
-    from fastgrnn_tf.int8_oracle import run
-
     x = np.asarray(x)
     if x.dtype != np.int8 or x.ndim != 2:
         raise ValueError(f"x must be int8 [T, D], got {x.dtype} {list(x.shape)}")
@@ -238,13 +222,9 @@ def write_test_vectors(path: str | os.PathLike, p: Int8Params, x: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m fastgrnn_tf.bundle OUT.fgb [--input-dim 32 --units 100 --w-rank 16 --u-rank 25 --keep 0.3
+    """`python -m fastgrnn_tf.export.bundle OUT.fgb [--input-dim 32 --units 100 --w-rank 16 --u-rank 25 --keep 0.3
     --steps 20 --seed 0 --gate sigmoid --update tanh]`: random realistic params + oracle test vectors."""
-    import argparse
-
-    from fastgrnn_tf.quantize import random_int8_inputs, random_int8_params
-
-    ap = argparse.ArgumentParser(prog="python -m fastgrnn_tf.bundle", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m fastgrnn_tf.export.bundle", description=main.__doc__)
     ap.add_argument("out")
     ap.add_argument("--input-dim", type=int, default=32)
     ap.add_argument("--units", type=int, default=100)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fastgrnn_tf.int8_oracle import GATE_ACTIVATIONS, UPDATE_ACTIVATIONS, Int8Params
+from fastgrnn_tf.int8.oracle import GATE_ACTIVATIONS, UPDATE_ACTIVATIONS, Int8Params
 
 H_SCALE = 1.0 / 128.0
 MAX_LUT_RANGE = 8.0  # spec: 128 * s_p <= 8
