@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras import prune
 
 from fastgrnn_tf import fastgrnn_cell, fastrnn_cell, pruning  # noqa: F401  (register the custom classes)
+from fastgrnn_tf.atomic_io import atomic_path
 from fastgrnn_tf.qat import quantize_scope
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """`model.save` to a temp file beside `path` (same extension, which selects the format) + os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with warnings.catch_warnings():
+    with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*HDF5 file.*")  # QAT models need .h5 (fastgrnn_tf.qat)
         model.save(tmp)
-    os.replace(tmp, path)
 
 
 def load_model(path: str | os.PathLike) -> keras.Model:

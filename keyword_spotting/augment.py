@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from keyword_spotting.audio_io import SAMPLE_RATE, read_wav
+from keyword_spotting.audio_io import SAMPLE_RATE, read_audio
 
 _SILENT_POWER = 1e-12
 _PEAK = 32767.0 / 32768.0
@@ -104,7 +104,7 @@ def load_noise_clips(paths: list[str | os.PathLike], sample_rate: int = SAMPLE_R
     """Read noise recordings as float32 at `sample_rate`; all-zero recordings are dropped."""
     clips = []
     for p in paths:
-        a = _as_float(read_wav(p, sample_rate))
+        a = _as_float(read_audio(p, sample_rate))
         if power(a) > _SILENT_POWER:
             clips.append(a)
     return clips

@@ -137,18 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     # pipeline must give exactly kws_host's detections. The Python reference frontend is compared value
     # by value (feature_spec.md allows 0.1% of values off by 1), and the C++ core + head + detector fed
     # the reference features must give exactly the Python detections on them.
-    from keyword_spotting import pipeline
-    from keyword_spotting.audio_io import read_wav
+    from keyword_spotting import kws_model, streaming
+    from keyword_spotting.audio_io import read_audio
 
-    model, audio = pipeline.load_model(bundle), read_wav(wav)
-    py_run = pipeline.run_stream(model, audio)
+    model, audio = kws_model.load_model(bundle), read_audio(wav)
+    py_run = streaming.run_stream(model, audio)
     cpp_feats = np.loadtxt(host_feats, dtype=np.int64, ndmin=2)
-    ref_feats = pipeline.stream_features(audio, model.features, "reference")
+    ref_feats = streaming.stream_features(audio, model.features, "reference")
     feature_mismatch = float(np.mean(cpp_feats != ref_feats)) if cpp_feats.shape == ref_feats.shape else 1.0
     ref_path = out / "python_features.txt"
     np.savetxt(ref_path, ref_feats, fmt="%d")
     host_on_ref = run_host_runner(exe, bundle, "--features-in", str(ref_path))
-    ref_run = pipeline.run_stream(model, audio, feats=ref_feats)
+    ref_run = streaming.run_stream(model, audio, feats=ref_feats)
     host_pairs = [(round(d["time_s"], 3), d["label"]) for d in host]
     py_pairs = [(round(d.time_s, 3), d.label) for d in py_run.detections]
     core_on_ref = [(round(d["time_s"], 3), d["label"]) for d in host_on_ref] == \

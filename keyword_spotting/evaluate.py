@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from keyword_spotting.audio_io import atomic_write_bytes, read_wav
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from keyword_spotting.audio_io import read_audio
 from keyword_spotting.datasets import SILENCE, UNKNOWN, SplitDataset
 from keyword_spotting.detector import Detection, DetectorParams
 from keyword_spotting.features import FeatureSpec
@@ -285,7 +286,7 @@ def _subset(paths: Sequence[str | Path], k: int, rng: np.random.Generator) -> li
 def _read_all(paths: Sequence[str | Path], sample_rate: int) -> list[np.ndarray]:
     out = []
     for p in paths:
-        a = read_wav(p, sample_rate)
+        a = read_audio(p, sample_rate)
         if a.size and np.any(a):
             out.append(a)
     return out
@@ -376,11 +377,11 @@ def _build_stream(run: Run, dataset: SplitDataset, wav_path: str | os.PathLike, 
 def load_pipeline_model(run: Run, classes: Sequence[str]) -> Any:
     """The run's streaming model: `model.fgb` (else `model.tflite` + the config's detector), checked
     against the run's feature spec and the dataset's `classes`."""
-    from keyword_spotting import pipeline
+    from keyword_spotting import kws_model
 
     fgb = run.file("model.fgb")
     if fgb.is_file():
-        model = pipeline.load_model(fgb)
+        model = kws_model.load_model(fgb)
         if model.classes != tuple(classes):
             raise ValueError(f"{fgb}: classes {list(model.classes)} differ from the dataset's "
                              f"{list(classes)}")
@@ -388,7 +389,7 @@ def load_pipeline_model(run: Run, classes: Sequence[str]) -> Any:
         det = run.config.detector
         params = DetectorParams(keywords=tuple(run_keywords(classes)), window_frames=det.window_frames,
                                 threshold=det.threshold, refractory_frames=det.refractory_frames)
-        model = pipeline.load_model(run.file("model.tflite"), features=run.spec, detector=params,
+        model = kws_model.load_model(run.file("model.tflite"), features=run.spec, detector=params,
                                     classes=classes)
     if model.features != run.spec:
         raise ValueError(f"{fgb}: its feature spec {model.features.to_dict()} differs from config.json's "
@@ -448,7 +449,7 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     0..255: frr, fa_per_hour, hits, false_accepts), `stream_hours`, `stream_minutes`, `stream_wav`,
     `events` (number of keywords), `stream` (paths, events per label, sources), `detector`, `plots`.
     """
-    from keyword_spotting import metrics, pipeline
+    from keyword_spotting import metrics, streaming
 
     if not (isinstance(fa_target, (int, float)) and fa_target >= 0 and math.isfinite(fa_target)):
         raise ValueError(f"fa_target must be a number >= 0, got {fa_target!r}")
@@ -463,9 +464,9 @@ def evaluate_streaming(run_dir: str | os.PathLike, minutes: float = 10.0, fa_tar
     stream, sources = _build_stream(run, dataset, wav, minutes, seed, split, extra_negative_dirs,
                                     extra_noise_dirs, model.detector.keywords)
     t1 = time.time()
-    frontend = pipeline.resolve_frontend("auto")  # the device's C++ frontend when built: kws_host's numbers
-    feats = pipeline.stream_features(stream.audio, model.features, frontend)
-    scores = pipeline.frame_scores(model, feats)
+    frontend = streaming.resolve_frontend("auto")  # the device's C++ frontend when built: kws_host's numbers
+    feats = streaming.stream_features(stream.audio, model.features, frontend)
+    scores = streaming.frame_scores(model, feats)
     t2 = time.time()
     spec = model.features
     sweep = ThresholdSweep(scores, model.detector)
@@ -574,7 +575,7 @@ def write_bundle_with_threshold(run_dir: str | os.PathLike, threshold: int,
     """Rewrite the run's `model.fgb` (or write `out_path`) with `detector.threshold` = `threshold`,
     every other entry unchanged (e.g. to give the host runner / firmware the chosen operating point)."""
     from fastgrnn_tf.export import bundle
-    from keyword_spotting import pipeline
+    from keyword_spotting import kws_model
 
     integer = isinstance(threshold, (int, np.integer)) and not isinstance(threshold, bool)
     if not integer or not 0 <= threshold <= 255:
@@ -588,7 +589,7 @@ def write_bundle_with_threshold(run_dir: str | os.PathLike, threshold: int,
     arrays["detector.threshold"] = np.asarray(int(threshold), np.int32).reshape(shape)
     dst = Path(out_path) if out_path is not None else src
     bundle.write_bundle(dst, arrays)
-    pipeline.load_model(dst)  # still a valid model
+    kws_model.load_model(dst)  # still a valid model
     return dst
 
 

@@ -23,25 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
+from keyword_spotting.audio_io import read_audio
 from keyword_spotting.features import FeatureSpec, int8_features, quantize
 
 
-def audio_features(directory: str, time_steps: int, max_files: int, spec) -> np.ndarray:
-    """int8 features [N, time_steps, D] of up to `max_files` .wav files under `directory`."""
-    import librosa
-    import soundfile as sf
-
+def audio_features(directory: str, time_steps: int, max_files: int, spec: FeatureSpec) -> np.ndarray:
+    """int8 features [N, time_steps, D] of up to `max_files` .wav files under `directory` (`audio_io.read_audio`)."""
     files = sorted(Path(directory).rglob("*.wav"))[:max_files]
     if not files:
         raise ValueError(f"--calib-audio: no .wav files under {directory!r}")
     silence = quantize(np.full((1, spec.num_features), np.log(spec.log_floor), np.float32), spec)
     out = []
     for f in files:
-        audio, sr = sf.read(str(f), dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-        if sr != spec.sample_rate:
-            audio = librosa.resample(audio, orig_sr=sr, target_sr=spec.sample_rate)
-        feats = int8_features(audio.astype(np.float32), spec)
+        feats = int8_features(read_audio(f, spec.sample_rate), spec)
         pad = np.repeat(silence, time_steps, axis=0)  # silence frames after a short clip
         pad[: min(time_steps, len(feats))] = feats[:time_steps]
         out.append(pad)
@@ -99,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
     res = export_custom_tflite(model, calib, time_steps=args.time_steps, input_scale=spec.quant_scale,
                                input_zero_point=spec.zero_point, calibrate=args.calibrate)
     window = int(t_model or (calib.shape[1] if calib is not None else 98))
-    report = write_artifacts(args.out, res.tflite, window_frames=window, feature_spec=spec, detector=detector,
+    report = write_artifacts(args.out, res.tflite, window_frames=window, features=spec.to_dict(), detector=detector,
                              classes=classes, builtin=not args.no_builtin)
     print(json.dumps({k: v for k, v in report.items() if isinstance(v, (int, float))}, indent=1))
     return report

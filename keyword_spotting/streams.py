@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keyword_spotting.audio_io import SAMPLE_RATE, atomic_write_bytes, read_wav, write_wav
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from keyword_spotting.audio_io import SAMPLE_RATE, read_audio, write_wav
 
 _FRAME = 160  # 10 ms at 16 kHz: trimming resolution
 
@@ -223,7 +224,7 @@ def read_stream(wav_path: str | os.PathLike) -> Stream:
         sr = int(meta["sample_rate"])
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{json_path}: not a stream ground-truth file: {e}") from e
-    audio = read_wav(wav_path, sr)
+    audio = read_audio(wav_path, sr)
     if len(audio) != meta.get("num_samples", len(audio)):
         raise ValueError(f"{wav_path}: has {len(audio)} samples, {json_path.name} says {meta['num_samples']}")
     cfg = StreamConfig(**meta["config"]) if meta.get("config") else None

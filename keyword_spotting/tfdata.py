@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keyword_spotting.audio_io import CLIP_SAMPLES, atomic_write_bytes, float_to_int16, load_clip
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from keyword_spotting.audio_io import CLIP_SAMPLES, float_to_int16, load_clip
 from keyword_spotting.augment import AugmentConfig, Augmenter, load_noise_clips, render_silence
 from keyword_spotting.datasets import SPLITS, Item, SplitDataset
 from keyword_spotting.features import FeatureSpec, dequantize, int8_features

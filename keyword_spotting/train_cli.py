@@ -210,7 +210,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
                                **quant)
     det = cfg.detector
     keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
-    sizes = write_artifacts(out, exp.tflite, window_frames=frames, window_tflite=win.tflite, feature_spec=spec,
+    sizes = write_artifacts(out, exp.tflite, window_frames=frames, window_tflite=win.tflite, features=spec.to_dict(),
                             detector={"window_frames": det.window_frames, "threshold": det.threshold,
                                       "refractory_frames": det.refractory_frames,
                                       "min_frames": det.window_frames, "keywords": keywords},

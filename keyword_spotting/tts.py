@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keyword_spotting.audio_io import CLIP_SAMPLES, SAMPLE_RATE, atomic_write_bytes, read_wav, write_wav
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from keyword_spotting.audio_io import CLIP_SAMPLES, SAMPLE_RATE, read_audio, write_wav
 
 ESPEAK = "espeak-ng"
 
@@ -157,7 +158,7 @@ def _synth(espeak: str, text: str, voice: str, speed: int, pitch: int, amplitude
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"espeak-ng failed ({' '.join(cmd)}): {res.stderr.strip()}")
-    return read_wav(out, SAMPLE_RATE).astype(np.float32) / 32768.0
+    return read_audio(out, SAMPLE_RATE).astype(np.float32) / 32768.0
 
 
 def _trim(y: np.ndarray, top_db: float = 40.0) -> np.ndarray:

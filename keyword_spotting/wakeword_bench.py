@@ -12,7 +12,7 @@ speakers and other speech never used for training), with the measuring part's re
 
 Scoring is the device's: the C++ frontend through `device_frontend` (the Python reference frontend when the
 library is not built; the JSON says which), then the int8 oracle step and head run over all chunks at once
-(a batch of streams, each from a reset state: the same numbers as `pipeline.frame_scores` per chunk).
+(a batch of streams, each from a reset state: the same numbers as `streaming.frame_scores` per chunk).
 The detector is replayed for every threshold (`evaluate.ThresholdSweep`) and `wakeword_metrics` gives
 miss rates at FA/h targets, FA/h at miss targets and the detector settings for a target FA/h.
 
@@ -153,9 +153,9 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
                     hours: float | None = None) -> ConditionStreams:
     """Render the condition's chunks, compute their features with the chosen frontend; cached in the work folder.
     `snr` / `hours` default to the condition's (`CONDITIONS`) and the bench's; `positives` may be empty."""
-    from keyword_spotting import pipeline
+    from keyword_spotting import streaming
 
-    frontend = pipeline.resolve_frontend(bench.frontend)
+    frontend = streaming.resolve_frontend(bench.frontend)
     snr = CONDITIONS[condition] if snr is None else snr
     stream_cfg = BenchStreamConfig(hours=hours or bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
     files = {"positives": [p.name for p in positives], "negatives": [f.path.name for f in part.negatives],
@@ -184,7 +184,7 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
     for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
         order = np.roll(perm, -chunk.index * per_chunk)
         audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order)
-        feats.append(pipeline.stream_features(audio, spec, frontend))
+        feats.append(streaming.stream_features(audio, spec, frontend))
         events.append(ev)
         neg_s.append(len(audio) / 16000 - sum(e.end_s - e.start_s for e in ev))
         used.update(u)
@@ -222,7 +222,7 @@ def _lines(items: Sequence[Any], desc: str) -> Any:
 # Scoring: the int8 oracle over a batch of chunks.
 def batch_scores(model: Any, features: np.ndarray, batch: int = 64) -> np.ndarray:
     """uint8 scores [chunks, frames, classes] of int8 features [chunks, frames, D], each chunk from a reset
-    state: per chunk exactly `pipeline.frame_scores(model, features[c])`."""
+    state: per chunk exactly `streaming.frame_scores(model, features[c])`."""
     from fastgrnn_tf.int8 import head_oracle
     from fastgrnn_tf.int8 import oracle as int8_oracle
 
@@ -260,9 +260,9 @@ def condition_scores(run: Path, model: Any, word: str, condition: str, streams: 
 # One word, all words.
 def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig) -> dict[str, Any]:
     """Measure the model in `run` on the word's real recordings, every condition; DET plots in `<work>/<word>/`."""
-    from keyword_spotting import pipeline
+    from keyword_spotting import kws_model
 
-    model = pipeline.load_model(run / "model.fgb")
+    model = kws_model.load_model(run / "model.fgb")
     if len(model.detector.keywords) != 1:
         raise ValueError(f"{run}: the benchmark measures one wake word, the model has keywords "
                          f"{[model.classes[k] for k in model.detector.keywords]}")

@@ -65,7 +65,7 @@ def _make_run(data: Path, run: Path) -> None:
     from fastgrnn_tf.atomic_io import atomic_write_bytes
     from fastgrnn_tf.export import tflite_reader
     from fastgrnn_tf.export.custom_op import export_custom_tflite
-    from fastgrnn_tf.export.model_bundle import write_model_bundle
+    from fastgrnn_tf.export.model_bundle import ModelBundle, write_model_bundle
     from keyword_spotting.augment import AugmentConfig
     from keyword_spotting.model import build_model
     from keyword_spotting.tfdata import make_split_arrays
@@ -104,11 +104,10 @@ def _make_run(data: Path, run: Path) -> None:
                                input_scale=INPUT_QUANT["scale"], input_zero_point=INPUT_QUANT["zero_point"])
     atomic_write_bytes(run / "model.tflite", exp.tflite)
     det = cfg.detector
-    write_model_bundle(run / "model.fgb", tflite_reader.read_exported(exp.tflite), feature_spec=spec,
-                       detector={"window_frames": det.window_frames, "threshold": det.threshold,
-                                 "refractory_frames": det.refractory_frames,
-                                 "min_frames": det.window_frames, "keywords": [1]},
-                       classes=list(ds.class_names))
+    detector = {"window_frames": det.window_frames, "threshold": det.threshold,
+                "refractory_frames": det.refractory_frames, "min_frames": det.window_frames, "keywords": [1]}
+    write_model_bundle(run / "model.fgb", ModelBundle.from_model(tflite_reader.read_exported(exp.tflite),
+                                                                 spec.to_dict(), detector, ds.class_names))
 
 
 @pytest.fixture(scope="module")
@@ -301,13 +300,13 @@ def test_streaming_report_is_consistent(report: dict) -> None:
 
 def test_configured_threshold_equals_the_streaming_pipeline(run_dir: Path, report: dict) -> None:
     """The sweep at the bundle's threshold gives what the pipeline's own detector gives on the WAV."""
-    from keyword_spotting import metrics, pipeline
+    from keyword_spotting import kws_model, metrics, streaming
     from keyword_spotting.streams import read_stream
 
     stream = read_stream(report["stream"]["wav"])
     assert len(stream.events) == report["stream"]["num_events"]
-    model = pipeline.load_model(run_dir / "model.fgb")
-    res = pipeline.run_stream(model, stream.audio)
+    model = kws_model.load_model(run_dir / "model.fgb")
+    res = streaming.run_stream(model, stream.audio)
     assert len(res.scores) == report["stream"]["frames"]
     r = metrics.match_detections([(d.time_s, d.label) for d in res.detections], stream.events,
                                  stream.duration_s, report["tolerance_s"])
@@ -341,7 +340,7 @@ def test_test_stream_is_deterministic_and_uses_extra_folders(run_dir: Path, tmp_
 def test_demo_helpers(run_dir: Path, report: dict, tmp_path: Path) -> None:
     """What `kws-demo` uses: op detections, re-scoring other detections, the bundle at a new threshold."""
     from fastgrnn_tf.export.bundle import read_bundle
-    from keyword_spotting import pipeline
+    from keyword_spotting import kws_model
 
     op = report["operating_point"]
     assert len(report["detections"]) == op["hits"] + op["false_accepts"]
@@ -351,7 +350,7 @@ def test_demo_helpers(run_dir: Path, report: dict, tmp_path: Path) -> None:
     assert (again["hits"], again["false_accepts"]) == (op["hits"], op["false_accepts"])
     assert again["latency_ms"]["median"] == pytest.approx(report["latency_ms"]["median"])
     new = evaluate.write_bundle_with_threshold(run_dir, 201, tmp_path / "m.fgb")
-    assert pipeline.load_model(new).detector.threshold == 201
+    assert kws_model.load_model(new).detector.threshold == 201
     a, b = read_bundle(run_dir / "model.fgb"), read_bundle(new)
     assert sorted(a) == sorted(b)
     assert all(np.array_equal(a[k], b[k]) for k in a if k != "detector.threshold")

@@ -185,13 +185,14 @@ def test_streaming_export_has_t1_and_same_params(trained, exported) -> None:
 
 
 def test_bundle_from_tflite(tmp_path: Path, exported) -> None:
-    from fastgrnn_tf.export.model_bundle import head_from_arrays, write_model_bundle
+    from fastgrnn_tf.export.model_bundle import ModelBundle, head_from_arrays, write_model_bundle
     from keyword_spotting.features import FeatureSpec
 
     path = tmp_path / "model.fgb"
     classes = [str(i) for i in range(10)]
-    write_model_bundle(path, R.read_exported(exported.tflite), feature_spec=FeatureSpec(), classes=classes,
-                       detector={"window_frames": 30, "threshold": 160, "keywords": [1, 2]})
+    write_model_bundle(path, ModelBundle.from_model(R.read_exported(exported.tflite), FeatureSpec().to_dict(),
+                                                    {"window_frames": 30, "threshold": 160, "keywords": [1, 2]},
+                                                    classes))
     arrays = B.read_bundle(path)
     m = R.read_exported(exported.tflite)
     p = B.read_fastgrnn(arrays)

@@ -1,4 +1,4 @@
-"""C++ host runner (`tflm_app/host/kws_host`) vs the Python pipeline (`keyword_spotting/pipeline.py`).
+"""C++ host runner (`tflm_app/host/kws_host`) vs the Python pipeline (`keyword_spotting/streaming.py`).
 
 The model is random (quantized random FastGRNN + random int8 head): parity does not need a trained
 model. The detector threshold is set from the model's own scores so that detections really occur.
@@ -21,15 +21,8 @@ from fastgrnn_tf.int8.head_oracle import random_head
 from fastgrnn_tf.int8.quantize import random_int8_params
 from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
-from keyword_spotting.pipeline import (
-    KwsModel,
-    StreamingPipeline,
-    TimedDetection,
-    frame_scores,
-    load_model,
-    run_stream,
-    save_model,
-)
+from keyword_spotting.kws_model import KwsModel, load_model, save_model
+from keyword_spotting.streaming import StreamingPipeline, TimedDetection, frame_scores, run_stream
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -322,7 +315,7 @@ def test_exported_tflite_runs_identically(kws_host: pathlib.Path, tmp_path: path
 
     from fastgrnn_tf import FastGRNNCell
     from fastgrnn_tf.export.custom_op import export_custom_tflite
-    from fastgrnn_tf.export.model_bundle import write_model_bundle
+    from fastgrnn_tf.export.model_bundle import ModelBundle, write_model_bundle
     from fastgrnn_tf.export.tflite_reader import read_exported
     from fastgrnn_tf.int8.quantize import random_int8_inputs
 
@@ -342,8 +335,8 @@ def test_exported_tflite_runs_identically(kws_host: pathlib.Path, tmp_path: path
     scores = run_stream(load_model(tflite, detector=probe, classes=CLASSES), audio).scores
     det = DetectorParams(keywords=(1, 2, 3), window_frames=5, refractory_frames=20,
                          threshold=int(np.percentile(scores[:, 1:], 97)))
-    write_model_bundle(tmp_path / "model.fgb", read_exported(tflite), feature_spec=FeatureSpec(),
-                       detector=det.to_dict(), classes=CLASSES)
+    write_model_bundle(tmp_path / "model.fgb", ModelBundle.from_model(read_exported(tflite), FeatureSpec().to_dict(),
+                                                                      det.to_dict(), CLASSES))
     py = run_stream(load_model(tflite, detector=det, classes=CLASSES), audio)
     wav = tmp_path / "in.wav"
     sf.write(wav, audio, 16000, subtype="PCM_16")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keyword_spotting import pipeline, real_data, wakeword_bench
+from keyword_spotting import kws_model, real_data, streaming, wakeword_bench
 from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
 from keyword_spotting.wakeword_bench import BenchConfig, batch_scores, recipe_config, run_word
@@ -39,17 +39,17 @@ def _tree(root: Path) -> None:
     (root / "wakewords" / "hey" / "broken.flac").write_bytes(b"fLaC not really")
 
 
-def _random_model(path: Path) -> pipeline.KwsModel:
+def _random_model(path: Path) -> kws_model.KwsModel:
     from fastgrnn_tf.int8.head_oracle import random_head
     from fastgrnn_tf.int8.quantize import random_int8_params
 
     step, _ = random_int8_params(32, 24, 8, 8, keep=0.5, seed=3, input_zero_point=FeatureSpec().zero_point)
     layers, scale, zp = random_head(24, 2, seed=5)
-    model = pipeline.KwsModel(step, layers, scale, zp, FeatureSpec(),
+    model = kws_model.KwsModel(step, layers, scale, zp, FeatureSpec(),
                               DetectorParams(keywords=(1,), window_frames=20, threshold=130),
                               ("negative", "positive"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    pipeline.save_model(path, model)
+    kws_model.save_model(path, model)
     return model
 
 
@@ -83,7 +83,7 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         f = z["features"]
     got = batch_scores(model, f, batch=2)
     for c in range(len(f)):
-        assert np.array_equal(got[c], pipeline.frame_scores(model, f[c]))
+        assert np.array_equal(got[c], streaming.frame_scores(model, f[c]))
 
     # A rerun reuses the stream features and the scores, and gives the same numbers.
     again = run_word("hey", run, data, dataclasses.replace(bench, conditions=("10dB",)))

@@ -2,7 +2,7 @@
 `kws-export` both call, so the two produce the same folder.
 
     report = write_artifacts(out, stream_tflite, window_frames=98, window_tflite=window_bytes,
-                             feature_spec=spec, detector={...}, classes=[...])
+                             features=spec.to_dict(), detector={...}, classes=[...])
 
 Files in `out`: `model.tflite` (the custom-op model as given), `model_window.tflite` (when given),
 `model_builtin.tflite` (builtin-only twin over `window_frames`), `model_builtin_stream.tflite`
@@ -19,13 +19,13 @@ from pathlib import Path
 from fastgrnn_tf.atomic_io import atomic_write_bytes
 from fastgrnn_tf.export.builtin import export_builtin_tflite
 from fastgrnn_tf.export.c_array import write_c_array
-from fastgrnn_tf.export.model_bundle import write_model_bundle
+from fastgrnn_tf.export.model_bundle import ModelBundle, write_model_bundle
 from fastgrnn_tf.export.size_report import size_report, write_size_report
 from fastgrnn_tf.export.tflite_reader import read_exported
 
 
 def write_artifacts(out: str | os.PathLike, tflite: bytes, *, window_frames: int | None = None,
-                    window_tflite: bytes | None = None, feature_spec: Mapping | object | None = None,
+                    window_tflite: bytes | None = None, features: Mapping[str, object] | None = None,
                     detector: Mapping[str, object] | None = None, classes: Sequence[str] | None = None,
                     builtin: bool = True) -> dict:
     """Write the files of the module docstring into `out` (created); returns the size report.
@@ -33,7 +33,7 @@ def write_artifacts(out: str | os.PathLike, tflite: bytes, *, window_frames: int
     tflite: the custom-op model (`model.tflite`, any T). window_tflite: the same model exported over one
     window (`model_window.tflite`); the builtin twins are built from it when given, else from `tflite`.
     window_frames: T of `model_builtin.tflite` (default: the source's T). builtin=False skips the twins.
-    feature_spec / detector / classes: stored in `model.fgb` (`fastgrnn_tf.export.model_bundle`).
+    features / detector / classes: stored in `model.fgb` (`fastgrnn_tf.export.model_bundle.ModelBundle`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,6 +50,6 @@ def write_artifacts(out: str | os.PathLike, tflite: bytes, *, window_frames: int
         atomic_write_bytes(out / "model_builtin_stream.tflite", stream)
         report["builtin_tflite_bytes"], report["builtin_stream_tflite_bytes"] = len(window), len(stream)
     write_c_array(tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
-    write_model_bundle(out / "model.fgb", m, feature_spec=feature_spec, detector=detector, classes=classes)
+    write_model_bundle(out / "model.fgb", ModelBundle.from_model(m, features, detector, classes))
     write_size_report(out / "size_report.json", report)
     return report

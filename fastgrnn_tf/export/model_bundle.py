@@ -1,80 +1,144 @@
-"""The whole-model `.fgb` (`bundle_spec.md`): the int8 step, the head, the feature spec, the detector
-parameters and the class names of one wake-word model, written from an `ExportedModel`. Numpy only.
+"""The whole-model `.fgb` (`bundle_spec.md`), written and read here only: the int8 step, the head, the
+feature spec, the detector parameters and the class names of one wake-word model. Numpy only.
 
-    arrays = write_model_bundle("model.fgb", m, feature_spec=spec, detector={...}, classes=[...])
-    layers, logit_scale, logit_zero_point = head_from_arrays(read_bundle("model.fgb"))
+    b = ModelBundle.from_model(read_exported("model.tflite"), features=spec.to_dict(),
+                               detector={...}, classes=[...])
+    write_model_bundle("model.fgb", b)
+    b = read_model_bundle("model.fgb")       # b.step, b.head, b.features, b.detector, b.classes, b.extra
+
+`features` and `detector` are plain dicts (the field names of `keyword_spotting.features.FeatureSpec`
+and `keyword_spotting.detector.DetectorParams`), so this module needs neither.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from fastgrnn_tf.export.bundle import fastgrnn_arrays, write_bundle
+from fastgrnn_tf.export.bundle import fastgrnn_arrays, read_bundle, read_fastgrnn, text, write_bundle
 from fastgrnn_tf.int8.head_oracle import HeadLayer
 from fastgrnn_tf.int8.model import ExportedModel
+from fastgrnn_tf.int8.oracle import Int8Params
+
+FEATURE_INT_FIELDS = ("sample_rate", "window_samples", "hop_samples", "n_fft", "n_mels", "n_mfcc")
+"""`features.<field>` entries stored as int32; every other feature field is float32."""
+HEAD_INTS = ("input_zero_point", "output_zero_point", "output_multiplier", "output_shift")
 
 
 def head_arrays(layers: Sequence[HeadLayer], logit_scale: float, logit_zero_point: int) -> dict[str, object]:
     """The `head.*` entries of `bundle_spec.md`."""
     d: dict[str, object] = {"head.num_layers": len(layers)}
-    for i, L in enumerate(layers):
-        d.update({f"head.{i}.weights": L.weights, f"head.{i}.bias": L.bias,
-                  f"head.{i}.input_zero_point": int(L.input_zero_point),
-                  f"head.{i}.output_zero_point": int(L.output_zero_point),
-                  f"head.{i}.output_multiplier": int(L.output_multiplier),
-                  f"head.{i}.output_shift": int(L.output_shift), f"head.{i}.relu": int(L.relu)})
+    for i, layer in enumerate(layers):
+        d[f"head.{i}.weights"] = np.asarray(layer.weights, np.int8)
+        d[f"head.{i}.bias"] = np.asarray(layer.bias, np.int32)
+        for key in HEAD_INTS:
+            d[f"head.{i}.{key}"] = int(getattr(layer, key))
+        d[f"head.{i}.relu"] = int(bool(layer.relu))
     d["head.logit_scale"] = np.float32(logit_scale)
     d["head.logit_zero_point"] = np.int32(logit_zero_point)
     return d
 
 
+def _need(arrays: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    if name not in arrays:
+        raise ValueError(f"missing entry {name!r}")
+    return np.asarray(arrays[name])
+
+
+def _scalar(arrays: Mapping[str, np.ndarray], name: str) -> int:
+    return int(_need(arrays, name).reshape(-1)[0])
+
+
 def head_from_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[list[HeadLayer], float, int]:
-    """Inverse of `head_arrays` (for bundle readers/tests)."""
-    n = int(arrays["head.num_layers"])
+    """Inverse of `head_arrays` (a missing `bias` is zeros, a missing `relu` is 0)."""
     layers = []
-    for i in range(n):
-        g = lambda k, i=i: int(np.asarray(arrays[f"head.{i}.{k}"]).reshape(-1)[0])  # noqa: E731
-        layers.append(HeadLayer(np.asarray(arrays[f"head.{i}.weights"]), np.asarray(arrays[f"head.{i}.bias"]),
-                                g("input_zero_point"), g("output_zero_point"), g("output_multiplier"),
-                                g("output_shift"), bool(g("relu"))))
-    return layers, float(arrays["head.logit_scale"]), int(arrays["head.logit_zero_point"])
+    for i in range(_scalar(arrays, "head.num_layers")):
+        w = _need(arrays, f"head.{i}.weights")
+        bias = _need(arrays, f"head.{i}.bias") if f"head.{i}.bias" in arrays else np.zeros(w.shape[0], np.int32)
+        ints = {key: _scalar(arrays, f"head.{i}.{key}") for key in HEAD_INTS}
+        relu = bool(_scalar(arrays, f"head.{i}.relu")) if f"head.{i}.relu" in arrays else False
+        layers.append(HeadLayer(weights=w, bias=bias, relu=relu, **ints))
+    return (layers, float(_need(arrays, "head.logit_scale").reshape(-1)[0]),
+            _scalar(arrays, "head.logit_zero_point"))
 
 
-def model_arrays(m: ExportedModel, feature_spec: Mapping | object | None = None,
-                 detector: Mapping[str, object] | None = None, classes: Sequence[str] | None = None,
-                 extra: Mapping[str, object] | None = None) -> dict[str, object]:
-    """The bundle entries of a whole model.
+@dataclasses.dataclass
+class ModelBundle:
+    """The entries of a whole-model bundle. `features` / `detector` hold the entries present (the
+    detector's `keywords` as a tuple); `classes` is None when absent; `extra` holds every other entry."""
 
-    feature_spec: a `FeatureSpec` (or its dict) -> `features.<field>`;
-    detector: {param: int, "keywords": [..]} -> `detector.*`; classes -> `classes` text;
-    extra: more entries (e.g. `vec.*`).
-    """
-    arrays = fastgrnn_arrays(m.fastgrnn)
-    arrays.update(head_arrays(m.head, m.logit_scale, m.logit_zero_point))
-    if feature_spec is not None:
-        fs = feature_spec.to_dict() if hasattr(feature_spec, "to_dict") else dict(feature_spec)
-        for k, v in fs.items():
-            arrays[f"features.{k}"] = np.float32(v) if isinstance(v, float) else np.int32(v)
-    for k, v in (detector or {}).items():
-        arrays[f"detector.{k}"] = np.asarray(v, np.int32)
-    if classes is not None:
-        if any("\n" in c for c in classes):
-            raise ValueError("class names must not contain newlines")
-        arrays["classes"] = "\n".join(classes)
-    for k, v in (extra or {}).items():
-        if k in arrays:
-            raise ValueError(f"extra bundle entry {k!r} collides with a model entry")
-        arrays[k] = v
-    return arrays
+    step: Int8Params
+    head: list[HeadLayer]
+    logit_scale: float
+    logit_zero_point: int
+    features: dict[str, int | float] = dataclasses.field(default_factory=dict)
+    detector: dict[str, Any] = dataclasses.field(default_factory=dict)
+    classes: tuple[str, ...] | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_model(cls, m: ExportedModel, features: Mapping[str, Any] | None = None,
+                   detector: Mapping[str, Any] | None = None, classes: Sequence[str] | None = None,
+                   extra: Mapping[str, Any] | None = None) -> ModelBundle:
+        """A bundle of an exported model (`fastgrnn_tf.export.tflite_reader.read_exported`)."""
+        return cls(m.fastgrnn, list(m.head), m.logit_scale, m.logit_zero_point, dict(features or {}),
+                   dict(detector or {}), None if classes is None else tuple(classes), dict(extra or {}))
+
+    def to_arrays(self) -> dict[str, object]:
+        """Every entry, typed as `bundle_spec.md` says (ValueError on a bad class name or a colliding extra)."""
+        arrays = fastgrnn_arrays(self.step)
+        arrays.update(head_arrays(self.head, self.logit_scale, self.logit_zero_point))
+        for key, value in self.features.items():
+            arrays[f"features.{key}"] = np.int32(value) if key in FEATURE_INT_FIELDS else np.float32(value)
+        for key, value in self.detector.items():
+            arrays[f"detector.{key}"] = np.asarray(value, np.int32)
+        if self.classes is not None:
+            if any("\n" in c for c in self.classes):
+                raise ValueError("class names must not contain newlines")
+            arrays["classes"] = "\n".join(self.classes)
+        for key, value in self.extra.items():
+            if key in arrays:
+                raise ValueError(f"extra bundle entry {key!r} collides with a model entry")
+            arrays[key] = value
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], label: str = "bundle") -> ModelBundle:
+        """Inverse of `to_arrays`; ValueError naming `label` and the missing or bad entry."""
+        try:
+            step = read_fastgrnn(arrays)
+            head, logit_scale, logit_zero_point = head_from_arrays(arrays)
+        except ValueError as e:
+            raise ValueError(e if str(e).startswith(label) else f"{label}: {e}") from e
+        features: dict[str, int | float] = {}
+        detector: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for name, value in arrays.items():
+            group, _, key = name.partition(".")
+            if group == "features":
+                v = np.asarray(value).reshape(-1)[0]
+                # float32 -> the shortest decimal that maps back to it (0.1f -> 0.1).
+                features[key] = int(v) if key in FEATURE_INT_FIELDS else float(str(np.float32(v)))
+            elif group == "detector":
+                flat = np.asarray(value).reshape(-1)
+                detector[key] = tuple(int(k) for k in flat) if key == "keywords" else int(flat[0])
+            elif group not in ("fastgrnn", "input", "head", "classes"):
+                extra[name] = value
+        classes = tuple(text(arrays["classes"]).split("\n")) if "classes" in arrays else None
+        return cls(step, head, logit_scale, logit_zero_point, features, detector, classes, extra)
 
 
-def write_model_bundle(path: str | os.PathLike, m: ExportedModel, feature_spec: Mapping | object | None = None,
-                       detector: Mapping[str, object] | None = None, classes: Sequence[str] | None = None,
-                       extra: Mapping[str, object] | None = None) -> dict[str, object]:
-    """Write `path` (.fgb) for the model `m` (see `model_arrays`); returns the arrays written."""
-    arrays = model_arrays(m, feature_spec, detector, classes, extra)
+def write_model_bundle(path: str | os.PathLike, bundle: ModelBundle) -> dict[str, object]:
+    """Write `path` (.fgb) atomically; returns the arrays written."""
+    arrays = bundle.to_arrays()
     write_bundle(path, arrays)
     return arrays
+
+
+def read_model_bundle(path: str | os.PathLike) -> ModelBundle:
+    """Read a whole-model `.fgb` (ValueError naming the file on any problem)."""
+    return ModelBundle.from_arrays(read_bundle(path), os.fspath(path))

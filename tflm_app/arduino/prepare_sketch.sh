@@ -94,38 +94,15 @@ PY="$ROOT/.venv/bin/python"
 (cd "$ROOT" && "$PY" - "$TMP/wakeword_config.h" "$BUNDLE" "$KEYWORDS" "$CLASSES" "$MODEL_ARRAY" <<'PYEOF'
 """Writes wakeword_config.h from a .fgb bundle (fastgrnn_tf/export/bundle_spec.md) or the spec defaults.
 
-Reads the bundle directly (numpy only) so it does not pay for importing TensorFlow.
+The bundle is read by fastgrnn_tf.export.bundle (numpy only: no TensorFlow import).
 """
-import struct
 import sys
 
 import numpy as np
 
+from fastgrnn_tf.export.bundle import read_bundle, text
+
 out, bundle, keywords, classes, array = sys.argv[1:6]
-
-
-def read_fgb(path):
-    data = open(path, "rb").read()
-    if data[:4] != b"FGB1":
-        sys.exit(f"prepare_sketch.sh: {path}: not a .fgb bundle (bad magic)")
-    dtypes = {1: "<i1", 2: "<i2", 3: "<i4", 4: "<f4", 5: "u1"}
-    (count,), pos, arrays = struct.unpack_from("<I", data, 4), 8, {}
-    try:
-        for _ in range(count):
-            (n,) = struct.unpack_from("<H", data, pos)
-            name = data[pos + 2:pos + 2 + n].decode("ascii")
-            code, ndim = struct.unpack_from("<BB", data, pos + 2 + n)
-            dims = struct.unpack_from(f"<{ndim}I", data, pos + 4 + n)
-            pos += 4 + n + 4 * ndim
-            dt = np.dtype(dtypes[code])
-            size = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
-            if pos + size > len(data) or name in arrays:
-                raise ValueError(name)
-            arrays[name] = np.frombuffer(data, dt, int(np.prod(dims, dtype=np.int64)), pos).reshape(dims)
-            pos += size
-    except (struct.error, KeyError, ValueError, UnicodeDecodeError) as e:
-        sys.exit(f"prepare_sketch.sh: {path}: corrupt bundle near entry {len(arrays)} ({e})")
-    return arrays
 
 
 features = {"sample_rate": 16000, "window_samples": 400, "hop_samples": 160, "n_fft": 512, "n_mels": 32,
@@ -134,7 +111,10 @@ features = {"sample_rate": 16000, "window_samples": 400, "hop_samples": 160, "n_
 detector = {"window_frames": 30, "threshold": 160, "refractory_frames": 100, "min_frames": -1}
 kw, names = [1], []
 if bundle:
-    b = read_fgb(bundle)
+    try:
+        b = read_bundle(bundle)
+    except (OSError, ValueError) as e:
+        sys.exit(f"prepare_sketch.sh: {e}")
     for k in features:
         if f"features.{k}" in b:
             v = b[f"features.{k}"].item()
@@ -146,7 +126,7 @@ if bundle:
     if "detector.keywords" in b:
         kw = [int(v) for v in b["detector.keywords"].reshape(-1)]
     if "classes" in b:
-        names = b["classes"].tobytes().decode("utf-8").split("\n")
+        names = text(b["classes"]).split("\n")
 if keywords:
     kw = [int(v) for v in keywords.split(",")]
 if classes:
