@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from fastgrnn_tf.atomic_io import atomic_write_text
+from keyword_spotting.run_folder import RunFolder
 from keyword_spotting.train_config import Config
 
 MODELS = ("float", "pruned", "qat", "int8")
@@ -40,9 +42,10 @@ def fold_config(cfg: Config, folds: int, fold: int, out: Path) -> Config:
 
 def _fold_done(fold_dir: Path, cfg: Config) -> bool:
     """A finished fold: its model card and predictions exist and it was made with this config."""
-    if not ((fold_dir / "model_card.json").is_file() and (fold_dir / "predictions_test.npz").is_file()):
+    run = RunFolder(fold_dir)
+    if not run.trained():
         return False
-    stored = json.loads((fold_dir / "config.json").read_text()) if (fold_dir / "config.json").is_file() else {}
+    stored = json.loads(run.config.read_text()) if run.config.is_file() else {}
     current = json.loads(json.dumps(cfg.to_dict(), default=list))
     stored.pop("out_dir", None)  # a moved folder is still the same run
     current.pop("out_dir")
@@ -68,8 +71,8 @@ def summarize(fold_dirs: list[Path]) -> dict[str, Any]:
     """The cross-validation report from finished fold directories (model_card.json + predictions_test.npz)."""
     per_fold, pooled = [], {}
     for d in fold_dirs:
-        card = json.loads((d / "model_card.json").read_text())
-        with np.load(d / "predictions_test.npz") as z:
+        card = json.loads(RunFolder(d).model_card.read_text())
+        with np.load(RunFolder(d).predictions) as z:
             preds = {k: z[k] for k in z.files}
         n = len(preds["labels"])
         row = {"fold": d.name, "test_clips": n, "model_bytes": card.get("model_bytes")}
@@ -100,8 +103,7 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
     """Trains (or reuses) every fold, then writes and returns `out/cv_report.json`."""
     import tf_keras as keras
 
-    from fastgrnn_tf.atomic_io import atomic_write_bytes
-    from keyword_spotting.train_cli import run_training
+    from keyword_spotting.train import run_training
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,12 +113,12 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
         fold_dir = Path(fcfg.out_dir)
         if not _fold_done(fold_dir, fcfg):
             print(f"kws-crossval: fold {k + 1}/{folds} -> {fold_dir}", flush=True)
-            run_training(fcfg, progress=progress, cache_dir=out / "cache")
+            run_training(fcfg, progress=progress, cache_dir=RunFolder(out).cache)
             keras.backend.clear_session()
         dirs.append(fold_dir)
     report = summarize(dirs)
     report["config"] = json.loads(json.dumps(cfg.to_dict(), default=list))
-    atomic_write_bytes(out / "cv_report.json", (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write_text(out / "cv_report.json", json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keyword_spotting.run_folder import RunFolder
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Sized so the whole demo stays within ~10 minutes on 2 cores.
@@ -63,7 +65,7 @@ def m4_counts(path: Path) -> dict:
     return {k: d[k] for k in keys if k in d}
 
 
-def builtin_check(out: Path, feats: np.ndarray, windows: int = 40) -> dict:
+def builtin_check(run: RunFolder, feats: np.ndarray, windows: int = 40) -> dict:
     """The builtin-only model (`model_builtin.tflite`) in the real TFLM interpreter (pip tflite-micro) on
     windows of the stream's features, against the int8 oracle of the custom-op window model: the
     largest output difference in LSB (the spec of `fastgrnn_tf.export.builtin`: at most 1) and the
@@ -74,13 +76,13 @@ def builtin_check(out: Path, feats: np.ndarray, windows: int = 40) -> dict:
     from fastgrnn_tf.int8 import head_oracle
     from fastgrnn_tf.int8.model import run_model
 
-    m = tflite_reader.read_exported(out / "model_window.tflite")
+    m = tflite_reader.read_exported(run.window_tflite)
     T = m.time_steps
     starts = np.linspace(0, max(0, len(feats) - T), windows).astype(int)
     x = np.stack([feats[s:s + T] for s in starts]).astype(np.int8)
     want = head_oracle.softmax_int8(run_model(m, x)[0], m.logit_scale, m.logit_zero_point,
                                     m.output_scale, m.output_zero_point)
-    micro = runtime.Interpreter.from_bytes((out / "model_builtin.tflite").read_bytes(), arena_size=64 << 20)
+    micro = runtime.Interpreter.from_bytes(run.builtin_tflite.read_bytes(), arena_size=64 << 20)
     got = []
     for i in range(len(x)):
         micro.set_input(x[i:i + 1], 0)
@@ -102,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from fastgrnn_tf.atomic_io import atomic_write_bytes
-    from keyword_spotting import evaluate
-    from keyword_spotting.train_cli import run_training
+    from keyword_spotting import evaluate, stream_eval
+    from keyword_spotting.train import run_training
     from keyword_spotting.train_config import load_config
 
     t0 = time.time()
@@ -123,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("[demo] streaming evaluation", flush=True)
     extra_neg = [p for p in (ROOT.parent / "shared" / "data" / "negatives" / "speech",) if p.is_dir()]
-    stream_eval = evaluate.evaluate_streaming(out, minutes=args.stream_minutes, fa_target=args.fa_target, seed=1,
-                                              extra_negative_dirs=extra_neg if args.data else [])
+    st = stream_eval.evaluate_streaming(out, minutes=args.stream_minutes, fa_target=args.fa_target, seed=1,
+                                        extra_negative_dirs=extra_neg if args.data else [])
     # The bundle the host runner loads carries the chosen operating point.
-    evaluate.write_bundle_with_threshold(out, stream_eval["threshold"])
-    wav = Path(stream_eval["stream_wav"])
+    evaluate.write_bundle_with_threshold(out, st["threshold"])
+    wav = Path(st["stream_wav"])
     print(f"[demo] C++ host runner on {wav.name}", flush=True)
-    exe, bundle = Path(args.host_runner), out / "model.fgb"
+    exe, bundle = Path(args.host_runner), RunFolder(out).bundle
     host_feats = out / "host_features.txt"
     host = run_host_runner(exe, bundle, "--wav", str(wav), "--features", str(host_feats))
     # Parity with the Python streaming pipeline on the same WAV and bundle. With the device's frontend
@@ -153,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     py_pairs = [(round(d.time_s, 3), d.label) for d in py_run.detections]
     core_on_ref = [(round(d["time_s"], 3), d["label"]) for d in host_on_ref] == \
         [(round(d.time_s, 3), d.label) for d in ref_run.detections]
-    host_metrics = evaluate.score_detections(stream_eval, [(d["time_s"], d["label"]) for d in host])
-    builtin = builtin_check(out, py_run.features)
+    host_metrics = stream_eval.score_detections(st, [(d["time_s"], d["label"]) for d in host])
+    builtin = builtin_check(RunFolder(out), py_run.features)
 
     report = {
         "accuracy_float": card["accuracy_float"],
@@ -163,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         "frr": host_metrics["frr"],
         "fa_per_hour": host_metrics["fa_per_hour"],
         "latency_ms": host_metrics.get("latency_ms"),
-        "threshold": stream_eval["threshold"],
-        "stream_minutes": stream_eval["stream_minutes"],
-        "keyword_events": stream_eval["events"],
+        "threshold": st["threshold"],
+        "stream_minutes": st["stream_minutes"],
+        "keyword_events": st["events"],
         "model_bytes": card["model_bytes"],
         "fastgrnn_weight_bytes_dense": card["sizes"]["fastgrnn_weights_dense_bytes"],
         "fastgrnn_weight_bytes_sparse": card["sizes"]["fastgrnn_weights_sparse_bytes"],

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from keyword_spotting.features import FeatureSpec
 
 MAX_WINDOW_FRAMES = 256
 """Largest `window_frames` accepted; the C++ detector's ring buffer is sized by the same constant."""
@@ -145,3 +147,63 @@ def detect(scores: np.ndarray, params: DetectorParams) -> list[Detection]:
         if d is not None:
             out.append(d)
     return out
+
+
+class ThresholdSweep:
+    """`detector.detect(scores, replace(params, threshold=th))` for any threshold, computed fast.
+
+    The moving sums, the eligible frames and the winning keyword per frame do not depend on the
+    threshold (the winner is the keyword with the largest sum, which fires whenever any fires),
+    so only the refractory walk over the frames above the threshold is repeated per threshold.
+    """
+
+    def __init__(self, scores: np.ndarray, params: DetectorParams) -> None:
+        s = np.asarray(scores)
+        if s.ndim != 2:
+            raise ValueError(f"scores must be [frames, classes], got shape {s.shape}")
+        if s.size and (int(s.min()) < 0 or int(s.max()) > 255):
+            raise ValueError("scores must be in [0, 255]")
+        if max(params.keywords) >= s.shape[1]:
+            raise ValueError(f"scores has {s.shape[1]} classes but keywords include {max(params.keywords)}")
+        self.scores, self.params = s, params
+        n = params.window_frames
+        kw = np.array(sorted(params.keywords), np.int64)  # by class index: argmax picks the lowest on ties
+        cs = np.cumsum(s[:, kw].astype(np.int64), axis=0)
+        sums = cs.copy()
+        sums[n:] -= cs[:-n]
+        arg = np.argmax(sums, axis=1) if len(s) else np.zeros(0, np.int64)
+        self.best = sums[np.arange(len(s)), arg] if len(s) else np.zeros(0, np.int64)
+        self.winner = kw[arg]
+        self.best[: max(int(params.min_frames) - 1, 0)] = -1  # t + 1 < min_frames: never fires
+
+    def detect(self, threshold: int) -> list[Detection]:
+        """All detections at `threshold` (0..255), as `detector.detect` gives them."""
+        if not 0 <= int(threshold) <= 255:
+            raise ValueError(f"threshold must be in [0, 255], got {threshold}")
+        p = self.params
+        cand = np.flatnonzero(self.best >= int(threshold) * p.window_frames)
+        frames: list[int] = []
+        if p.refractory_frames == 0:
+            frames = cand.tolist()
+        else:
+            i = 0
+            while i < len(cand):
+                t = int(cand[i])
+                frames.append(t)
+                i = int(np.searchsorted(cand, t + p.refractory_frames, side="left"))
+        return [Detection(t, int(self.winner[t]), int(self.best[t]) // p.window_frames) for t in frames]
+
+
+def sweep_detect_fn(classes: Sequence[str], params: DetectorParams, spec: FeatureSpec
+                    ) -> Callable[[np.ndarray, int], list[tuple[float, str]]]:
+    """A `metrics.det_curve` detect function (scores, threshold) -> [(time_s, label)], one sweep per array."""
+    cache: dict[int, ThresholdSweep] = {}
+
+    def detect(scores: np.ndarray, threshold: int) -> list[tuple[float, str]]:
+        sw = cache.get(id(scores))
+        if sw is None or sw.scores is not scores:
+            sw = cache[id(scores)] = ThresholdSweep(scores, params)
+        return [(d.time_s(spec.hop_samples, spec.window_samples, spec.sample_rate), classes[d.class_index])
+                for d in sw.detect(threshold)]
+
+    return detect

@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_accuracy and args.no_streaming:
         ap.error("--no-accuracy and --no-streaming leave nothing to evaluate")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from keyword_spotting import evaluate
+    from keyword_spotting import evaluate, run_folder
 
     try:
-        evaluate.load_run(args.run)  # a bad --run fails here, before TensorFlow loads
+        run_folder.load_run(args.run)  # a bad --run fails here, before TensorFlow loads
         import fastgrnn_tf  # noqa: F401  (tf_keras set-up before TensorFlow)
 
         report = evaluate.evaluate_run(

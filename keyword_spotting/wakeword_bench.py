@@ -13,7 +13,7 @@ speakers and other speech never used for training), with the measuring part's re
 Scoring is the device's: the C++ frontend through `device_frontend` (the Python reference frontend when the
 library is not built; the JSON says which), then the int8 oracle step and head run over all chunks at once
 (a batch of streams, each from a reset state: the same numbers as `streaming.frame_scores` per chunk).
-The detector is replayed for every threshold (`evaluate.ThresholdSweep`) and `wakeword_metrics` gives
+The detector is replayed for every threshold (`detector.ThresholdSweep`) and `wakeword_metrics` gives
 miss rates at FA/h targets, FA/h at miss targets and the detector settings for a target FA/h.
 
 Resumable: trained runs (`<work>/<word>/run-<recipe hash>/`), stream features (`<work>/<word>/streams/`,
@@ -92,7 +92,7 @@ def recipe_config(word: str, bench: BenchConfig) -> Any:
 
 def ensure_model(word: str, bench: BenchConfig) -> Path:
     """Train (or reuse) the text-only model of `word`; returns its run folder (model.fgb inside)."""
-    from keyword_spotting.train_cli import run_training
+    from keyword_spotting.train import run_training
 
     cfg = recipe_config(word, bench)
     run = Path(bench.work) / word / f"run-{_digest({k: v for k, v in cfg.to_dict().items() if k != 'out_dir'})}"

@@ -9,7 +9,7 @@ the detector settings for a target FA/h, the DET plot.
 Matching, FRR and FA/h are `metrics.match_detections` (a detection counts for a wake word from its start
 to `tolerance_s` after its end); FA/h is false accepts per hour of NEGATIVE audio (each chunk's duration
 minus its wake-word spans). Every chunk is its own stream from a reset state; `metrics.det_curve` pools
-them. The detector is `detector_spec.md`'s, replayed for every threshold by `evaluate.ThresholdSweep`.
+them. The detector is `detector_spec.md`'s, replayed for every threshold by `detector.ThresholdSweep`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def sweep(scores: np.ndarray, events: Sequence[Sequence[Event]], negative_second
           params: DetectorParams, classes: Sequence[str], spec: Any, tolerance_s: float = TOLERANCE_S
           ) -> metrics.DetCurve:
     """FRR and FA/h (per negative hour) for thresholds 0..255, pooled over the chunks `scores[c]`."""
-    from keyword_spotting.evaluate import sweep_detect_fn
+    from keyword_spotting.detector import sweep_detect_fn
 
     if len(scores) != len(events) or len(events) != len(negative_seconds):
         raise ValueError(f"need one events list and one negative duration per chunk, got {len(scores)} chunks, "

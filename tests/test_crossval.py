@@ -124,7 +124,7 @@ def test_summarize_pools_folds(tmp_path: Path) -> None:
 
 
 def test_run_crossval_trains_each_fold_once_and_resumes(tmp_path: Path, monkeypatch) -> None:
-    from keyword_spotting import train_cli
+    from keyword_spotting import train
 
     calls = []
 
@@ -137,7 +137,7 @@ def test_run_crossval_trains_each_fold_once_and_resumes(tmp_path: Path, monkeypa
         _fake_fold(out, labels, {"int8": labels == 0})
         return {}
 
-    monkeypatch.setattr(train_cli, "run_training", fake_run_training)
+    monkeypatch.setattr(train, "run_training", fake_run_training)
     sets = ["--set", "data.kind=filename", "--set", f"data.root={tmp_path}"]
     out = tmp_path / "cv"
     assert crossval.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keyword_spotting import evaluate
+from keyword_spotting import detector, evaluate, run_folder, stream_eval
 from keyword_spotting.detector import DetectorParams, detect
 
 SR = 16000
@@ -77,7 +77,7 @@ def _make_run(data: Path, run: Path) -> None:
                             "out_dir": str(run)})
     run.mkdir(parents=True)
     save_config(cfg, run / "config.json")
-    ds = evaluate.load_run_dataset(evaluate.Run(run, cfg))  # load_run wants model.tflite, made last
+    ds = run_folder.load_run_dataset(run_folder.Run(run, cfg))  # load_run wants model.tflite, made last
     spec = cfg.features
     x, y = make_split_arrays(ds, spec, AugmentConfig(), copies=1, cache_dir=run / "cache")["train"]
     # The model reads the codes through its own input quantization, as kws-train does (feature_spec.md).
@@ -104,10 +104,10 @@ def _make_run(data: Path, run: Path) -> None:
                                input_scale=INPUT_QUANT["scale"], input_zero_point=INPUT_QUANT["zero_point"])
     atomic_write_bytes(run / "model.tflite", exp.tflite)
     det = cfg.detector
-    detector = {"window_frames": det.window_frames, "threshold": det.threshold,
+    det_params = {"window_frames": det.window_frames, "threshold": det.threshold,
                 "refractory_frames": det.refractory_frames, "min_frames": det.window_frames, "keywords": [1]}
     write_model_bundle(run / "model.fgb", ModelBundle.from_model(tflite_reader.read_exported(exp.tflite),
-                                                                 spec.to_dict(), detector, ds.class_names))
+                                                                 spec.to_dict(), det_params, ds.class_names))
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_threshold_sweep_equals_the_detector(params: DetectorParams) -> None:
     scores = np.clip(base + rng.integers(-30, 31, (n, 4)), 0, 255)
     scores[::7] = (scores[::7] // 64) * 64
     scores = scores.astype(np.uint8)
-    sweep = evaluate.ThresholdSweep(scores, params)
+    sweep = detector.ThresholdSweep(scores, params)
     for th in (0, 1, 50, 100, 128, 160, 200, 240, 255):
         expected = detect(scores, dataclasses.replace(params, threshold=th))
         assert sweep.detect(th) == expected, th
@@ -155,11 +155,11 @@ def test_threshold_sweep_equals_the_detector(params: DetectorParams) -> None:
 def test_threshold_sweep_rejects_bad_input() -> None:
     p = DetectorParams(keywords=(1,))
     with pytest.raises(ValueError, match="scores must be"):
-        evaluate.ThresholdSweep(np.zeros(10, np.uint8), p)
+        detector.ThresholdSweep(np.zeros(10, np.uint8), p)
     with pytest.raises(ValueError, match="keywords include 1"):
-        evaluate.ThresholdSweep(np.zeros((10, 1), np.uint8), p)
+        detector.ThresholdSweep(np.zeros((10, 1), np.uint8), p)
     with pytest.raises(ValueError, match="threshold"):
-        evaluate.ThresholdSweep(np.zeros((10, 2), np.uint8), p).detect(256)
+        detector.ThresholdSweep(np.zeros((10, 2), np.uint8), p).detect(256)
 
 
 def test_operating_point_falls_back_to_the_lowest_fa() -> None:
@@ -171,11 +171,11 @@ def test_operating_point_falls_back_to_the_lowest_fa() -> None:
             2: [(3.0, "kw")]}
     curve = metrics.det_curve([metrics.ScoredStream(np.zeros((1, 1)), events, 3600.0)],
                               lambda s, th: dets[th], thresholds=[0, 1, 2])
-    op, met = evaluate.operating_point(curve, 2.0)
+    op, met = stream_eval.operating_point(curve, 2.0)
     assert met and op.threshold == 0 and op.frr == 0.0
-    op, met = evaluate.operating_point(curve, 1.0)
+    op, met = stream_eval.operating_point(curve, 1.0)
     assert met and op.threshold == 1 and op.frr == 0.5
-    op, met = evaluate.operating_point(curve, 0.5)  # no threshold has < 1 FA/h
+    op, met = stream_eval.operating_point(curve, 0.5)  # no threshold has < 1 FA/h
     assert not met and op.threshold == 1 and op.frr == 0.5 and op.fa_per_hour == 1.0
 
 
@@ -211,13 +211,13 @@ def test_bad_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 def test_bad_extra_folders_and_minutes(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="extra negative folder .*nowhere"):
-        evaluate.make_test_stream(run_dir, tmp_path / "s.wav", 0.5,
+        stream_eval.make_test_stream(run_dir, tmp_path / "s.wav", 0.5,
                                   extra_negative_dirs=[tmp_path / "nowhere"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="extra noise folder .*empty.* no .wav"):
-        evaluate.make_test_stream(run_dir, tmp_path / "s.wav", 0.5, extra_noise_dirs=[tmp_path / "empty"])
+        stream_eval.make_test_stream(run_dir, tmp_path / "s.wav", 0.5, extra_noise_dirs=[tmp_path / "empty"])
     with pytest.raises(ValueError, match="minutes"):
-        evaluate.make_test_stream(run_dir, tmp_path / "s.wav", 0)
+        stream_eval.make_test_stream(run_dir, tmp_path / "s.wav", 0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,9 +229,9 @@ def test_accuracy_matches_direct_computations(run_dir: Path, report: dict) -> No
     from fastgrnn_tf.int8.model import predict
     from keyword_spotting.features import dequantize
 
-    run = evaluate.load_run(run_dir)
-    ds = evaluate.load_run_dataset(run)
-    x, y = evaluate.split_arrays(run, ds, "test")
+    run = run_folder.load_run(run_dir)
+    ds = run_folder.load_run_dataset(run)
+    x, y = run_folder.split_arrays(run, ds, "test")
     assert report["num_clips"] == len(y) > 0 and report["classes"] == ["negative", "positive"]
     pred = predict(tflite_reader.read_exported(run_dir / "model.tflite"), x)
     assert report["accuracy_int8"] == pytest.approx(float(np.mean(pred == y)))
@@ -323,17 +323,17 @@ def test_test_stream_is_deterministic_and_uses_extra_folders(run_dir: Path, tmp_
     rng = np.random.default_rng(5)
     for i in range(3):
         write_wav(extra / f"talk{i}.wav", np.round(rng.normal(0, 3000, SR)).astype(np.int16))
-    a = evaluate.make_test_stream(run_dir, tmp_path / "a.wav", 0.5, seed=3, extra_negative_dirs=[extra])
-    b = evaluate.make_test_stream(run_dir, tmp_path / "b.wav", 0.5, seed=3, extra_negative_dirs=[extra])
-    c = evaluate.make_test_stream(run_dir, tmp_path / "c.wav", 0.5, seed=4, extra_negative_dirs=[extra])
+    a = stream_eval.make_test_stream(run_dir, tmp_path / "a.wav", 0.5, seed=3, extra_negative_dirs=[extra])
+    b = stream_eval.make_test_stream(run_dir, tmp_path / "b.wav", 0.5, seed=3, extra_negative_dirs=[extra])
+    c = stream_eval.make_test_stream(run_dir, tmp_path / "c.wav", 0.5, seed=4, extra_negative_dirs=[extra])
     assert len(a.audio) == 30 * SR and np.array_equal(a.audio, b.audio) and a.events == b.events
     assert not np.array_equal(a.audio, c.audio)
     back = read_stream(tmp_path / "a.wav")
     assert np.array_equal(back.audio, a.audio) and back.events == a.events
     assert all(e.label == "positive" for e in a.events)
-    run = evaluate.load_run(run_dir)
-    src = evaluate.stream_sources(run, evaluate.load_run_dataset(run), extra_negative_dirs=[extra])
-    base = evaluate.stream_sources(run, evaluate.load_run_dataset(run))
+    run = run_folder.load_run(run_dir)
+    src = stream_eval.stream_sources(run, run_folder.load_run_dataset(run), extra_negative_dirs=[extra])
+    base = stream_eval.stream_sources(run, run_folder.load_run_dataset(run))
     assert src.counts["negative_clips"] == base.counts["negative_clips"] + 3
 
 
@@ -346,7 +346,7 @@ def test_demo_helpers(run_dir: Path, report: dict, tmp_path: Path) -> None:
     assert len(report["detections"]) == op["hits"] + op["false_accepts"]
     assert report["stream_wav"] == report["stream"]["wav"]
     assert report["events"] == report["stream"]["num_events"]
-    again = evaluate.score_detections(report, [(d["time_s"], d["label"]) for d in report["detections"]])
+    again = stream_eval.score_detections(report, [(d["time_s"], d["label"]) for d in report["detections"]])
     assert (again["hits"], again["false_accepts"]) == (op["hits"], op["false_accepts"])
     assert again["latency_ms"]["median"] == pytest.approx(report["latency_ms"]["median"])
     new = evaluate.write_bundle_with_threshold(run_dir, 201, tmp_path / "m.fgb")

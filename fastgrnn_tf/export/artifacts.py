@@ -19,6 +19,15 @@ from pathlib import Path
 from fastgrnn_tf.atomic_io import atomic_write_bytes
 from fastgrnn_tf.export.builtin import export_builtin_tflite
 from fastgrnn_tf.export.c_array import write_c_array
+from fastgrnn_tf.export.layout import (
+    BUILTIN_STREAM_TFLITE,
+    BUILTIN_TFLITE,
+    BUNDLE,
+    C_ARRAY_NAME,
+    MODEL_TFLITE,
+    SIZE_REPORT,
+    WINDOW_TFLITE,
+)
 from fastgrnn_tf.export.model_bundle import ModelBundle, write_model_bundle
 from fastgrnn_tf.export.size_report import size_report, write_size_report
 from fastgrnn_tf.export.tflite_reader import read_exported
@@ -38,18 +47,18 @@ def write_artifacts(out: str | os.PathLike, tflite: bytes, *, window_frames: int
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     m = read_exported(tflite)
-    atomic_write_bytes(out / "model.tflite", tflite)
+    atomic_write_bytes(out / MODEL_TFLITE, tflite)
     report = size_report(tflite)
     if window_tflite is not None:
-        atomic_write_bytes(out / "model_window.tflite", window_tflite)
+        atomic_write_bytes(out / WINDOW_TFLITE, window_tflite)
     if builtin:
         source = m if window_tflite is None else read_exported(window_tflite)
         window = export_builtin_tflite(source, time_steps=window_frames)
         stream = export_builtin_tflite(source, time_steps=1, state_io=True)
-        atomic_write_bytes(out / "model_builtin.tflite", window)
-        atomic_write_bytes(out / "model_builtin_stream.tflite", stream)
+        atomic_write_bytes(out / BUILTIN_TFLITE, window)
+        atomic_write_bytes(out / BUILTIN_STREAM_TFLITE, stream)
         report["builtin_tflite_bytes"], report["builtin_stream_tflite_bytes"] = len(window), len(stream)
-    write_c_array(tflite, out, name="model_data", symbol="g_model_data", source="model.tflite")
-    write_model_bundle(out / "model.fgb", ModelBundle.from_model(m, features, detector, classes))
-    write_size_report(out / "size_report.json", report)
+    write_c_array(tflite, out, name=C_ARRAY_NAME, symbol="g_model_data", source=MODEL_TFLITE)
+    write_model_bundle(out / BUNDLE, ModelBundle.from_model(m, features, detector, classes))
+    write_size_report(out / SIZE_REPORT, report)
     return report
