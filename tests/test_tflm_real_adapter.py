@@ -1,25 +1,25 @@
-"""Opt-in: the TFLM adapter compiled against a real TFLM and run in the tflite-micro Python interpreter.
+"""Opt-in: the TFLM adapter compiled against a real TFLM checkout and run in its MicroInterpreter.
 
-TFLM is never vendored, downloaded or built here, so this test only runs when the environment
-points at a TFLM source tree you provide:
+TFLM is never vendored, downloaded or built by `make test`, so this test only runs when the
+environment points at a TFLM source tree you provide, with its third-party downloads (flatbuffers,
+gemmlowp, ruy, kissfft in tensorflow/lite/micro/tools/make/downloads, as TFLM's Makefile lays them out;
+or TFLM_DOWNLOADS=<dir>):
 
-    TFLM_DIR=/path/to/tflite-micro  [FLATBUFFERS_INCLUDE=/dir/containing/flatbuffers]  \\
-        .venv/bin/python -m pytest -q tests/test_tflm_real_adapter.py
+    TFLM_DIR=/path/to/tflite-micro .venv/bin/python -m pytest -q tests/test_tflm_real_adapter.py
 
-TFLM_DIR must be the TFLM version the pip package `tflite-micro` in the venv was built from (same
-struct layouts and MicroContext virtual table); flexbuffers.h comes from FLATBUFFERS_INCLUDE or the
-system (/usr/include/flatbuffers, Debian: libflatbuffers-dev). The test builds a shared library
-(tflm_app/tflm/fastgrnn_op.cc + python/python_registerer.cc + the reference int8 core) with the
-system C++ compiler, linked against the interpreter's own _runtime.so with `-z defs` (so every TFLM symbol the
-adapter needs must exist there, with the same C++ signature), loads it RTLD_GLOBAL so the
-interpreter's dlsym finds `FastGRNNRegisterer`, and checks against the numpy oracle:
+`make -C tflm_app/tflm/real` builds build/tflm_real/libtflm_fastgrnn.so from that checkout (TFLM's
+interpreter and the head's kernels, tflm_app/tflm/real/tflm_runner.cc, tflm_app/tflm/fastgrnn_op.cc with
+-Wall -Wextra -Werror and the reference int8 core; linked with -z defs, so every TFLM symbol the adapter
+uses must exist in the checkout with the same signature); no pip `tflite-micro` is needed, so any
+checkout the adapter supports can be tested. The test drives it through ctypes and checks against the
+numpy oracle:
 - window models (T = 98) and streaming models (T = 1, state kept between invokes, reset() clears it)
   for a dense, a low-rank and a pruned model: the FastGRNN op output and the head's logits are
   identical to fastgrnn_tf.int8.oracle / head_oracle, the softmax output within 1 LSB; the pruned
   model's matrices are stored bitmap-sparse (op inputs 10-13, spec "Sparse-stored weights"), so the
   adapter's expansion in Prepare runs in the real interpreter; the other two are stored dense (10 inputs);
 - malformed models (a wrong option key, a wrong weight type, a wrong bitmap type, a bitmap whose set
-  bits do not match the stored values) fail with the adapter's MicroPrintf message.
+  bits do not match the stored values) fail AllocateTensors with the adapter's MicroPrintf message.
 """
 
 from __future__ import annotations
@@ -35,19 +35,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TFLM_DIR = os.environ.get("TFLM_DIR", "")
-FLATBUFFERS_INCLUDE = os.environ.get("FLATBUFFERS_INCLUDE", "")
-REGISTERER = "FastGRNNRegisterer"
-SOURCES = [ROOT / "tflm_app" / "tflm" / "fastgrnn_op.cc",
-           ROOT / "tflm_app" / "tflm" / "python" / "python_registerer.cc",
-           ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8_common.cc",
-           ROOT / "tflm_app" / "fastgrnn" / "fastgrnn_int8_reference.cc"]
+TFLM_DOWNLOADS = os.environ.get("TFLM_DOWNLOADS", "")
+RUNNER_DIR = ROOT / "tflm_app" / "tflm" / "real"
+ARENA_BYTES = 256 * 1024
 
 
-def _flexbuffers_dir() -> Path | None:
-    for d in ([FLATBUFFERS_INCLUDE] if FLATBUFFERS_INCLUDE else []) + ["/usr/include"]:
-        if (Path(d) / "flatbuffers" / "flexbuffers.h").is_file():
-            return Path(d)
-    return None
+def _downloads() -> Path:
+    return Path(TFLM_DOWNLOADS) if TFLM_DOWNLOADS else Path(TFLM_DIR) / "tensorflow/lite/micro/tools/make/downloads"
 
 
 def _skip_reason() -> str | None:
@@ -55,14 +49,11 @@ def _skip_reason() -> str | None:
         return "set TFLM_DIR to a TFLM source checkout (root containing tensorflow/lite/micro) to run this test"
     if not (Path(TFLM_DIR) / "tensorflow" / "lite" / "micro").is_dir():
         return f"TFLM_DIR={TFLM_DIR} has no tensorflow/lite/micro"
-    if _flexbuffers_dir() is None:
-        return "flatbuffers/flexbuffers.h not found (set FLATBUFFERS_INCLUDE or install libflatbuffers-dev)"
-    if shutil.which("c++") is None:
-        return "no system C++ compiler (c++)"
-    try:
-        import tflite_micro.python.tflite_micro._runtime  # noqa: F401
-    except ImportError as e:
-        return f"tflite-micro Python package not importable: {e}"
+    for need in ("flatbuffers/include/flatbuffers/flexbuffers.h", "gemmlowp/fixedpoint/fixedpoint.h"):
+        if not (_downloads() / need).is_file():
+            return f"{_downloads() / need} missing: TFLM's third-party downloads (or set TFLM_DOWNLOADS)"
+    if shutil.which("c++") is None or shutil.which("make") is None:
+        return "no system C++ compiler (c++) or make"
     return None
 
 
@@ -72,23 +63,57 @@ H, D, CLASSES, T_WINDOW = 16, 10, 4, 98
 
 
 @pytest.fixture(scope="module")
-def fastgrnn_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Builds and loads (RTLD_GLOBAL) the adapter library; returns its path."""
-    from tflite_micro.python.tflite_micro import _runtime
+def fastgrnn_lib() -> ctypes.CDLL:
+    """Builds (incrementally, in build/tflm_real) and loads the runner library against TFLM_DIR."""
+    out = ROOT / "build" / "tflm_real"
+    cmd = ["make", "-s", "-C", str(RUNNER_DIR), f"TFLM_DIR={TFLM_DIR}", f"OUT={out}", "-j2"]
+    if TFLM_DOWNLOADS:
+        cmd.append(f"TFLM_DOWNLOADS={TFLM_DOWNLOADS}")
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}"
+    lib = ctypes.CDLL(str(out / "libtflm_fastgrnn.so"))
+    vp, sz = ctypes.c_void_p, ctypes.c_size_t
+    lib.fgr_create.restype, lib.fgr_create.argtypes = vp, [ctypes.c_char_p, sz, sz]
+    lib.fgr_destroy.argtypes = [vp]
+    lib.fgr_input.argtypes = [vp, ctypes.c_int, vp, sz]
+    lib.fgr_invoke.argtypes = lib.fgr_reset.argtypes = [vp]
+    lib.fgr_tensor.restype = lib.fgr_output.restype = ctypes.c_long
+    lib.fgr_tensor.argtypes = lib.fgr_output.argtypes = [vp, ctypes.c_int, vp, sz]
+    return lib
 
-    runtime_so = Path(_runtime.__file__).resolve()
-    out = tmp_path_factory.mktemp("tflm_real") / "libfastgrnn_tflm.so"
-    include = [f"-isystem{TFLM_DIR}"]
-    flex = _flexbuffers_dir()
-    if flex is not None and flex != Path("/usr/include"):  # -isystem /usr/include breaks #include_next
-        include.append(f"-isystem{flex}")
-    cmd = ["c++", "-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror", "-fno-exceptions",
-           "-fno-rtti", "-fvisibility=hidden", "-fvisibility-inlines-hidden", *include, *map(str, SOURCES),
-           "-Wl,-z,defs", "-Wl,--no-as-needed", str(runtime_so), f"-Wl,-rpath,{runtime_so.parent}", "-o", str(out)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr[-6000:]}"
-    ctypes.CDLL(str(out), mode=ctypes.RTLD_GLOBAL)  # the interpreter finds the registerer via dlsym
-    return out
+
+class MicroRunner:
+    """The MicroInterpreter of tflm_runner.cc (every tensor preserved) holding one model."""
+
+    def __init__(self, lib: ctypes.CDLL, data: bytes) -> None:
+        self.lib = lib
+        self.handle = lib.fgr_create(data, len(data), ARENA_BYTES)
+        if not self.handle:
+            raise RuntimeError("failed to allocate tensors (AllocateTensors failed; see the MicroPrintf output)")
+
+    def __del__(self) -> None:
+        if getattr(self, "handle", None):
+            self.lib.fgr_destroy(self.handle)
+
+    def reset(self) -> None:
+        assert self.lib.fgr_reset(self.handle) == 0
+
+    def set_input(self, x: np.ndarray, index: int) -> None:
+        x = np.ascontiguousarray(x)
+        assert self.lib.fgr_input(self.handle, index, x.ctypes.data, x.nbytes) == 0, "input size mismatch"
+
+    def invoke(self) -> None:
+        assert self.lib.fgr_invoke(self.handle) == 0, "Invoke failed"
+
+    def tensor(self, index: int, count: int) -> np.ndarray:
+        out = np.zeros(count, np.int8)
+        assert self.lib.fgr_tensor(self.handle, index, out.ctypes.data, out.nbytes) == count, index
+        return out
+
+    def output(self, count: int) -> np.ndarray:
+        out = np.zeros(count, np.int8)
+        assert self.lib.fgr_output(self.handle, 0, out.ctypes.data, out.nbytes) == count
+        return out
 
 
 def _model(kind: str, seed: int):
@@ -144,11 +169,8 @@ def _check_storage(data: bytes, sparse: bool) -> None:
             assert bitmap.type == S.TensorType.UINT8 and len(bitmap.shape) == 1
 
 
-def _interpreter(data: bytes):
-    from tflite_micro.python.tflite_micro import runtime
-
-    return runtime.Interpreter.from_bytes(data, custom_op_registerers=[REGISTERER],
-                                          intrepreter_config=runtime.InterpreterConfig.kPreserveAllTensors)
+def _interpreter(lib: ctypes.CDLL, data: bytes) -> MicroRunner:
+    return MicroRunner(lib, data)
 
 
 def _tensors(data: bytes) -> tuple[int, int]:
@@ -162,14 +184,14 @@ def _tensors(data: bytes) -> tuple[int, int]:
     return h_idx, logits_idx
 
 
-def _check_row(interp, m, data_idx: tuple[int, int], h_ref: np.ndarray, counts: dict) -> None:
+def _check_row(interp: MicroRunner, m, data_idx: tuple[int, int], h_ref: np.ndarray, counts: dict) -> None:
     """One invoke's FastGRNN output, logits and softmax output against the oracle."""
     from fastgrnn_tf.int8.head_oracle import run_head, softmax_int8
 
     h_idx, logits_idx = data_idx
-    h = np.asarray(interp.GetTensor(h_idx, 0)["tensor_data"]).reshape(-1)
-    logits = np.asarray(interp.GetTensor(logits_idx, 0)["tensor_data"]).reshape(-1)
-    out = np.asarray(interp.get_output(0)).reshape(-1)
+    h = interp.tensor(h_idx, h_ref.size)
+    logits = interp.tensor(logits_idx, CLASSES)
+    out = interp.output(CLASSES)
     logits_ref = run_head(m.head, h_ref[None, :])[0]
     out_ref = softmax_int8(logits_ref[None, :], m.logit_scale, m.logit_zero_point, m.output_scale,
                            m.output_zero_point)[0]
@@ -183,14 +205,14 @@ def _check_row(interp, m, data_idx: tuple[int, int], h_ref: np.ndarray, counts: 
     counts["out"] += out.size
 
 
-def test_window_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> None:
+def test_window_model_equals_the_oracle(fastgrnn_lib: ctypes.CDLL, exported: dict) -> None:
     from fastgrnn_tf.export import tflite_reader as R
     from fastgrnn_tf.int8 import oracle as O
 
     data = exported["window"]
     m = R.read_exported(data)
     assert m.time_steps == T_WINDOW and (m.fastgrnn.w_rank > 0) == (exported["kind"] != "dense")
-    interp = _interpreter(data)
+    interp = _interpreter(fastgrnn_lib, data)
     idx = _tensors(data)
     x = exported["rng"].integers(-128, 60, (6, T_WINDOW, D)).astype(np.int8)
     counts = {"h": 0, "logits": 0, "out": 0, "out_off_by_1": 0}
@@ -211,14 +233,14 @@ def test_window_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> N
     print(f"{exported['kind']} window: compared {counts}")
 
 
-def test_streaming_model_equals_the_oracle(fastgrnn_lib: Path, exported: dict) -> None:
+def test_streaming_model_equals_the_oracle(fastgrnn_lib: ctypes.CDLL, exported: dict) -> None:
     from fastgrnn_tf.export import tflite_reader as R
     from fastgrnn_tf.int8 import oracle as O
 
     data = exported["stream"]
     m = R.read_exported(data)
     assert m.time_steps == 1
-    interp = _interpreter(data)
+    interp = _interpreter(fastgrnn_lib, data)
     idx = _tensors(data)
     seq = exported["rng"].integers(-128, 60, (40, D)).astype(np.int8)
     seq_ref, _ = O.run(m.fastgrnn, seq, return_sequences=True)
@@ -286,13 +308,13 @@ def _bitmap_bit_flipped(model) -> None:
     ("pruned", _bitmap_bit_flipped,
      "the number of set bitmap bits differs from the number of stored values"),
 ])
-def test_malformed_model_fails_with_the_adapter_message(fastgrnn_lib: Path, exported: dict, kind: str, mutate,
+def test_malformed_model_fails_with_the_adapter_message(fastgrnn_lib: ctypes.CDLL, exported: dict, kind: str, mutate,
                                                         message: str, capfd: pytest.CaptureFixture) -> None:
     if exported["kind"] != kind:
         pytest.skip("one model is enough")
     bad = _mutated(exported["stream"], mutate)
     with pytest.raises(RuntimeError, match="failed to allocate tensors"):  # Prepare fails in AllocateTensors
-        _interpreter(bad)
+        _interpreter(fastgrnn_lib, bad)
     captured = capfd.readouterr()
     assert message in captured.out + captured.err
     assert "Node FastGRNN (number 0) failed to prepare" in captured.out + captured.err
