@@ -240,6 +240,19 @@ def q15(value: float) -> int:
     return int(min(32767, max(0, math.floor(value * 32768.0 + 0.5))))
 
 
+def _quantize_path(m1: np.ndarray, m2: np.ndarray | None, s_in: float, mid_absmax: float | None,
+                   s_acc: float) -> tuple[np.ndarray, np.ndarray | None, int, int, float]:
+    """The W (or U) path of the spec: int8 factors, the multiplier and shift of the low-rank middle
+    (0, 0 at full rank) and the real scale of the path's accumulator in units of s_acc."""
+    q1, s1 = quantize_weight(m1)
+    if m2 is None:
+        return q1, None, 0, 0, s_in * s1 / s_acc
+    q2, s2 = quantize_weight(m2)
+    s_mid = float(mid_absmax) / 127.0
+    m, n = quantize_multiplier(s_in * s1 / s_mid)
+    return q1, q2, m, n, s_mid * s2 / s_acc
+
+
 def quantize_params(fp: FloatParams | Mapping, input_scale: float, input_zero_point: int,
                     ranges: Mapping | None = None, calib_x: np.ndarray | None = None,
                     return_sequences: bool = False) -> Int8Params:
@@ -263,24 +276,8 @@ def quantize_params(fp: FloatParams | Mapping, input_scale: float, input_zero_po
     s_p = min(float(ranges["pre_absmax"]) / 127.0, MAX_LUT_RANGE / 128.0)
     s_acc = s_p / 256.0
 
-    w1q, s_w1 = quantize_weight(fp.w1)
-    u1q, s_u1 = quantize_weight(fp.u1)
-    w2q = u2q = None
-    v_m = v_n = u_m = u_n = 0
-    if fp.w2 is not None:
-        w2q, s_w2 = quantize_weight(fp.w2)
-        s_v = float(ranges["v_absmax"]) / 127.0
-        v_m, v_n = quantize_multiplier(s_x * s_w1 / s_v)
-        real_w = s_v * s_w2 / s_acc
-    else:
-        real_w = s_x * s_w1 / s_acc
-    if fp.u2 is not None:
-        u2q, s_u2 = quantize_weight(fp.u2)
-        s_u = float(ranges["u_absmax"]) / 127.0
-        u_m, u_n = quantize_multiplier(s_h * s_u1 / s_u)
-        real_u = s_u * s_u2 / s_acc
-    else:
-        real_u = s_h * s_u1 / s_acc
+    w1q, w2q, v_m, v_n, real_w = _quantize_path(fp.w1, fp.w2, s_x, ranges.get("v_absmax"), s_acc)
+    u1q, u2q, u_m, u_n, real_u = _quantize_path(fp.u1, fp.u2, s_h, ranges.get("u_absmax"), s_acc)
     pw, pu, pn = quantize_pair(real_w, real_u)
 
     def qbias(b: np.ndarray) -> np.ndarray:
