@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 APT_PACKAGES := python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib \
-	qemu-system-arm espeak-ng cmake build-essential pkg-config libglib2.0-dev sox libsndfile1
+	qemu-system-arm espeak-ng cmake build-essential pkg-config libglib2.0-dev sox libsndfile1 \
+	clang libclang-rt-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA ?=
 
-.PHONY: setup apt venv test lint cpp-host cpp-test m4-test bench-m4 demo crossval bench-wakeword sketch clean
+.PHONY: setup apt venv test lint cpp-host cpp-test test-sanitize fuzz m4-test bench-m4 demo crossval bench-wakeword sketch clean
 
 setup: apt venv
 
@@ -37,13 +38,43 @@ cpp-host: setup
 cpp-test: cpp-host
 	ctest --test-dir build/host --output-on-failure
 
+# Every C/C++ test and kws_host built with AddressSanitizer + UndefinedBehaviorSanitizer (the first
+# report fails) in build/host-asan: ctest (incl. the fuzz regression inputs), the fuzz seeds replayed,
+# and kws_host on every seed model and WAV (plus inputs it must reject with exit 2).
+SAN_CHECKS := address,undefined
+SANITIZE := -fsanitize=$(SAN_CHECKS) -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_TARGETS := fgb_bundle wav fastgrnn_op bitmap_sparse
+test-sanitize: setup
+	cmake -S tflm_app -B build/host-asan -DCMAKE_BUILD_TYPE= "-DCMAKE_C_FLAGS=-O1 -g $(SANITIZE)" \
+	  "-DCMAKE_CXX_FLAGS=-O1 -g $(SANITIZE)" "-DCMAKE_EXE_LINKER_FLAGS=$(SANITIZE)" \
+	  "-DCMAKE_SHARED_LINKER_FLAGS=$(SANITIZE)" >/dev/null
+	cmake --build build/host-asan -j2
+	$(SAN_ENV) ctest --test-dir build/host-asan --output-on-failure
+	$(PY) tflm_app/fuzz/make_seeds.py --out build/host-asan/seeds --seeds-tool build/host-asan/fuzz/fuzz_seeds
+	@set -e; for t in $(FUZZ_TARGETS); do $(SAN_ENV) build/host-asan/fuzz/$${t}_replay build/host-asan/seeds/$$t; done
+	$(SAN_ENV) tflm_app/fuzz/sanitize_kws_host.sh build/host-asan/host/kws_host build/host-asan/seeds
+
+# libFuzzer (clang) builds of the fuzz targets in build/fuzz, each run FUZZ_SECONDS (default 60) on one
+# core (FUZZ_CPU, default 1) from seeds made from real models and WAVs; report: build/fuzz/fuzz_report.txt.
+FUZZ_SECONDS ?= 60
+FUZZ_CPU ?= 1
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,$(SAN_CHECKS) -fno-sanitize-recover=all -fno-omit-frame-pointer
+fuzz: setup
+	cmake -S tflm_app -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DTFLM_APP_FUZZ=ON \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_C_FLAGS=$(FUZZ_FLAGS)" "-DCMAKE_CXX_FLAGS=$(FUZZ_FLAGS)" \
+	  "-DCMAKE_EXE_LINKER_FLAGS=$(SANITIZE)" "-DCMAKE_SHARED_LINKER_FLAGS=$(SANITIZE)" >/dev/null
+	cmake --build build/fuzz -j2 --target fuzz_seeds $(foreach t,$(FUZZ_TARGETS),$(t)_fuzz)
+	$(PY) tflm_app/fuzz/make_seeds.py --out build/fuzz/seeds --seeds-tool build/fuzz/fuzz/fuzz_seeds
+	tflm_app/fuzz/run_fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_CPU)
+
 m4-test: setup
 	$(MAKE) -C tflm_app/m4 test
 
 bench-m4: setup
 	$(MAKE) -C tflm_app/m4 bench
 
-test: setup lint cpp-test m4-test
+test: setup lint cpp-test test-sanitize m4-test
 	$(PY) -m pytest -q -ra
 
 demo: setup cpp-host bench-m4

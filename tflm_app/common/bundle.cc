@@ -131,6 +131,14 @@ bool Bundle::Load(Source* src, void* storage, size_t capacity) {
     if (used + name_len + 1 > avail) return Fail("storage too small at entry %u", static_cast<unsigned>(e));
     char* name = reinterpret_cast<char*>(base + used);
     if (!src->Read(name, name_len)) return Fail("entry %u: truncated name", static_cast<unsigned>(e));
+    // The spec's names are ASCII; a NUL or control byte would make two different names look alike.
+    for (uint16_t i = 0; i < name_len; ++i) {
+      const uint8_t c = static_cast<uint8_t>(name[i]);
+      if (c < 0x20 || c > 0x7E) {
+        return Fail("entry %u: name byte %u is 0x%02x, not printable ASCII", static_cast<unsigned>(e),
+                    static_cast<unsigned>(i), static_cast<unsigned>(c));
+      }
+    }
     name[name_len] = '\0';
     used = AlignUp(used + name_len + 1);
 
@@ -202,6 +210,30 @@ bool Bundle::LoadFile(const char* path, void* storage, size_t capacity) {
   return ok;
 }
 
+// The smallest entry: name length (2), a 1-byte name, dtype and ndim (2), one int8/uint8 scalar.
+constexpr size_t kMinEntryBytes = 6;
+
+bool Bundle::SizeStorage(size_t file_bytes, const uint8_t* header, std::vector<uint8_t>* storage) {
+  const uint32_t count = ReadU32(header + 4);
+  if (memcmp(header, kMagic, 4) != 0) return Fail("bad magic (expected \"FGB1\")");
+  if (count > (file_bytes - 8) / kMinEntryBytes) {
+    return Fail("header claims %u entries but the %llu bytes after it hold at most %llu",
+                static_cast<unsigned>(count), static_cast<unsigned long long>(file_bytes - 8),
+                static_cast<unsigned long long>((file_bytes - 8) / kMinEntryBytes));
+  }
+  storage->assign(StorageBytes(file_bytes, count), 0);
+  return true;
+}
+
+bool Bundle::LoadMemory(const void* data, size_t size, const char* label, std::vector<uint8_t>* storage) {
+  snprintf(label_, sizeof(label_), "%s", label != nullptr ? label : "<memory>");
+  entries_ = nullptr;
+  count_ = 0;
+  if (size < 8) return Fail("truncated header (need 8 bytes)");
+  if (!SizeStorage(size, static_cast<const uint8_t*>(data), storage)) return false;
+  return LoadMemory(data, size, label, storage->data(), storage->size());
+}
+
 bool Bundle::LoadFile(const char* path, std::vector<uint8_t>* storage) {
   snprintf(label_, sizeof(label_), "%s", path);
   entries_ = nullptr;
@@ -215,7 +247,7 @@ bool Bundle::LoadFile(const char* path, std::vector<uint8_t>* storage) {
   fclose(f);
   if (file_bytes < 0) return Fail("cannot determine file size");
   if (!have_header) return Fail("truncated header (need 8 bytes)");
-  storage->assign(StorageBytes(static_cast<size_t>(file_bytes), ReadU32(header + 4)), 0);
+  if (!SizeStorage(static_cast<size_t>(file_bytes), header, storage)) return false;
   return LoadFile(path, storage->data(), storage->size());
 }
 

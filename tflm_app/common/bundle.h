@@ -53,6 +53,9 @@ class Bundle {
   bool LoadFile(const char* path, std::vector<uint8_t>* storage);
   // Parses a bundle already in memory (e.g. compiled in); `label` names it in messages.
   bool LoadMemory(const void* data, size_t size, const char* label, void* storage, size_t capacity);
+  // Host convenience: sizes `storage` as needed (LoadFile's vector form does the same). A header
+  // claiming more entries than the bytes can hold is rejected before anything is allocated.
+  bool LoadMemory(const void* data, size_t size, const char* label, std::vector<uint8_t>* storage);
   // Storage LoadMemory/LoadFile needs for a bundle of `file_bytes` bytes with `count` entries.
   static size_t StorageBytes(size_t file_bytes, uint32_t count);
 
@@ -78,6 +81,7 @@ class Bundle {
   struct Entry;
   struct Source;
   bool Load(Source* src, void* storage, size_t capacity);
+  bool SizeStorage(size_t file_bytes, const uint8_t* header, std::vector<uint8_t>* storage);
   const Entry* Lookup(const char* name) const;
   bool Fail(const char* fmt, ...);
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "test_macros.h"
 
@@ -89,6 +90,45 @@ TEST(RejectsBadMagic) {
   EXPECT_CONTAINS(b.error(), "x.fgb: bad magic");
 }
 
+// A corrupted entry count must not size the storage (4 billion entries would be an allocation of
+// hundreds of GB, an abort without exceptions): the vector forms reject it from the file size.
+TEST(RejectsAnEntryCountTheBytesCannotHold) {
+  Writer w;
+  WriteGood(&w);
+  w.buf[4] = w.buf[5] = w.buf[6] = w.buf[7] = 0xFF;
+  fgb::Bundle b;
+  std::vector<uint8_t> storage;
+  EXPECT_FALSE(b.LoadMemory(w.buf, w.n, "x.fgb", &storage));
+  EXPECT_CONTAINS(b.error(), "x.fgb: header claims 4294967295 entries");
+  EXPECT_TRUE(storage.size() < 1024);
+  Writer good;
+  WriteGood(&good);
+  EXPECT_TRUE(b.LoadMemory(good.buf, good.n, "y.fgb", &storage));
+  EXPECT_EQ(b.size(), 5u);
+  EXPECT_FALSE(b.LoadMemory(good.buf, 7, "z.fgb", &storage));
+  EXPECT_CONTAINS(b.error(), "truncated header");
+}
+
+// Found by fuzzing (tflm_app/fuzz/regressions/fgb_bundle/name_with_nul.fgb): a name holding a NUL
+// byte read as a shorter (here empty) name, so "fastgrnn.w1\0x" would have matched "fastgrnn.w1".
+TEST(RejectsNamesThatAreNotPrintableAscii) {
+  Writer w;
+  w.Header(1);
+  w.U16(3);
+  w.Bytes("a\0b", 3);
+  w.U8(1);
+  w.U8(0);
+  w.U8(5);
+  fgb::Bundle b;
+  EXPECT_FALSE(b.LoadMemory(w.buf, w.n, "x.fgb", g_storage, sizeof(g_storage)));
+  EXPECT_CONTAINS(b.error(), "entry 0: name byte 1 is 0x00, not printable ASCII");
+  w.buf[11] = '\n';
+  EXPECT_FALSE(b.LoadMemory(w.buf, w.n, "x.fgb", g_storage, sizeof(g_storage)));
+  EXPECT_CONTAINS(b.error(), "0x0a");
+  w.buf[11] = '.';
+  EXPECT_TRUE(b.LoadMemory(w.buf, w.n, "x.fgb", g_storage, sizeof(g_storage)));
+}
+
 TEST(RejectsTruncatedEntry) {
   Writer w;
   WriteGood(&w);
@@ -143,6 +183,8 @@ int main() {
   RUN_TEST(ReadsAllDtypesAligned);
   RUN_TEST(FindReportsMissingAndWrongDtype);
   RUN_TEST(RejectsBadMagic);
+  RUN_TEST(RejectsAnEntryCountTheBytesCannotHold);
+  RUN_TEST(RejectsNamesThatAreNotPrintableAscii);
   RUN_TEST(RejectsTruncatedEntry);
   RUN_TEST(RejectsUnknownDtype);
   RUN_TEST(RejectsDuplicateName);

@@ -118,7 +118,9 @@ void Scores(const int8_t* logits, int32_t num_classes, float logit_scale, int32_
   // Only x[0, num_classes) is used, and written before it is read; not zeroed (a 1 KB memset per
   // frame), which GCC cannot see through PairwiseSum's pointer.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
   float x[kMaxWidth];
   float max_x = -std::numeric_limits<float>::infinity();
   for (int32_t c = 0; c < num_classes; ++c) {
