@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default=d.work, help="work folder (models, stream features, scores)")
     ap.add_argument("--out", default=d.out_json, help="JSON report")
     ap.add_argument("--seed", type=int, default=d.seed)
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars (a log line per step remains)")
     args = ap.parse_args(argv)
     bench = BenchConfig(words=tuple(args.words), data_root=args.data, work=args.work, out_json=args.out,
                         recipe=args.config, overrides=tuple(args.set), hours=args.hours, chunk_s=args.chunk_seconds,

@@ -59,7 +59,7 @@ class BenchConfig:
     conditions: tuple[str, ...] = tuple(CONDITIONS)
     seed: int = 0
     frontend: str = "auto"
-    progress: bool = True
+    progress: bool = True                       # progress bars (tqdm) on a terminal; log lines always
     windows: tuple[int, ...] = (10, 20, 30, 50)
     target_fa_per_hour: float = 0.5
     calibration_hours: float = 5.0             # training-part negatives for the calibrated threshold (0 = off)
@@ -202,12 +202,13 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
     return ConditionStreams(feats_arr, events, neg_s, unique, frontend, info, key)
 
 
-def _progress(items: Sequence[Any], on: bool, desc: str) -> Any:
-    if on and sys.stderr.isatty():
+def _progress(items: Sequence[Any], bars: bool, desc: str) -> Any:
+    """A tqdm bar on a terminal (unless `bars` is off), else a log line per tenth of the items."""
+    if bars and sys.stderr.isatty():
         from tqdm import tqdm
 
         return tqdm(items, desc=desc, unit="chunk")
-    return _lines(items, desc) if on else items
+    return _lines(items, desc)
 
 
 def _lines(items: Sequence[Any], desc: str) -> Any:
