@@ -11,7 +11,6 @@ The run folder (`run_folder.py`) gives the config (the dataset and feature spec 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -24,7 +23,7 @@ import numpy as np
 from fastgrnn_tf.atomic_io import atomic_write_text
 from fastgrnn_tf.export.model_bundle import read_model_bundle, write_model_bundle
 from keyword_spotting import kws_model
-from keyword_spotting.features import FeatureSpec
+from keyword_spotting.features import model_view
 from keyword_spotting.run_folder import (
     EVAL_REPORT,
     PLOTS,
@@ -35,13 +34,6 @@ from keyword_spotting.run_folder import (
     split_arrays,
 )
 from keyword_spotting.stream_eval import evaluate_streaming
-
-
-def model_input_view(spec: FeatureSpec, input_scale: float, input_zero_point: int) -> FeatureSpec:
-    """A FeatureSpec whose `dequantize` is the model's view of the int8 codes, `(q - zp) * scale`
-    (`feature_spec.md`, "The model's view of the codes"); only for dequantizing."""
-    return dataclasses.replace(spec, quant_scale=float(input_scale),
-                               quant_offset=-int(input_zero_point) * float(input_scale))
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -61,7 +53,7 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
     qat, int8 (None when the run has no such model), "int8_vs_qat_agreement", "models" (files used),
     "input_quantization"}. The int8 model is `model.tflite` run by `fastgrnn_tf.int8.model.predict` (the oracle,
     from the file's tensors); the Keras models read the same codes through the input quantization
-    that file declares (`model_input_view`).
+    that file declares (`features.model_view`).
     With `plots_dir`, also writes `eval_confusion_<m>_<split>.png` there.
     """
     from fastgrnn_tf.export import tflite_reader
@@ -80,7 +72,7 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
     if m.head[-1].weights.shape[0] != n_cls:
         raise ValueError(f"{run.folder.model_tflite}: {m.head[-1].weights.shape[0]} outputs but the dataset "
                          f"has {n_cls} classes")
-    view = model_input_view(run.spec, m.input_scale, m.input_zero_point)
+    view = model_view(run.spec, m.input_scale, m.input_zero_point)
     out: dict[str, Any] = {"split": split, "num_clips": int(len(y)), "classes": classes, "models": {},
                            "input_quantization": {"scale": float(m.input_scale),
                                                   "zero_point": int(m.input_zero_point)}}

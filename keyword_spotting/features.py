@@ -130,6 +130,13 @@ def dequantize(q: np.ndarray, spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
     return (q.astype(np.float32) - spec.zero_point) * np.float32(spec.quant_scale)
 
 
+def model_view(spec: FeatureSpec, input_scale: float, input_zero_point: int) -> FeatureSpec:
+    """A FeatureSpec whose `dequantize` is the model's view of the int8 codes, `(q - zp) * scale`
+    (`feature_spec.md`, "The model's view of the codes"); only for dequantizing."""
+    return dataclasses.replace(spec, quant_scale=float(input_scale),
+                               quant_offset=-int(input_zero_point) * float(input_scale))
+
+
 def int8_features(audio: np.ndarray, spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
     """The FastGRNN input: int8 [frames, num_features]."""
     return quantize(log_mel(audio, spec), spec)

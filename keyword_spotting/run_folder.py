@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from fastgrnn_tf.export import layout
-from keyword_spotting import kws_model
+from keyword_spotting import datasets, kws_model, tts
+from keyword_spotting.augment import load_noise_clips
 from keyword_spotting.datasets import SILENCE, UNKNOWN, SplitDataset
 from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
+from keyword_spotting.tfdata import make_feature_arrays
 from keyword_spotting.train_config import Config, config_from_dict
 
 NON_KEYWORD_CLASSES = (SILENCE, UNKNOWN, "negative")
@@ -110,12 +112,30 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     return Run(path, cfg)
 
 
+def load_config_dataset(cfg: Config, progress: bool = True) -> SplitDataset:
+    """The SplitDataset the config names (the TTS kind synthesizes its folder first, once); with
+    data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`)."""
+    ds = _load_split(cfg, progress)
+    return datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
+
+
+def _load_split(cfg: Config, progress: bool) -> SplitDataset:
+    d = cfg.data
+    if d.kind == "speech_commands":
+        return datasets.load_speech_commands(d.root, task=d.task, seed=d.seed)
+    if d.kind == "filename":
+        return datasets.load_filename_labelled(d.root, pattern=d.pattern)
+    root = Path(d.root) if d.root else RunFolder(Path(cfg.out_dir)).tts_data
+    if d.kind == "tts":
+        tts.ensure_dataset(root, phrase=d.phrase, positives=d.tts_positives, negatives=d.tts_negatives,
+                           noise=d.tts_noise, seed=d.seed, progress=progress)
+    return datasets.load_custom_folder(root)
+
+
 def load_run_dataset(run: Run, progress: bool = False) -> SplitDataset:
     """The run's SplitDataset, reloaded from its config exactly as `kws-train` loaded it."""
-    from keyword_spotting.train import load_dataset
-
     try:
-        return load_dataset(run.config, progress)
+        return load_config_dataset(run.config, progress)
     except ValueError as e:
         raise ValueError(f"run {run.path}: cannot reload its dataset: {e}") from e
 
@@ -128,9 +148,6 @@ def run_keywords(classes: Sequence[str]) -> list[int]:
 def split_arrays(run: Run, dataset: SplitDataset, split: str, progress: bool = False
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Clean int8 features [N, T, D] and labels [N] of a split, as `kws-train` made its val/test arrays."""
-    from keyword_spotting.augment import load_noise_clips
-    from keyword_spotting.tfdata import make_feature_arrays
-
     items = dataset.split(split)
     if not items:
         raise ValueError(f"run {run.path}: split {split!r} of its dataset is empty")

@@ -11,6 +11,7 @@ Everything lands in `cfg.out_dir`, a run folder (`run_folder.py` has its layout)
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -18,36 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
+import tf_keras as keras
 
-import fastgrnn_tf  # noqa: F401  (tf_keras set-up before TensorFlow)
-from keyword_spotting.run_folder import RunFolder
+from fastgrnn_tf.atomic_io import atomic_write_bytes, atomic_write_text
+from fastgrnn_tf.export import tflite_reader
+from fastgrnn_tf.export.artifacts import write_artifacts
+from fastgrnn_tf.export.custom_op import export_custom_tflite
+from fastgrnn_tf.int8.model import predict
+from fastgrnn_tf.stages import StageConfig, train_stages
+from keyword_spotting import plots
+from keyword_spotting.augment import AugmentConfig
+from keyword_spotting.features import dequantize, model_view
+from keyword_spotting.model import build_model
+from keyword_spotting.run_folder import RunFolder, load_config_dataset
+from keyword_spotting.tfdata import make_dataset, make_split_arrays
 from keyword_spotting.train_config import Config, save_config
-
-
-def load_dataset(cfg: Config, progress: bool = True):
-    """The SplitDataset the config names (the TTS kind synthesizes its folder first, once); with
-    data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`)."""
-    from keyword_spotting import datasets
-
-    ds = _load_split(cfg, progress)
-    return datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
-
-
-def _load_split(cfg: Config, progress: bool):
-    from keyword_spotting import datasets
-
-    d = cfg.data
-    if d.kind == "speech_commands":
-        return datasets.load_speech_commands(d.root, task=d.task, seed=d.seed)
-    if d.kind == "filename":
-        return datasets.load_filename_labelled(d.root, pattern=d.pattern)
-    root = Path(d.root) if d.root else RunFolder(Path(cfg.out_dir)).tts_data
-    if d.kind == "tts":
-        from keyword_spotting import tts
-
-        tts.ensure_dataset(root, phrase=d.phrase, positives=d.tts_positives, negatives=d.tts_negatives,
-                           noise=d.tts_noise, seed=d.seed, progress=progress)
-    return datasets.load_custom_folder(root)
 
 
 def input_normalization(x_train: np.ndarray) -> tuple[float, int]:
@@ -59,13 +46,6 @@ def input_normalization(x_train: np.ndarray) -> tuple[float, int]:
     if not std > 0:
         raise ValueError("training features are constant: cannot normalize (is the data silent?)")
     return 1.0 / std, zp
-
-
-def model_view(spec: Any, scale: float, zero_point: int) -> Any:
-    """A FeatureSpec whose `dequantize` is the model's view of the codes (only for dequantizing)."""
-    import dataclasses
-
-    return dataclasses.replace(spec, quant_scale=scale, quant_offset=-zero_point * scale)
 
 
 def with_context(x: np.ndarray, frames: int, seed: int) -> np.ndarray:
@@ -90,8 +70,6 @@ def training_dataset(x: np.ndarray, y: np.ndarray, view: Any, batch_size: int, c
     Context alone teaches a FastGRNN to depend on a warmed-up state: on Speech Commands it then fell to 0.36
     clip accuracy from a zero state (0.75 without context) after 10 epochs; both kinds of batch keep both."""
 
-    from keyword_spotting.tfdata import make_dataset
-
     plain = make_dataset(x, y, view, batch_size, shuffle=True, seed=seed)
     if context_frames <= 0:
         return plain
@@ -102,33 +80,21 @@ def training_dataset(x: np.ndarray, y: np.ndarray, view: Any, batch_size: int, c
 
 
 def _predict(model: Any, x: np.ndarray, spec: Any) -> np.ndarray:
-    from keyword_spotting.features import dequantize
-
     return np.argmax(model.predict(dequantize(x, spec), batch_size=256, verbose=0), axis=-1)
 
 
 def _tensorboard(logs: Path):
     """Per-stage TensorBoard logs in `logs/<stage>` (`tensorboard --logdir <run>/tensorboard`)."""
-    import tf_keras as keras
-
     return lambda stage: [keras.callbacks.TensorBoard(log_dir=str(logs / stage), profile_batch=0)]
 
 
 def _strategy():
-    import tensorflow as tf
-
     gpus = tf.config.list_physical_devices("GPU")
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
 def train_baseline_gru(cfg: Config, arrays: dict, num_classes: int) -> float:
     """A float GRU of the same width trained like stage 1 (same data, epochs, learning rate)."""
-    import dataclasses
-
-    import tf_keras as keras
-
-    from keyword_spotting.model import build_model
-
     x, y = arrays["train"]
     mcfg = dataclasses.replace(cfg.model, kind="gru")
     with _strategy().scope():
@@ -147,22 +113,13 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
                  cache_dir: str | Path | None = None) -> dict:
     """The whole job; returns the model card (also written to `out_dir/model_card.json`).
     cache_dir: the feature cache (default `out_dir/cache`; it is keyed by file and spec, so runs may share it)."""
-    from fastgrnn_tf.atomic_io import atomic_write_bytes, atomic_write_text
-    from fastgrnn_tf.export import tflite_reader
-    from fastgrnn_tf.export.artifacts import write_artifacts
-    from fastgrnn_tf.int8.model import predict
-    from fastgrnn_tf.stages import StageConfig, train_stages
-    from keyword_spotting import plots
-    from keyword_spotting.augment import AugmentConfig
-    from keyword_spotting.model import build_model
-    from keyword_spotting.tfdata import make_dataset, make_split_arrays
 
     out = Path(cfg.out_dir)
     run = RunFolder(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run.config)
     t0 = time.time()
-    dataset = load_dataset(cfg, progress)
+    dataset = load_config_dataset(cfg, progress)
     print(dataset.summary(), flush=True)
     classes = list(dataset.class_names)
     aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms)
@@ -201,8 +158,6 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
         preds["qat"] = _predict(result.qat_model, x_test, view)
 
     # Exports: custom op (streaming and window), builtin-only, C array, bundle, sizes.
-    from fastgrnn_tf.export.custom_op import export_custom_tflite
-
     calib = x_train[np.random.default_rng(0).permutation(len(x_train))[:200]]
     quant = {"input_scale": in_scale, "input_zero_point": in_zp}
     exp = export_custom_tflite(final, calib_features=calib, time_steps=1, calibrate=result.qat_model is None,

@@ -18,6 +18,7 @@ import pytest
 
 from keyword_spotting import detector, evaluate, run_folder, stream_eval
 from keyword_spotting.detector import DetectorParams, detect
+from keyword_spotting.features import model_view
 
 SR = 16000
 SPEAKERS = ("ann", "bob", "cid", "dot", "eve", "fay")
@@ -81,7 +82,7 @@ def _make_run(data: Path, run: Path) -> None:
     spec = cfg.features
     x, y = make_split_arrays(ds, spec, AugmentConfig(), copies=1, cache_dir=run / "cache")["train"]
     # The model reads the codes through its own input quantization, as kws-train does (feature_spec.md).
-    view = evaluate.model_input_view(spec, INPUT_QUANT["scale"], INPUT_QUANT["zero_point"])
+    view = model_view(spec, INPUT_QUANT["scale"], INPUT_QUANT["zero_point"])
     # Bare clips and clips after streaming context, batched as kws-train batches them (context alone
     # teaches the model to need a warmed-up state: it then stayed at chance on the bare test clips).
     train_ds = training_dataset(x, y, view, 16, cfg.data.context_frames, 0)
@@ -239,7 +240,7 @@ def test_accuracy_matches_direct_computations(run_dir: Path, report: dict) -> No
     assert report["input_quantization"] == {"scale": pytest.approx(scale, rel=1e-6), "zero_point": zp}
     model = keras.models.load_model(run_dir / "stages" / "dense" / "dense.keras", compile=False)
     x_model = (x.astype(np.float32) - zp) * np.float32(scale)
-    view = evaluate.model_input_view(run.spec, scale, zp)
+    view = model_view(run.spec, scale, zp)
     np.testing.assert_allclose(dequantize(x, view), x_model, rtol=1e-5, atol=1e-6)
     pred_f = np.argmax(model.predict(x_model, verbose=0), axis=-1)
     assert report["accuracy_float"] == pytest.approx(float(np.mean(pred_f == y)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keyword_spotting.features import FeatureSpec, dequantize
-from keyword_spotting.train import input_normalization, model_view, training_dataset, with_context
+from keyword_spotting.features import FeatureSpec, dequantize, model_view
+from keyword_spotting.train import input_normalization, training_dataset, with_context
 from keyword_spotting.train_cli import main
 from keyword_spotting.train_config import load_config
 
