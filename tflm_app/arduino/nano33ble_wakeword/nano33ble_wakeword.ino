@@ -1,7 +1,9 @@
-// Wake-word detector for the Arduino Nano 33 BLE (nRF52840): PDM microphone -> streaming int8
-// log-mel frontend -> TFLM model with the FastGRNN custom op (one step per 10 ms hop) ->
-// smoothing detector -> LED + Serial. Glue only: every piece of logic is tested C++ copied into
-// src/ by ../prepare_sketch.sh (run it first; see BUILD.md).
+// Wake-word detector for the Arduino Nano 33 BLE Sense (rev1 or rev2; nRF52840 with the on-board PDM
+// microphone; a plain Nano 33 BLE has no microphone, see BUILD.md): PDM microphone -> streaming int8
+// log-mel frontend -> TFLM model with the FastGRNN custom op (one step per 10 ms hop) -> smoothing
+// detector -> LED + Serial. Arduino I/O only: the model half (interpreter, pipeline) is
+// src/arduino/glue/wakeword_firmware.cpp, the same code `make firmware-m4` runs under QEMU; every piece
+// of logic is tested C++ copied into src/ by ../prepare_sketch.sh (run it first; see BUILD.md).
 //
 // Serial (115200 baud):  "# ..." status lines, "S <frame> <score per class>" every
 // kScorePrintEvery frames, "D <frame> <time_s> <class> <name> <smoothed score>" per detection.
@@ -10,37 +12,27 @@
 
 #include <string.h>
 
+#include "src/arduino/glue/wakeword_firmware.h"
 #include "src/arduino/glue/wakeword_glue.h"
-#include "src/model_data.h"
-#include "src/pipeline/pipeline.h"
-#include "src/tflm/fastgrnn_op.h"
 #include "src/wakeword_config.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_log.h"
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/micro/system_setup.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 
 namespace {
 
 // Tensor arena: a Google-12-size FastGRNN (H = 100, ranks 16/25) on the Cortex-M4 path needs about
 // 26 KB: 16,376 B of prepared int16 weights, 7,112 B of sparse-stored weights expanded in Prepare,
-// 1,264 B of scratch and the head's tensors. Raise it if AllocateTensors fails ("arena too small" on
-// Serial); the nRF52840 has 256 KB of RAM.
+// 1,264 B of scratch and the head's tensors (`make firmware-m4` reports the exact figure). Raise it if
+// AllocateTensors fails ("arena too small" on Serial); the nRF52840 has 256 KB of RAM.
 constexpr int kTensorArenaSize = 48 * 1024;
 constexpr int kScorePrintEvery = 10;  // frames (100 ms)
-constexpr int kPdmGain = 20;          // 0..80 on the Nano 33 BLE; see BUILD.md "mic gain"
+constexpr int kPdmGain = 20;          // 0..80 on the Nano 33 BLE Sense; see BUILD.md "mic gain"
 constexpr int kLedOnMs = 500;
 constexpr int kMaxClasses = 64;
 
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 wakeword::SampleRing<8192> g_ring;  // 512 ms of audio between the PDM interrupt and loop()
 int16_t g_pdm_chunk[512];           // one PDM callback's samples (the core delivers 256)
-// frontend -> interpreter (FastGRNN op + head) -> scores -> detector; ~22 KB of frontend tables: static
-kws::FramePipeline<wakeword::InterpreterModel> g_pipeline;
-tflite::MicroInterpreter* g_interpreter = nullptr;
-TfLiteTensor* g_input = nullptr;
-TfLiteTensor* g_output = nullptr;
 int g_num_classes = 0;
 uint32_t g_led_off_at = 0;
 bool g_ready = false;
@@ -57,9 +49,6 @@ void Fail(const char* what) {
   MicroPrintf("# setup failed: %s", what);
   g_ready = false;
 }
-
-bool Invoke(void*) { return g_interpreter->Invoke() == kTfLiteOk; }
-bool ResetState(void*) { return g_interpreter->Reset() == kTfLiteOk; }  // zero the FastGRNN state
 
 // After each frame of the pipeline (FastGRNN step + head in TFLM, scores, detector): Serial and LED.
 void OnFrame(const kws::FrameResult& r) {
@@ -106,64 +95,17 @@ void setup() {
   pinMode(LED_BUILTIN, OUTPUT);
   digitalWrite(LED_BUILTIN, LOW);
 
-  const tflite::Model* model = tflite::GetModel(wakeword_config::ModelData());
-  if (model->version() != TFLITE_SCHEMA_VERSION) return Fail("model schema version mismatch");
-
-  static tflite::MicroMutableOpResolver<6> resolver;
-  if (resolver.AddCustom(tflite::kFastGrnnOpName, tflite::Register_FASTGRNN()) != kTfLiteOk ||
-      resolver.AddFullyConnected() != kTfLiteOk || resolver.AddReshape() != kTfLiteOk ||
-      resolver.AddSoftmax() != kTfLiteOk || resolver.AddQuantize() != kTfLiteOk ||
-      resolver.AddDequantize() != kTfLiteOk) {
-    return Fail("op resolver");
-  }
-  static tflite::MicroInterpreter interpreter(model, resolver, g_arena, kTensorArenaSize);
-  g_interpreter = &interpreter;
-  if (interpreter.AllocateTensors() != kTfLiteOk) return Fail("AllocateTensors (arena too small or bad model)");
-  interpreter.Reset();  // zero the FastGRNN state (variable tensor)
-  MicroPrintf("# arena used: %d of %d bytes", static_cast<int>(interpreter.arena_used_bytes()), kTensorArenaSize);
-
-  frontend::Config fc;
-  fc.sample_rate = wakeword_config::kSampleRate;
-  fc.window_samples = wakeword_config::kWindowSamples;
-  fc.hop_samples = wakeword_config::kHopSamples;
-  fc.n_fft = wakeword_config::kNFft;
-  fc.n_mels = wakeword_config::kNMels;
-  fc.n_mfcc = wakeword_config::kNMfcc;
-  fc.fmin = wakeword_config::kFmin;
-  fc.fmax = wakeword_config::kFmax;
-  fc.log_floor = wakeword_config::kLogFloor;
-  fc.quant_scale = wakeword_config::kQuantScale;
-  fc.quant_offset = wakeword_config::kQuantOffset;
-
-  g_input = interpreter.input(0);
-  g_output = interpreter.output(0);
-  if (g_input->type != kTfLiteInt8 || g_input->bytes != static_cast<size_t>(fc.num_features())) {
-    return Fail("model input is not one int8 frame of num_features (streaming export? feature spec mismatch?)");
-  }
-  g_num_classes = g_output->dims->data[g_output->dims->size - 1];
-  if (g_output->type != kTfLiteInt8 || g_num_classes != wakeword_config::kNumClasses || g_num_classes > kMaxClasses) {
-    return Fail("model output is not int8 [.., num_classes] matching wakeword_config.h");
-  }
-
-  kws::DetectorConfig dc;
-  dc.window_frames = wakeword_config::kWindowFrames;
-  dc.threshold = wakeword_config::kThreshold;
-  dc.refractory_frames = wakeword_config::kRefractoryFrames;
-  dc.min_frames = wakeword_config::kMinFrames;
-  dc.num_keywords = wakeword_config::kNumKeywords;
-  for (int i = 0; i < dc.num_keywords; ++i) dc.keywords[i] = wakeword_config::kKeywords[i];
-  if (const char* err = g_pipeline.model().Init(g_input->data.int8, fc.num_features(), g_output->data.int8,
-                                                g_num_classes, g_output->params.scale,
-                                                g_output->params.zero_point, Invoke, ResetState, nullptr)) {
-    return Fail(err);
-  }
-  if (const char* err = g_pipeline.Init(&fc, dc)) return Fail(err);  // also zeroes the FastGRNN state
+  // frontend -> interpreter (FastGRNN op + head) -> scores -> detector (wakeword_firmware.h)
+  if (const char* err = wakeword::SetupFirmware(g_arena, kTensorArenaSize)) return Fail(err);
+  MicroPrintf("# arena used: %d of %d bytes", static_cast<int>(wakeword::FirmwareArenaUsedBytes()), kTensorArenaSize);
+  g_num_classes = wakeword::FirmwarePipeline().num_classes();
+  if (g_num_classes > kMaxClasses) return Fail("more classes than kMaxClasses");
 
   PDM.onReceive(OnPdmData);
   PDM.setGain(kPdmGain);
   if (!PDM.begin(1, wakeword_config::kSampleRate)) return Fail("PDM.begin");
   g_ready = true;
-  MicroPrintf("# ready: %d features, %d classes", g_pipeline.num_features(), g_num_classes);
+  MicroPrintf("# ready: %d features, %d classes", wakeword::FirmwarePipeline().num_features(), g_num_classes);
 }
 
 void loop() {
@@ -174,7 +116,7 @@ void loop() {
   }
   int16_t pcm[wakeword_config::kHopSamples];
   const uint32_t n = g_ring.Read(pcm, wakeword_config::kHopSamples);
-  g_pipeline.Push(pcm, n, OnFrame);
+  wakeword::FirmwarePipeline().Push(pcm, n, OnFrame);
   static uint32_t reported_drops = 0;
   if (g_ring.dropped() != reported_drops) {
     reported_drops = g_ring.dropped();
