@@ -1,4 +1,4 @@
-"""Synthetic wake-word data with espeak-ng: `kws-tts --phrase "hey nano" --out DIR ...`.
+"""Synthetic wake-word data with espeak-ng (the library behind `kws-tts`, `tts_cli.py`).
 
 Writes the custom-folder layout that `datasets.load_custom_folder` reads:
 
@@ -17,7 +17,6 @@ clip is resampled with librosa, silence-trimmed and scaled to a random peak leve
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import dataclasses
 import json
@@ -26,7 +25,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -374,44 +372,3 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
             mpath.unlink()
     generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress)
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console script `kws-tts`."""
-    ap = argparse.ArgumentParser(prog="kws-tts", description=__doc__.split("\n")[0])
-    ap.add_argument("--phrase", default="hey nano", help="wake phrase (default: %(default)s)")
-    ap.add_argument("--out", help="output folder (positives/ negatives/ noise/ manifest.json)")
-    ap.add_argument("--positives", type=int, default=400)
-    ap.add_argument("--negatives", type=int, default=800)
-    ap.add_argument("--noise", type=int, default=120)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2, help="processes (default: %(default)s)")
-    ap.add_argument("--force", action="store_true", help="regenerate even if the manifest matches")
-    ap.add_argument("--list-voices", action="store_true", help="print the voices and variants used and exit")
-    ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
-    try:
-        if args.list_voices:
-            langs, variants = list_voices()
-            print("languages:", " ".join(langs))
-            print("variants:", " ".join(variants))
-            return 0
-        if not args.out:
-            ap.error("--out is required")
-        if args.force:
-            manifest = generate_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise,
-                                        args.seed, args.workers, not args.quiet)
-            print(f"wrote {len(manifest['files'])} clips to {args.out} in {manifest['seconds']} s")
-        else:
-            t0 = time.time()
-            ensure_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise, args.seed,
-                           args.workers, not args.quiet)
-            print(f"{args.out} ready ({time.time() - t0:.1f} s)")
-    except (EspeakNotFoundError, ValueError, RuntimeError) as e:
-        print(f"kws-tts: error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keyword_spotting import tts
+from keyword_spotting import tts, tts_cli
 from keyword_spotting.audio_io import check_wav, read_wav
 from keyword_spotting.datasets import SPLITS, load_custom_folder
 from keyword_spotting.features import int8_features
@@ -33,7 +33,7 @@ def test_missing_espeak_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(tts.EspeakNotFoundError, match="espeak-ng"):
         tts.generate_dataset(tmp_path / "out", positives=1, negatives=1, noise=0, progress=False)
-    assert tts.main(["--out", str(tmp_path / "out"), "--positives", "1", "--quiet"]) == 2
+    assert tts_cli.main(["--out", str(tmp_path / "out"), "--positives", "1", "--quiet"]) == 2
     assert "espeak-ng was not found" in capsys.readouterr().err
     assert not (tmp_path / "out" / "manifest.json").exists()
 
