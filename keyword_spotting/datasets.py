@@ -174,7 +174,8 @@ def _silence_items(split: str, n: int, label: int) -> list[Item]:
     return [Item("", label, f"{SILENCE}{split}_{k}") for k in range(n)]
 
 
-def _wav_files(folder: Path) -> list[Path]:
+def wav_files(folder: Path) -> list[Path]:
+    """Every .wav file under `folder` (recursively), sorted."""
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
 
 
@@ -268,7 +269,7 @@ def load_speech_commands(
             items += _silence_items(split, n_sil, index[SILENCE])
         out[split] = items
     noise_dir = root / BACKGROUND_NOISE_DIR
-    noise = [str(p) for p in _wav_files(noise_dir)] if noise_dir.is_dir() else []
+    noise = [str(p) for p in wav_files(noise_dir)] if noise_dir.is_dir() else []
     return SplitDataset(out["train"], out["val"], out["test"], class_names, noise)
 
 
@@ -317,20 +318,20 @@ def load_custom_folder(
     items: list[Item] = []
     for label, sub in ((1, "positives"), (0, "negatives")):
         folder = root / sub
-        files = _wav_files(folder) if folder.is_dir() else []
+        files = wav_files(folder) if folder.is_dir() else []
         if not files:
             raise ValueError(f"custom wake-word folder {root}: {sub}/ is missing or has no .wav files")
         items += [Item(str(p), label, speaker_from_filename(p, folder)) for p in files]
     for d in extra_negative_dirs:
         d = _check_dir(d, "extra negative folder")
-        items += [Item(str(p), 0, "extra:" + speaker_from_filename(p, d)) for p in _wav_files(d)]
+        items += [Item(str(p), 0, "extra:" + speaker_from_filename(p, d)) for p in wav_files(d)]
     split = _split_items(items, val_percentage, test_percentage)
     for s in SPLITS:
         n_pos = sum(it.label == 1 for it in split[s])
         split[s] += _silence_items(s, math.ceil(n_pos * silence_percentage / 100.0), 0)
-    noise = [str(p) for p in _wav_files(root / "noise")] if (root / "noise").is_dir() else []
+    noise = [str(p) for p in wav_files(root / "noise")] if (root / "noise").is_dir() else []
     for d in extra_noise_dirs:
-        noise += [str(p) for p in _wav_files(_check_dir(d, "extra noise folder"))]
+        noise += [str(p) for p in wav_files(_check_dir(d, "extra noise folder"))]
     return SplitDataset(split["train"], split["val"], split["test"], ["negative", "positive"], noise)
 
 
@@ -383,5 +384,5 @@ def load_filename_labelled(
     split = _split_items(items, val_percentage, test_percentage)
     noise = []
     for d in noise_dirs:
-        noise += [str(p) for p in _wav_files(_check_dir(d, "noise folder"))]
+        noise += [str(p) for p in wav_files(_check_dir(d, "noise folder"))]
     return SplitDataset(split["train"], split["val"], split["test"], class_names, noise)

@@ -7,7 +7,7 @@
 
 Writes `eval_report.json`, `plots/eval_confusion_<model>_<split>.png`, `plots/det.png` and the test stream
 `eval_stream.wav` + `eval_stream.json` into the run folder (or `--out`) and prints a summary.
-See `keyword_spotting/evaluate.py` for what is measured.
+See `keyword_spotting/evaluate.py` (clip accuracy) and `stream_eval.py` (streaming) for what is measured.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ import numpy as np
 from fastgrnn_tf.atomic_io import atomic_write_bytes
 from keyword_spotting import metrics, streaming, streams
 from keyword_spotting.audio_io import read_audio
-from keyword_spotting.datasets import SplitDataset
+from keyword_spotting.datasets import SplitDataset, wav_files
 from keyword_spotting.detector import Detection, ThresholdSweep, sweep_detect_fn
 from keyword_spotting.features import FeatureSpec
 from keyword_spotting.run_folder import (
@@ -50,7 +50,7 @@ def _wavs_in(folder: str | os.PathLike, what: str) -> list[Path]:
     d = Path(folder)
     if not d.is_dir():
         raise ValueError(f"{what} {d} is not a directory")
-    files = sorted(p for p in d.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    files = wav_files(d)
     if not files:
         raise ValueError(f"{what} {d} has no .wav files")
     return files

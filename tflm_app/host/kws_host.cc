@@ -1,7 +1,7 @@
 // Host runner of the whole wake-word pipeline on a WAV file, as the board runs it live:
 // audio in microphone-sized chunks -> streaming frontend -> int8 FastGRNN step per frame (state
 // kept) -> int8 head -> uint8 scores -> detector (kws::FramePipeline, tflm_app/pipeline; the core is
-// called directly, not through the TFLM op). Bit-exact with keyword_spotting/pipeline.py.
+// called directly, not through the TFLM op). Bit-exact with keyword_spotting/streaming.py.
 //
 //   kws_host --model model.fgb --wav clip.wav [--scores scores.txt] [--features feats.txt]
 //            [--chunk 512] [--quiet]
