@@ -8,7 +8,7 @@ APT_PACKAGES := python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA ?=
 
-.PHONY: setup apt venv test lint cpp-host cpp-test test-sanitize fuzz m4-test bench-m4 demo crossval bench-wakeword sketch clean
+.PHONY: setup apt venv test lint cpp-host cpp-test test-sanitize fuzz soak test-soak m4-test bench-m4 demo crossval bench-wakeword sketch clean
 
 setup: apt venv
 
@@ -68,13 +68,30 @@ fuzz: setup
 	$(PY) tflm_app/fuzz/make_seeds.py --out build/fuzz/seeds --seeds-tool build/fuzz/fuzz/fuzz_seeds
 	tflm_app/fuzz/run_fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_CPU)
 
+# Long-stream soak of the C++ pipeline (tflm_app/host/kws_soak): SOAK_HOURS of audio synthesized on the fly
+# from ../shared/data speech commands words and background noise (synthetic audio when absent), each hour
+# the same audio: scores must not drift, no state stuck at a rail, memory flat. SOAK_MODEL defaults to a
+# Google-12-size model (make_seeds.py). `make soak` runs 24 hours (~2-4 min); `make test` runs one hour
+# as 4 x 15 minutes (test-soak, ~20-30 s), so that there are 3 repeats to compare.
+SOAK_HOURS ?= 24
+SOAK_PERIOD ?= 3600
+SOAK_MODEL ?= build/soak/seeds/fgb_bundle/g12_shape.fgb
+SOAK_CLIPS := $(wildcard $(addprefix ../shared/data/speech_commands_dev/,yes no up down left right on off stop go \
+	bed bird cat dog happy house marvin sheila tree wow _background_noise_))
+soak: cpp-host
+	$(if $(filter build/soak/%,$(SOAK_MODEL)),$(PY) tflm_app/fuzz/make_seeds.py --out build/soak/seeds \
+	  --seeds-tool build/host/fuzz/fuzz_seeds >/dev/null)
+	build/host/host/kws_soak --model $(SOAK_MODEL) --hours $(SOAK_HOURS) --period $(SOAK_PERIOD) $(SOAK_CLIPS)
+test-soak:
+	$(MAKE) --no-print-directory soak SOAK_HOURS=4 SOAK_PERIOD=900
+
 m4-test: setup
 	$(MAKE) -C tflm_app/m4 test
 
 bench-m4: setup
 	$(MAKE) -C tflm_app/m4 bench
 
-test: setup lint cpp-test test-sanitize m4-test
+test: setup lint cpp-test test-sanitize test-soak m4-test
 	$(PY) -m pytest -q -ra
 
 demo: setup cpp-host bench-m4
