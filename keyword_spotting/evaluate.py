@@ -22,8 +22,10 @@ import numpy as np
 
 from fastgrnn_tf.atomic_io import atomic_write_text
 from fastgrnn_tf.export.model_bundle import read_model_bundle, write_model_bundle
-from keyword_spotting import kws_model
-from keyword_spotting.features import model_view
+from fastgrnn_tf.int8.model import predict
+from keyword_spotting import kws_model, plots
+from keyword_spotting.features import dequantize, model_view
+from keyword_spotting.metrics import confusion_matrix
 from keyword_spotting.run_folder import (
     EVAL_REPORT,
     PLOTS,
@@ -34,13 +36,6 @@ from keyword_spotting.run_folder import (
     split_arrays,
 )
 from keyword_spotting.stream_eval import evaluate_streaming
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """int64 [true, predicted] counts."""
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    return cm
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,9 +51,7 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
     that file declares (`features.model_view`).
     With `plots_dir`, also writes `eval_confusion_<m>_<split>.png` there.
     """
-    from fastgrnn_tf.export import tflite_reader
-    from fastgrnn_tf.int8.model import predict
-    from keyword_spotting.features import dequantize
+    from fastgrnn_tf.export import tflite_reader  # TensorFlow's schema: report helpers stay TF-free
 
     run = load_run(run_dir)
     dataset = load_run_dataset(run, progress)
@@ -96,8 +89,6 @@ def evaluate_accuracy(run_dir: str | os.PathLike, split: str = "test", progress:
         out[f"confusion_{name}"] = None if p is None else confusion_matrix(y, p, n_cls).tolist()
     out["int8_vs_qat_agreement"] = (float(np.mean(preds["int8"] == preds["qat"])) if "qat" in preds else None)
     if plots_dir is not None:
-        from keyword_spotting import plots
-
         for name, p in preds.items():
             plots.plot_confusion(confusion_matrix(y, p, n_cls), classes,
                                  Path(plots_dir) / f"eval_confusion_{name}_{split}.png",

@@ -222,6 +222,13 @@ def det_curve(
                     np.array([r.fa_per_hour for r in results]), tuple(results))
 
 
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Clip classification counts: int64 [true class, predicted class]."""
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return cm
+
+
 def choose_operating_point(curve: DetCurve, max_fa_per_hour: float) -> OperatingPoint:
     """The threshold with the lowest FRR among those with FA/h <= `max_fa_per_hour`.
 

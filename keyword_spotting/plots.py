@@ -57,9 +57,3 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, tit
     ax.set_ylabel("true")
     ax.set_title(title)
     _save(fig, path)
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    cm = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return cm

@@ -31,6 +31,7 @@ from fastgrnn_tf.stages import StageConfig, train_stages
 from keyword_spotting import plots
 from keyword_spotting.augment import AugmentConfig
 from keyword_spotting.features import dequantize, model_view
+from keyword_spotting.metrics import confusion_matrix
 from keyword_spotting.model import build_model
 from keyword_spotting.run_folder import RunFolder, load_config_dataset
 from keyword_spotting.tfdata import make_dataset, make_split_arrays
@@ -191,7 +192,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     card["train_seconds"] = round(time.time() - t0, 1)
 
     plots.plot_history(result.history, run.plots / "training_curves.png")
-    cm = plots.confusion_matrix(y_test, pred_int8, len(classes))
+    cm = confusion_matrix(y_test, pred_int8, len(classes))
     card["confusion_int8"] = cm.tolist()
     plots.plot_confusion(cm, classes, run.plots / "confusion_int8.png", "int8 (oracle) confusion, test split")
     atomic_write_text(run.model_card, json.dumps(card, indent=2, default=str) + "\n")
