@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastgrnn_tf.export import bundle as B
+from fastgrnn_tf.export import vectors as V
 from fastgrnn_tf.int8 import oracle as O
 from fastgrnn_tf.int8 import quantize as Q
 
@@ -67,7 +68,7 @@ def test_reader_errors(tmp_path: Path) -> None:
 
 def test_test_vectors_cli(tmp_path: Path) -> None:
     path = tmp_path / "v.fgb"
-    assert B.main([str(path), "--units", "20", "--w-rank", "0", "--u-rank", "5", "--keep", "0.5",
+    assert V.main([str(path), "--units", "20", "--w-rank", "0", "--u-rank", "5", "--keep", "0.5",
                    "--steps", "7"]) == 0
     arrays = B.read_bundle(path)
     p = B.read_fastgrnn(arrays)

@@ -15,6 +15,7 @@ NUMPY_ONLY = [
     "fastgrnn_tf.int8.head_oracle", "fastgrnn_tf.int8.model", "fastgrnn_tf.int8.quantize",
     "fastgrnn_tf.int8.sparse_weights", "fastgrnn_tf.export", "fastgrnn_tf.export.bundle",
     "fastgrnn_tf.export.model_bundle", "fastgrnn_tf.export.c_array", "fastgrnn_tf.export.layout",
+    "fastgrnn_tf.export.vectors",
     "keyword_spotting.kws_model", "keyword_spotting.run_folder",
 ]
 

@@ -5,8 +5,6 @@
     write_fastgrnn(path, params, extra={"vec.x": x})    # Int8Params (+ input quant) + your arrays
     params = read_fastgrnn(path)                        # -> Int8Params (also accepts a read dict)
     fastgrnn_arrays(params) -> dict                     # the `fastgrnn.*` + `input.*` entries only
-    write_test_vectors(path, params, x_int8_TxD, h0)    # + vec.x, vec.h0, vec.out_seq [T, H], vec.h_last
-    python -m fastgrnn_tf.export.bundle out.fgb --units 100 --w-rank 16 --u-rank 25 --keep 0.3 --steps 20
 
 Value conversion on write: numpy arrays keep their dtype (int8, int16, int32, float32, uint8; bool
 becomes uint8; int64/float64 arrays are rejected, cast them yourself); Python `bool`/`int` scalars become
@@ -16,7 +14,6 @@ Writes are atomic (temp file + os.replace).
 
 from __future__ import annotations
 
-import argparse
 import os
 import struct
 from collections.abc import Mapping
@@ -24,8 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from fastgrnn_tf.atomic_io import atomic_write_bytes
-from fastgrnn_tf.int8.oracle import OPTION_KEYS, Int8Params, run
-from fastgrnn_tf.int8.quantize import random_int8_inputs, random_int8_params
+from fastgrnn_tf.int8.oracle import OPTION_KEYS, Int8Params
 
 MAGIC = b"FGB1"
 DTYPES = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4"), 4: np.dtype("<f4"), 5: np.dtype("u1")}
@@ -201,48 +197,3 @@ def read_fastgrnn(source: str | os.PathLike | Mapping[str, np.ndarray]) -> Int8P
     except ValueError as e:
         raise ValueError(f"{label}: {e}") from e
     return p
-
-
-# ----------------------------------------------------------------------------------------------
-def test_vector_arrays(p: Int8Params, x: np.ndarray, h0: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Oracle test vectors for one batch row: `vec.x` int8 [T, D], `vec.h0` int8 [H], `vec.out_seq`
-    int8 [T, H] (every step's h), `vec.h_last` int8 [H]."""
-    x = np.asarray(x)
-    if x.dtype != np.int8 or x.ndim != 2:
-        raise ValueError(f"x must be int8 [T, D], got {x.dtype} {list(x.shape)}")
-    h0 = np.zeros(p.units, np.int8) if h0 is None else np.asarray(h0, np.int8)
-    seq, h_last = run(p, x, h0, return_sequences=True)
-    return {"vec.x": x, "vec.h0": h0, "vec.out_seq": seq, "vec.h_last": h_last}
-
-
-def write_test_vectors(path: str | os.PathLike, p: Int8Params, x: np.ndarray,
-                       h0: np.ndarray | None = None) -> None:
-    """A bundle with the step parameters and `test_vector_arrays(p, x, h0)`."""
-    write_fastgrnn(path, p, test_vector_arrays(p, x, h0))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m fastgrnn_tf.export.bundle OUT.fgb [--input-dim 32 --units 100 --w-rank 16 --u-rank 25 --keep 0.3
-    --steps 20 --seed 0 --gate sigmoid --update tanh]`: random realistic params + oracle test vectors."""
-    ap = argparse.ArgumentParser(prog="python -m fastgrnn_tf.export.bundle", description=main.__doc__)
-    ap.add_argument("out")
-    ap.add_argument("--input-dim", type=int, default=32)
-    ap.add_argument("--units", type=int, default=100)
-    ap.add_argument("--w-rank", type=int, default=16, help="0 = full rank")
-    ap.add_argument("--u-rank", type=int, default=25, help="0 = full rank")
-    ap.add_argument("--keep", type=float, default=1.0, help="fraction of non-zero weights")
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--gate", default="sigmoid")
-    ap.add_argument("--update", default="tanh")
-    a = ap.parse_args(argv)
-    p, _ = random_int8_params(a.input_dim, a.units, a.w_rank, a.u_rank, a.keep, a.seed,
-                              gate_activation=a.gate, update_activation=a.update)
-    x = random_int8_inputs(a.input_dim, a.steps, 1, a.seed + 100)[0]
-    h0 = np.random.default_rng(a.seed + 200).integers(-128, 128, a.units).astype(np.int8)
-    write_test_vectors(a.out, p, x, h0)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
