@@ -11,6 +11,11 @@ Stages, each in `workdir/<stage>/`:
   4 "qat":     make_qat_model(stripped), ranges started from training
                batches, trained (when config.qat); optionally the
                best epoch on validation (config.qat_select)         -> qat.h5
+Every optimizer clips each gradient's norm (config.clipnorm): without it a FastGRNN whose sigmoid(nu) grows
+towards 1 can explode and fall back to chance late in training (seen on FSDD: train accuracy 0.71 -> 0.08).
+A stage whose last epoch is still at chance (fastgrnn_tf.collapse) is retried from its start with another
+seed and half the learning rate, up to config.collapse_retries times; then TrainingCollapsed is raised,
+so nothing is exported from a model that learned nothing.
 A finished stage (its model file exists) is skipped on rerun and its model is loaded. An
 interrupted stage resumes from its last epoch checkpoint (`ckpt/`, model and optimizer state,
 `state.json` with the epoch count and history). `config.json` in `workdir` must match on rerun.
@@ -21,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +35,7 @@ from typing import Any
 import tensorflow as tf
 import tf_keras as keras
 
-from fastgrnn_tf import pruning, qat
+from fastgrnn_tf import collapse, pruning, qat
 from fastgrnn_tf.atomic_io import atomic_write_text
 from fastgrnn_tf.saving import load_model, save_model
 
@@ -50,6 +57,9 @@ class StageConfig:
     the QAT steps (about 25 evenly spaced snapshots; stochastic weight averaging, Izmailov et al. 2018);
     0 (or qat_select set) keeps the last (best) epoch's weights. Google-12, speaker 5-fold CV, QAT from the
     same pruned models: int8 80.40% with 0.6, 79.96% with 0 (pruned float 80.40%).
+    clipnorm: every gradient's norm is clipped to this (None: no clipping). collapse_retries: how often a
+    stage that ends at chance accuracy is restarted (new seed, half the learning rate) before
+    TrainingCollapsed is raised; 0 raises at once.
     """
 
     epochs_dense: int = 10
@@ -73,6 +83,8 @@ class StageConfig:
     verbose: int = 0
     qat_select: str | None = None
     qat_average: float = 0.6
+    clipnorm: float | None = 1.0
+    collapse_retries: int = 2
 
     def __post_init__(self) -> None:
         for name in ("epochs_dense", "epochs_retrain", "epochs_qat"):
@@ -93,6 +105,10 @@ class StageConfig:
         if self.qat_select is not None and not self.qat_select.startswith("val_"):
             raise ValueError(f"config.qat_select must be a validation metric (val_...) or None, "
                              f"got {self.qat_select!r}")
+        if self.clipnorm is not None and not self.clipnorm > 0:
+            raise ValueError(f"config.clipnorm must be positive or None, got {self.clipnorm}")
+        if self.collapse_retries < 0:
+            raise ValueError(f"config.collapse_retries must be >= 0, got {self.collapse_retries}")
         if not 0.0 <= self.qat_average <= 1.0:
             raise ValueError(f"config.qat_average must be in [0, 1], got {self.qat_average}")
 
@@ -198,7 +214,7 @@ def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks
     With `select` (a validation metric) and val_ds, `model` ends with the weights of its best epoch; with
     `average` > 0, with its weights averaged over that fraction of the stage's last steps (WeightAverage)."""
     stage_dir.mkdir(parents=True, exist_ok=True)
-    optimizer = keras.optimizers.Adam(lr)
+    optimizer = keras.optimizers.Adam(lr, clipnorm=config.clipnorm)
     model.compile(optimizer=optimizer, loss=config.loss, metrics=list(config.metrics))
     averager = None
     if average > 0:
@@ -262,6 +278,7 @@ def train_stages(
     history: dict[str, dict[str, list[float]]] = {}
     epochs_run = dict.fromkeys(STAGES, 0)
     models: dict[str, keras.Model] = {}
+    chance: list[float | None] = [None]  # the chance accuracy, read from the labels once, when first needed
 
     def stage(name: str, build: Callable[[], keras.Model], lr: float, epochs: int, stage_callbacks: list,
               finish: Callable[[keras.Model], keras.Model] = lambda m: m, select: str | None = None,
@@ -274,9 +291,34 @@ def train_stages(
             models[name] = load_model(final)
             return models[name]
         model = build()
-        extra = list(callbacks(name)) if callbacks is not None else []
-        history[name], epochs_run[name] = _run_stage(name, model, lr, epochs, [*stage_callbacks, *extra],
-                                                     train_ds, val_ds, config, stage_dir, select, average)
+        initial = model.get_weights()
+        for attempt in range(config.collapse_retries + 1):
+            if attempt:  # a fresh start: new seed, half the learning rate, the stage's checkpoints removed
+                shutil.rmtree(stage_dir, ignore_errors=True)
+                keras.utils.set_random_seed(RETRY_SEED + attempt)
+                again = build()
+                if again is model:
+                    model.set_weights(initial)
+                model = again
+            extra = list(callbacks(name)) if callbacks is not None else []
+            history[name], run = _run_stage(name, model, lr * 0.5 ** attempt, epochs, [*stage_callbacks, *extra],
+                                            train_ds, val_ds, config, stage_dir, select, average)
+            epochs_run[name] += run
+            if chance[0] is None:
+                chance[0] = collapse.chance_level([val_ds, train_ds], collapse.num_outputs(model))
+            v = collapse.verdict(history[name], chance[0])
+            if v is None or not v.collapsed:
+                break
+            if attempt < config.collapse_retries:
+                print(f"stage {name!r} stayed at chance ({v.describe()}); restarting it with another seed and "
+                      f"learning rate {lr * 0.5 ** (attempt + 1):g} (attempt {attempt + 2} of "
+                      f"{config.collapse_retries + 1})", file=sys.stderr, flush=True)
+        else:
+            raise collapse.TrainingCollapsed(
+                f"stage {name!r} stayed at chance after {config.collapse_retries + 1} attempts ({v.describe()}, "
+                f"last learning rate {lr * 0.5 ** config.collapse_retries:g}); nothing was exported. Check the "
+                f"labels and features, or lower the learning rate / raise the epochs of this stage "
+                f"({stage_dir} holds the last attempt's checkpoints)")
         model = finish(model)
         save_model(model, final)
         models[name] = model
@@ -301,6 +343,7 @@ def train_stages(
 
 
 QAT_CALIB_BATCHES = 32
+RETRY_SEED = 7919  # seeds of restarted stages: RETRY_SEED + attempt
 
 
 def _qat_model(stripped: keras.Model, train_ds: Any, config: StageConfig) -> keras.Model:

@@ -42,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.out:
         cfg.out_dir = args.out
-    card = run_training(cfg, baseline_gru=args.baseline_gru, progress=not args.no_progress)
+    from fastgrnn_tf.collapse import TrainingCollapsed
+
+    try:
+        card = run_training(cfg, baseline_gru=args.baseline_gru, progress=not args.no_progress)
+    except TrainingCollapsed as e:  # a stage stayed at chance after its restarts: say so, export nothing
+        print(f"kws-train: {e}", file=sys.stderr)
+        return 1
     keys = ("accuracy_float", "accuracy_pruned", "accuracy_qat", "accuracy_int8", "accuracy_gru_float_baseline",
             "model_bytes")
     print(json.dumps({k: card[k] for k in keys if k in card}, indent=2))

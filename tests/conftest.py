@@ -40,7 +40,24 @@ def seeded() -> None:
     FASTGRNN_TEST_SEED environment variable to check that thresholds do not depend on one seed)."""
     import tf_keras as keras
 
-    keras.utils.set_random_seed(int(os.environ.get("FASTGRNN_TEST_SEED", "1234")))
+    keras.utils.set_random_seed(seed_for_test(1234))
+
+
+def seed_for_test(default: int) -> int:
+    """A test's training seed: FASTGRNN_TEST_SEED when set (to check a test under other seeds), else `default`."""
+    return int(os.environ.get("FASTGRNN_TEST_SEED", default))
+
+
+def assert_int8_predicts_as_qat(pred_qat: np.ndarray, logits_int8: np.ndarray, min_agree: float = 0.99) -> float:
+    """The int8 model's exactness bound (README): the FastGRNN state is exact, the head may round a logit 1 LSB
+    apart from TF-MOT's float fake-quant, so the QAT model's class must have an int8 logit within 1 LSB of the
+    int8 maximum on EVERY row (predictions differ only on such near-ties). Returns the agreement."""
+    lo = logits_int8.astype(np.int32)
+    gap = lo.max(-1) - lo[np.arange(len(lo)), pred_qat]
+    assert gap.max() <= 1, f"rows {np.nonzero(gap > 1)[0][:10]}: QAT class more than 1 LSB below the int8 maximum"
+    agree = float(np.mean(lo.argmax(-1) == pred_qat))
+    assert agree >= min_agree, agree
+    return agree
 
 
 HOST_BUILD = Path(os.environ.get("KWS_HOST_BUILD", REPO_ROOT / "build" / "host"))

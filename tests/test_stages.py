@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
+from conftest import assert_int8_predicts_as_qat
 
 from fastgrnn_tf import FastGRNNCell, pruning, qat
 from fastgrnn_tf.stages import STAGES, StageConfig, train_stages
@@ -212,15 +213,16 @@ def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
     pred = np.argmax(averaged.qat_model.predict(x_val, verbose=0), -1)
     pred_last = np.argmax(last.qat_model.predict(x_val, verbose=0), -1)
     assert np.mean(pred == y_val) > 0.5 and np.mean(pred == y_val) >= np.mean(pred_last == y_val) - 0.1
-    # The int8 oracle driven from the exported .tflite still predicts exactly what the averaged QAT model does.
+    # The int8 oracle driven from the exported .tflite predicts what the averaged QAT model does, within the
+    # head's 1-LSB bound (row 217 of this split was a tie of two int8 logits on an AMD EPYC machine).
     from fastgrnn_tf.export import tflite_reader
     from fastgrnn_tf.export.custom_op import export_custom_tflite
-    from fastgrnn_tf.int8.model import predict
+    from fastgrnn_tf.int8.model import run_model
 
     def codes(x: np.ndarray) -> np.ndarray:  # the int8 codes of input_quant (1/16, -8)
         return (np.round(x * 16) - 8).astype(np.int8)
 
     m = tflite_reader.read_exported(export_custom_tflite(averaged.qat_model, codes(digits[0][:300])).tflite)
-    np.testing.assert_array_equal(predict(m, codes(x_val)), pred)
+    assert_int8_predicts_as_qat(pred, run_model(m, codes(x_val))[0])
     with pytest.raises(ValueError, match="qat_average must be in"):
         StageConfig(qat_average=1.5)
