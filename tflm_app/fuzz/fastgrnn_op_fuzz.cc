@@ -37,7 +37,10 @@ bool Decode(fuzz::Input* in, fuzz::OpCase* c) {
   }
   for (fuzz::OpTensor& t : c->tensors) {
     t.flags = in->Take<uint8_t>();
-    t.type = in->Take<uint8_t>();
+    // Within the value range of the fake's TfLiteType (0..15), so the cast below is defined; every code
+    // the fake names (FLOAT32, INT32, UINT8, INT16, INT8) and unknown ones occur. Normalized here, so the
+    // data size below is the one of the type the tensor claims.
+    t.type = static_cast<uint8_t>(in->Take<uint8_t>() % 16);
     t.rank = in->Take<uint8_t>();
     if (t.rank > fuzz::kOpMaxRank) return false;
     for (int i = 0; i < t.rank; ++i) t.dims[i] = in->Take<uint16_t>();
@@ -88,9 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     buffers[i] = t.data;
     void* ptr = buffers[i].empty() ? nullptr : buffers[i].data();
     const int d0 = t.dims[0], d1 = t.dims[1], d2 = t.dims[2], d3 = t.dims[3];
-    // Within the value range of the fake's TfLiteType (0..15), so the cast is defined; other type codes
-    // (FLOAT32, UINT8, INT16, unknown ones) all occur.
-    const TfLiteType type = static_cast<TfLiteType>(t.type % 16);
+    const TfLiteType type = static_cast<TfLiteType>(t.type);
     const bool constant = t.flags & 2, variable = t.flags & 4;
     switch (t.rank) {
       case 0: index[i] = ctx->AddTensor(type, {}, ptr, t.scale, t.zero_point, constant, variable); break;

@@ -24,7 +24,9 @@ for t in $TARGETS; do
   log="$BUILD/fuzz_$t.log"
   start=$(date +%s)
   set +e
+  # -close_fd_mask=1: the targets' stdout (the fake TFLM logs every rejection there) is dropped.
   taskset -c "$CPU" nice -n 10 "$BUILD/fuzz/${t}_fuzz" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+    -close_fd_mask=1 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "${dict[@]}" \
     "$corpus" "$BUILD/seeds/$t" "$HERE/regressions/$t" >"$log" 2>&1
   status=$?
