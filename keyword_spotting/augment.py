@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from keyword_spotting.audio_io import SAMPLE_RATE, read_audio
+from keyword_spotting.rooms import reverberate
 
 _SILENT_POWER = 1e-12
 _PEAK = 32767.0 / 32768.0
@@ -119,12 +120,14 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (0.0, 20.0)
     gain_db: tuple[float, float] = (-6.0, 6.0)
     silence_volume: float = 1.0  # silent input (silence items): noise at volume U(0, this)
+    rir_prob: float = 0.0  # probability of hearing the clip through a simulated room (keyword_spotting.rooms)
 
     def __post_init__(self) -> None:
         if self.max_shift_ms < 0:
             raise ValueError(f"max_shift_ms must be >= 0, got {self.max_shift_ms}")
-        if not 0.0 <= self.noise_prob <= 1.0:
-            raise ValueError(f"noise_prob must be in [0, 1], got {self.noise_prob}")
+        for name in ("noise_prob", "rir_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("snr_db", "gain_db"):
             lo, hi = getattr(self, name)
             if lo > hi:
@@ -132,13 +135,17 @@ class AugmentConfig:
 
 
 class Augmenter:
-    """Callable `(audio, rng) -> augmented float32 audio`: shift, then noise at an SNR, then gain."""
+    """Callable `(audio, rng) -> augmented float32 audio`: shift, then (with probability rir_prob, given `rirs`)
+    a simulated room, then noise at an SNR, then gain."""
 
     def __init__(self, noise_clips: list[np.ndarray], config: AugmentConfig = AugmentConfig(),
-                 sample_rate: int = SAMPLE_RATE) -> None:
+                 sample_rate: int = SAMPLE_RATE, rirs: list[np.ndarray] | None = None) -> None:
         self.noise_clips = [_as_float(c) for c in noise_clips if power(c) > _SILENT_POWER]
         self.config = config
         self.sample_rate = sample_rate
+        self.rirs = list(rirs or [])
+        if config.rir_prob > 0 and not self.rirs:
+            raise ValueError("rir_prob > 0 needs impulse responses (keyword_spotting.rooms.rir_bank)")
 
     def __call__(self, audio: np.ndarray, rng: np.random.Generator | int) -> np.ndarray:
         if not isinstance(rng, np.random.Generator):
@@ -153,6 +160,9 @@ class Augmenter:
         gain = float(rng.uniform(*cfg.gain_db))
         noise_rng = np.random.default_rng(rng.integers(2**63))
         a = time_shift(a, shift)
+        # Drawn after the draws above, so a configuration without rooms gives the same clips as before.
+        if self.rirs and rng.random() < cfg.rir_prob and power(a) >= _SILENT_POWER:
+            a = reverberate(a, self.rirs[int(rng.integers(len(self.rirs)))])
         if power(a) < _SILENT_POWER:
             a = render_silence(self.noise_clips, len(a), noise_rng, cfg.silence_volume)
         elif use_noise:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fastgrnn_tf.export import layout
-from keyword_spotting import datasets, kws_model, tts
+from keyword_spotting import datasets, kws_model, real_negatives, tts
 from keyword_spotting.augment import load_noise_clips
 from keyword_spotting.datasets import SILENCE, UNKNOWN, SplitDataset
 from keyword_spotting.detector import DetectorParams
@@ -63,6 +63,7 @@ class RunFolder:
     plots = property(lambda self: self.path / PLOTS)
     tensorboard = property(lambda self: self.path / "tensorboard")
     tts_data = property(lambda self: self.path / "tts_data")
+    real_negatives = property(lambda self: self.path / "real_negatives")  # 1 s clips cut from real speech
     eval_report = property(lambda self: self.path / EVAL_REPORT)
     eval_stream = property(lambda self: self.path / EVAL_STREAM)
 
@@ -116,7 +117,11 @@ def load_config_dataset(cfg: Config, progress: bool = True) -> SplitDataset:
     """The SplitDataset the config names (the TTS kind synthesizes its folder first, once); with
     data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`)."""
     ds = _load_split(cfg, progress)
-    return datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
+    ds = datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
+    d = cfg.data
+    sources = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data)
+    return real_negatives.add_real_audio(ds, sources, RunFolder(Path(cfg.out_dir)).real_negatives,
+                                         d.real_negative_clips, d.seed)
 
 
 def _load_split(cfg: Config, progress: bool) -> SplitDataset:
@@ -128,7 +133,7 @@ def _load_split(cfg: Config, progress: bool) -> SplitDataset:
     root = Path(d.root) if d.root else RunFolder(Path(cfg.out_dir)).tts_data
     if d.kind == "tts":
         tts.ensure_dataset(root, phrase=d.phrase, positives=d.tts_positives, negatives=d.tts_negatives,
-                           noise=d.tts_noise, seed=d.seed, progress=progress)
+                           noise=d.tts_noise, seed=d.seed, progress=progress, engines=d.tts_engines or None)
     return datasets.load_custom_folder(root)
 
 

@@ -233,11 +233,13 @@ def make_split_arrays(
     cache_dir: str | os.PathLike | None = None,
     workers: int = 1,
     progress: bool = False,
+    rirs: list[np.ndarray] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Feature arrays for train / val / test: train gets clean + `copies` augmented rows
-    (no augmentation when `augment_config` is None); val and test are clean only."""
+    (no augmentation when `augment_config` is None; `rirs`: the simulated rooms of augment_config.rir_prob);
+    val and test are clean only."""
     noise = load_noise_clips(dataset.noise, spec.sample_rate)
-    augmenter = Augmenter(noise, augment_config, spec.sample_rate) if augment_config is not None else None
+    augmenter = Augmenter(noise, augment_config, spec.sample_rate, rirs) if augment_config is not None else None
     out = {}
     for split in SPLITS:
         aug = augmenter if split == "train" else None

@@ -28,7 +28,7 @@ from fastgrnn_tf.export.artifacts import write_artifacts
 from fastgrnn_tf.export.custom_op import export_custom_tflite
 from fastgrnn_tf.int8.model import predict
 from fastgrnn_tf.stages import StageConfig, train_stages
-from keyword_spotting import plots
+from keyword_spotting import plots, rooms
 from keyword_spotting.augment import AugmentConfig
 from keyword_spotting.features import dequantize, model_view
 from keyword_spotting.metrics import confusion_matrix
@@ -123,9 +123,11 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     dataset = load_config_dataset(cfg, progress)
     print(dataset.summary(), flush=True)
     classes = list(dataset.class_names)
-    aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms)
+    aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms, rir_prob=cfg.data.rir_prob)
+    cache = Path(cache_dir) if cache_dir else run.cache
+    rirs = rooms.rir_bank(cfg.data.rooms, cfg.data.seed, cache_dir=cache) if cfg.data.rir_prob > 0 else None
     arrays = make_split_arrays(dataset, cfg.features, aug, copies=cfg.data.augment_copies, seed=cfg.data.seed,
-                               cache_dir=Path(cache_dir) if cache_dir else run.cache, workers=1, progress=progress)
+                               cache_dir=cache, workers=1, progress=progress, rirs=rirs)
     x_train, y_train = arrays["train"]
     frames = x_train.shape[1]
     spec = cfg.features

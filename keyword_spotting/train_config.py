@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from keyword_spotting.features import FeatureSpec
+from keyword_spotting.tts_engines import ENGINE_NAMES
 
 
 @dataclasses.dataclass
@@ -24,11 +25,18 @@ class DataConfig:
     tts_positives: int = 400
     tts_negatives: int = 800
     tts_noise: int = 120
+    tts_engines: tuple[str, ...] = ()  # tts only: espeak, flite, festival, piper; empty = every installed one
     augment_copies: int = 2
     context_frames: int = 60  # streaming context: frames of another clip before each training clip (0 = off)
     snr_db: tuple[float, float] = (5.0, 20.0)
     max_shift_ms: float = 100.0
     seed: int = 0
+    rir_prob: float = 0.0  # share of augmented copies heard through a simulated room (keyword_spotting.rooms)
+    rooms: int = 200  # simulated rooms in the bank (fixed by data.seed, cached)
+    noise_dirs: tuple[str, ...] = ()  # more background recordings for augmentation (every file)
+    negative_dirs: tuple[str, ...] = ()  # long real negative speech, cut into 1 s training clips
+    real_data: str = ""  # a ../shared/data-layout root: its TRAINING part adds negatives and noise (real_data.py)
+    real_negative_clips: int = 3000  # at most this many 1 s clips cut from negative_dirs + real_data
     folds: int = 0  # > 0: speaker K-fold cross-validation split (datasets.speaker_fold), test = fold `fold`
     fold: int = 0
 
@@ -40,10 +48,28 @@ class DataConfig:
             raise ValueError(f"data.kind must be speech_commands, custom, filename or tts, got {self.kind!r}")
         if self.kind != "tts" and not self.root:
             raise ValueError(f"data.root is required for data.kind={self.kind!r}")
+        unknown = [e for e in self.tts_engines if e not in ENGINE_NAMES]
+        if isinstance(self.tts_engines, str) or unknown:
+            raise ValueError(f"data.tts_engines must be a list of {', '.join(ENGINE_NAMES)}, got {self.tts_engines!r}")
         if self.augment_copies < 0:
             raise ValueError("data.augment_copies must be >= 0")
         if self.context_frames < 0:
             raise ValueError("data.context_frames must be >= 0")
+        if not 0.0 <= self.rir_prob <= 1.0:
+            raise ValueError(f"data.rir_prob must be in [0, 1], got {self.rir_prob}")
+        if self.rir_prob > 0 and self.rooms < 1:
+            raise ValueError(f"data.rooms must be >= 1 when data.rir_prob > 0, got {self.rooms}")
+        if self.real_negative_clips < 0:
+            raise ValueError(f"data.real_negative_clips must be >= 0, got {self.real_negative_clips}")
+        for name in ("noise_dirs", "negative_dirs"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"data.{name} must be a list of folder paths, got {value!r}")
+            for folder in value:
+                if not Path(folder).is_dir():
+                    raise ValueError(f"data.{name}: folder {folder} does not exist")
+        if self.real_data and not Path(self.real_data).is_dir():
+            raise ValueError(f"data.real_data: folder {self.real_data} does not exist")
 
 
 @dataclasses.dataclass
