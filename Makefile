@@ -113,5 +113,17 @@ bench-wakeword: setup cpp-host
 sketch: setup
 	tflm_app/arduino/prepare_sketch.sh --model-dir build/demo
 
+# Opt-in checks against sources you fetch yourself (never needed by `make test`; see BUILD.md 6-7):
+# the sketch's model path on the emulated Cortex-M4 with TFLM + CMSIS-NN, compared with kws_host, counted
+# into build/bench/m4_counts.json ["firmware"]; and every unit of the sketch compiled with the Arduino core.
+MODEL_DIR ?= build/demo
+firmware-m4: setup cpp-host
+	$(MAKE) -f tflm_app/m4/firmware/Makefile TFLM_DIR="$(TFLM_DIR)" MODEL_DIR="$(MODEL_DIR)" $(if $(WAV),WAV="$(WAV)")
+
+.PHONY: firmware-m4 sketch-check
+sketch-check:
+	$(MAKE) -f tflm_app/arduino/sketch_check/Makefile ARDUINO_CORE="$(ARDUINO_CORE)" \
+	  TFLM_ARDUINO="$(TFLM_ARDUINO)" MODEL_DIR="$(MODEL_DIR)" $(if $(CXX_STD),CXX_STD="$(CXX_STD)")
+
 clean:
 	rm -rf build

@@ -47,8 +47,9 @@ ifeq ($(TFLM_KERNELS),cmsis_nn)
   _TFLM_SPECIAL := $(wildcard $(_TFLM_MICRO)/kernels/cmsis_nn/*.cc)
   TFLM_KERNEL_SRCS := $(foreach f,$(_TFLM_KERNEL_BASE),\
 	$(if $(filter %/$(notdir $(f)),$(_TFLM_SPECIAL)),$(_TFLM_MICRO)/kernels/cmsis_nn/$(notdir $(f)),$(f)))
-  # CMSIS-NN functions of the specialized kernels (fully_connected.cc, softmax.cc) and their helpers.
-  _CMSIS_NN_DIRS := FullyConnectedFunctions SoftmaxFunctions NNSupportFunctions
+  # CMSIS-NN functions of the specialized kernels (fully_connected.cc, softmax.cc; its batched path uses
+  # arm_convolve_1x1_s8_fast) and their helpers.
+  _CMSIS_NN_DIRS := FullyConnectedFunctions SoftmaxFunctions NNSupportFunctions ConvolutionFunctions
   TFLM_C_SRCS := $(filter-out %_f16.c %_f32.c,$(wildcard $(foreach d,$(_CMSIS_NN_DIRS),\
 	$(TFLM_DOWNLOADS)/cmsis_nn/Source/$(d)/*.c)))
   TFLM_INCLUDES += -isystem $(TFLM_DOWNLOADS)/cmsis_nn -isystem $(TFLM_DOWNLOADS)/cmsis_nn/Include \
