@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from fastgrnn_tf.atomic_io import atomic_write_bytes
+from fastgrnn_tf.export import tflite_reader
+from fastgrnn_tf.int8 import head_oracle
+from fastgrnn_tf.int8.model import run_model
+from keyword_spotting import evaluate, kws_model, stream_eval, streaming
+from keyword_spotting.audio_io import read_audio
 from keyword_spotting.run_folder import RunFolder
+from keyword_spotting.train import run_training
+from keyword_spotting.train_config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,9 +80,6 @@ def builtin_check(run: RunFolder, feats: np.ndarray, windows: int = 40) -> dict:
     fraction of outputs that are identical."""
     from tflite_micro.python.tflite_micro import runtime
 
-    from fastgrnn_tf.export import tflite_reader
-    from fastgrnn_tf.int8 import head_oracle
-    from fastgrnn_tf.int8.model import run_model
 
     m = tflite_reader.read_exported(run.window_tflite)
     T = m.time_steps
@@ -103,10 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "m4_counts.json"))
     args = ap.parse_args(argv)
 
-    from fastgrnn_tf.atomic_io import atomic_write_bytes
-    from keyword_spotting import evaluate, stream_eval
-    from keyword_spotting.train import run_training
-    from keyword_spotting.train_config import load_config
 
     t0 = time.time()
     out = Path(args.out)
@@ -139,8 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     # pipeline must give exactly kws_host's detections. The Python reference frontend is compared value
     # by value (feature_spec.md allows 0.1% of values off by 1), and the C++ core + head + detector fed
     # the reference features must give exactly the Python detections on them.
-    from keyword_spotting import kws_model, streaming
-    from keyword_spotting.audio_io import read_audio
 
     model, audio = kws_model.load_model(bundle), read_audio(wav)
     py_run = streaming.run_stream(model, audio)
