@@ -1,4 +1,4 @@
-"""Synthetic wake-word data with espeak-ng (the library behind `kws-tts`, `tts_cli.py`).
+"""Synthetic wake-word data from every installed TTS engine (the library behind `kws-tts`, `tts_cli.py`).
 
 Writes the custom-folder layout that `datasets.load_custom_folder` reads:
 
@@ -7,34 +7,37 @@ Writes the custom-folder layout that `datasets.load_custom_folder` reads:
     DIR/noise/noise__<kind>_<n>.wav      white / pink / brown noise, mains hum, synthetic babble
     DIR/manifest.json                    the parameters and every file ("complete": true when done)
 
-All clips are 16 kHz mono int16, 1 s. The voice (espeak-ng language voice + variant, e.g.
-`en-us+f3`) is the part of the file name before `__`, so splits are voice-disjoint. Each clip
-is planned in the parent from one `np.random.Generator(seed)` (text, voice, speed, pitch,
-amplitude, word gap, placement, level) and rendered by a small process pool, so the output
-depends only on the arguments. espeak-ng (`-w` to a temporary WAV) runs at 22.05 kHz; the
-clip is resampled with librosa, silence-trimmed and scaled to a random peak level.
+All clips are 16 kHz mono int16, 1 s. The voice (`tts_engines`: `espeak-en-us+f3`, `flite-slt`,
+`festival-kal`, `piper-joe`, ...; unique across engines) is the part of the file name before `__`,
+so splits hold whole voices out. Engines are drawn with weight min(voices, 8), then a voice of the
+engine. Each clip is planned in the parent from one `np.random.Generator(seed)` (text, voice,
+rate, pitch, emphasis, surrounding words, placement, level) and rendered by a small process pool,
+so the output depends only on the arguments and the installed voices (both in the manifest's
+params). Negatives mix common words, near misses and phoneme confusables (`tts_confusables`);
+homophones of the phrase are dropped. Each utterance is silence-trimmed and scaled to a random
+peak level.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from fastgrnn_tf.atomic_io import atomic_write_bytes
-from keyword_spotting.audio_io import CLIP_SAMPLES, SAMPLE_RATE, read_audio, write_wav
+from keyword_spotting.audio_io import CLIP_SAMPLES, SAMPLE_RATE, write_wav
+from keyword_spotting.tts_confusables import confusables, is_homophone
+from keyword_spotting.tts_engines import Engine, EngineMissingError, EspeakEngine, engine_of, get_engines
 
-ESPEAK = "espeak-ng"
+__all__ = ["EngineMissingError", "generate_dataset", "ensure_dataset", "list_voices", "plan", "render"]
 
 COMMON_WORDS = (
     "the be to of and a in that have it for not on with he as you do at this but his by from they we say "
@@ -58,49 +61,9 @@ _ONSETS = ("", "b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", 
 _VOWELS = ("a", "e", "i", "o", "u", "ay", "ee", "oo", "ai")
 
 
-class EspeakNotFoundError(RuntimeError):
-    """espeak-ng is not installed (or not on PATH)."""
-
-
-def find_espeak() -> str:
-    """Path of the espeak-ng binary, or EspeakNotFoundError with how to install it."""
-    path = shutil.which(ESPEAK)
-    if path is None:
-        raise EspeakNotFoundError(
-            "espeak-ng was not found on PATH; install it (Debian/Ubuntu: `sudo apt-get install espeak-ng`, "
-            "or `make setup`) to generate synthetic wake-word data"
-        )
-    return path
-
-
-def _voice_table(espeak: str, arg: str) -> list[list[str]]:
-    res = subprocess.run([espeak, arg], capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"`{espeak} {arg}` failed: {res.stderr.strip()}")
-    rows = []
-    for line in res.stdout.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 5:
-            rows.append(parts)
-    return rows
-
-
-def list_voices(espeak: str | None = None) -> tuple[list[str], list[str]]:
-    """Installed (English language voices, voice variants), e.g. (['en-gb', 'en-us', ...], ['f3', ...]).
-
-    MBROLA voices (`mb/...`) are skipped: they need the separate mbrola program.
-    """
-    espeak = espeak or find_espeak()
-    langs = sorted({r[1] for r in _voice_table(espeak, "--voices=en") if r[4].startswith("gmw/")})
-    variants = []
-    for line in subprocess.run([espeak, "--voices=variant"], capture_output=True, text=True,
-                               check=False).stdout.splitlines()[1:]:
-        m = re.search(r"!v/(\S+)\s*(\(|$)", line)
-        if m and re.fullmatch(r"[A-Za-z0-9_-]+", m.group(1)):
-            variants.append(m.group(1))
-    if not langs:
-        raise RuntimeError(f"{espeak} lists no English voices (is espeak-ng-data installed?)")
-    return langs, sorted(set(variants))
+def list_voices(engines: list[str] | tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """Voices of the requested engines (None: every installed one), e.g. {'flite': ['flite-awb', ...]}."""
+    return {name: e.list_voices() for name, e in get_engines(engines).items()}
 
 
 def near_misses(phrase: str) -> list[str]:
@@ -138,25 +101,22 @@ class ClipJob:
     kind: str  # positive | negative | noise
     texts: tuple[str, ...]  # one text; babble: several
     voices: tuple[str, ...]
-    speeds: tuple[int, ...]
-    pitches: tuple[int, ...]
-    amplitudes: tuple[int, ...]
-    gaps: tuple[int, ...]
+    rates: tuple[float, ...]
+    pitches: tuple[float, ...]
+    emphasis: tuple[bool, ...]
+    context: tuple[str, str]  # positives: words said before / after the phrase ("" = none)
     noise_kind: str
     seed: int
     peak_db: float
 
 
-def _synth(espeak: str, text: str, voice: str, speed: int, pitch: int, amplitude: int, gap: int,
-           tmpdir: str) -> np.ndarray:
-    """One espeak-ng utterance as float32 at 16 kHz."""
-    out = os.path.join(tmpdir, "utt.wav")
-    cmd = [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude), "-g", str(gap),
-           "-w", out, "--", text]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"espeak-ng failed ({' '.join(cmd)}): {res.stderr.strip()}")
-    return read_audio(out, SAMPLE_RATE).astype(np.float32) / 32768.0
+def _synth(engines: dict[str, Engine], text: str, voice: str, rate: float, pitch: float,
+           emphasis: bool) -> np.ndarray:
+    """One utterance as float32 at 16 kHz."""
+    name = engine_of(voice)
+    if name not in engines:
+        raise ValueError(f"voice {voice!r} needs engine {name!r}, which this run does not use")
+    return engines[name].synth(text, voice, rate, pitch, emphasis)
 
 
 def _trim(y: np.ndarray, top_db: float = 40.0) -> np.ndarray:
@@ -196,31 +156,55 @@ def _coloured_noise(kind: str, rng: np.random.Generator, n: int = CLIP_SAMPLES) 
     return np.fft.irfft(spec, n).astype(np.float32)
 
 
-def render(job: ClipJob, espeak: str) -> str:
+def _with_context(u: np.ndarray, before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
+                  n: int = CLIP_SAMPLES) -> np.ndarray:
+    """The phrase `u` whole at a random offset, with the surrounding words cut by the clip's edges."""
+    gap = int(rng.integers(800, 3200))  # 50..200 ms between words
+    start = int(rng.integers(0, n - len(u) + 1))
+    out = np.zeros(n, np.float32)
+    out[start:start + len(u)] = u
+    if before.size:
+        end = start - gap
+        if end > 0:
+            seg = before[-end:]
+            out[end - len(seg):end] += seg
+    if after.size:
+        s0 = start + len(u) + gap
+        if s0 < n:
+            seg = after[:n - s0]
+            out[s0:s0 + len(seg)] += seg
+    return out
+
+
+def render(job: ClipJob, engines: dict[str, Engine]) -> str:
     """Render one planned clip to `job.path` (atomic write); returns the path."""
     rng = np.random.default_rng(job.seed)
-    with tempfile.TemporaryDirectory(prefix="kws-tts-") as tmp:
-        if job.kind == "noise" and job.noise_kind != "babble":
-            y = _coloured_noise(job.noise_kind, rng)
-        elif job.kind == "noise":
-            y = np.zeros(CLIP_SAMPLES, np.float32)
-            for i, text in enumerate(job.texts):
-                u = _trim(_synth(espeak, text, job.voices[i], job.speeds[i], job.pitches[i],
-                                 job.amplitudes[i], job.gaps[i], tmp))
-                if u.size:
-                    u = u / np.max(np.abs(u)) * rng.uniform(0.3, 1.0)
-                    y += _place(u, rng)
+    if job.kind == "noise" and job.noise_kind != "babble":
+        y = _coloured_noise(job.noise_kind, rng)
+    elif job.kind == "noise":
+        y = np.zeros(CLIP_SAMPLES, np.float32)
+        for i, text in enumerate(job.texts):
+            u = _trim(_synth(engines, text, job.voices[i], job.rates[i], job.pitches[i], job.emphasis[i]))
+            if u.size:
+                u = u / np.max(np.abs(u)) * rng.uniform(0.3, 1.0)
+                y += _place(u, rng)
+    else:
+        rate = job.rates[0]
+        for _ in range(4):
+            u = _trim(_synth(engines, job.texts[0], job.voices[0], rate, job.pitches[0], job.emphasis[0]))
+            if len(u) <= CLIP_SAMPLES - 800 or job.kind == "negative":
+                break
+            rate *= 1.25  # the wake phrase must fit in the clip whole
+        if u.size == 0:
+            raise RuntimeError(f"{job.voices[0]} produced silence for {job.texts[0]!r}")
+        if job.kind == "positive" and any(job.context) and len(u) < CLIP_SAMPLES:
+            ctx = [_trim(_synth(engines, t, job.voices[0], rate, job.pitches[0], False)) if t
+                   else np.zeros(0, np.float32) for t in job.context]
+            ref = float(np.max(np.abs(u)))
+            ctx = [c / max(float(np.max(np.abs(c))), 1e-9) * ref * rng.uniform(0.5, 1.0) if c.size else c
+                   for c in ctx]
+            y = _with_context(u, ctx[0], ctx[1], rng)
         else:
-            speed = job.speeds[0]
-            for _ in range(4):
-                u = _trim(_synth(espeak, job.texts[0], job.voices[0], speed, job.pitches[0],
-                                 job.amplitudes[0], job.gaps[0], tmp))
-                if len(u) <= CLIP_SAMPLES - 800 or job.kind == "negative":
-                    break
-                speed = int(speed * 1.25)  # the wake phrase must fit in the clip whole
-            if u.size == 0:
-                raise RuntimeError(f"espeak-ng produced silence for {job.texts[0]!r} "
-                                   f"with voice {job.voices[0]}")
             y = _place(u, rng)
     peak = float(np.max(np.abs(y)))
     if peak > 0:
@@ -234,83 +218,115 @@ def _safe(voice: str) -> str:
 
 
 def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, noise: int, seed: int,
-         voices: tuple[list[str], list[str]]) -> list[ClipJob]:
-    """All clip jobs, deterministic in (arguments, installed voices)."""
+         voices: dict[str, list[str]], confusable: list[str] | tuple[str, ...] = (),
+         homophones: list[str] | tuple[str, ...] = ()) -> list[ClipJob]:
+    """All clip jobs, deterministic in (arguments, voices per engine, confusable phrases); near misses
+    listed in `homophones` (they sound like the phrase) are never negatives."""
     if not phrase.strip():
         raise ValueError("phrase must not be empty")
     for name, v in (("positives", positives), ("negatives", negatives), ("noise", noise), ("seed", seed)):
         if v < 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
+    engines = sorted(e for e, vs in voices.items() if vs)
+    if not engines:
+        raise ValueError("no voices to plan with")
     out = Path(out)
-    langs, variants = voices
     rng = np.random.default_rng(seed)
-    misses = near_misses(phrase)
+    weights = np.array([min(len(voices[e]), 8) for e in engines], float)
+    weights /= weights.sum()
+    misses = [m for m in near_misses(phrase) if m not in set(homophones)]
+    confusable = list(confusable)
     phrase_forms = (phrase, phrase + "!", phrase.replace(" ", ", ", 1), phrase + "?")
 
     def voice() -> str:
-        lang = langs[int(rng.integers(len(langs)))]
-        if variants and rng.random() < 0.9:
-            return f"{lang}+{variants[int(rng.integers(len(variants)))]}"
-        return lang
+        vs = voices[engines[int(rng.choice(len(engines), p=weights))]]
+        return vs[int(rng.integers(len(vs)))]
 
-    def prosody() -> tuple[int, int, int, int]:
-        return (int(rng.integers(110, 221)), int(rng.integers(10, 91)), int(rng.integers(60, 161)),
-                int(rng.integers(0, 6)))
+    def prosody(v: str) -> tuple[float, float, bool]:
+        lo, hi = (0.6, 1.4) if v.startswith("espeak-") else (0.85, 1.18)
+        return (round(float(rng.uniform(0.7, 1.3)), 3), round(float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), 3),
+                bool(rng.random() < 0.2))
+
+    def words(k: int) -> str:
+        return " ".join(COMMON_WORDS[int(i)] for i in rng.integers(len(COMMON_WORDS), size=k))
 
     def negative_text() -> str:
         r = rng.random()
-        if r < 0.35 and misses:
+        if r < 0.25 and confusable:
+            return confusable[int(rng.integers(len(confusable)))]
+        if r < 0.4 and misses:
             return misses[int(rng.integers(len(misses)))]
-        if r < 0.5:
+        if r < 0.55:
             return COMMON_PHRASES[int(rng.integers(len(COMMON_PHRASES)))]
-        k = int(rng.integers(1, 4))
-        return " ".join(COMMON_WORDS[int(i)] for i in rng.integers(len(COMMON_WORDS), size=k))
+        return words(int(rng.integers(1, 4)))
 
     jobs = []
     for kind, count, sub, tag in (("positive", positives, "positives", "pos"),
                                   ("negative", negatives, "negatives", "neg")):
         for i in range(count):
+            context = ("", "")
             if kind == "positive":
                 text = phrase_forms[int(rng.integers(len(phrase_forms)))]
+                if rng.random() < 0.35:
+                    context = (words(1) if rng.random() < 0.6 else "", words(1) if rng.random() < 0.6 else "")
             else:
                 text = negative_text()
             v = voice()
-            s, p, a, g = prosody()
-            jobs.append(ClipJob(str(out / sub / f"{_safe(v)}__{tag}_{i:05d}.wav"), kind, (text,), (v,), (s,),
-                                (p,), (a,), (g,), "", int(rng.integers(2**62)), float(rng.uniform(-24, -1))))
+            r, p, e = prosody(v)
+            jobs.append(ClipJob(str(out / sub / f"{_safe(v)}__{tag}_{i:05d}.wav"), kind, (text,), (v,), (r,),
+                                (p,), (e,), context, "", int(rng.integers(2**62)), float(rng.uniform(-24, -1))))
     kinds = ("white", "pink", "brown", "hum", "babble")
     for i in range(noise):
         nk = kinds[i % len(kinds)]
         k = int(rng.integers(3, 7)) if nk == "babble" else 0
         texts = tuple(negative_text() for _ in range(k))
         vs = tuple(voice() for _ in range(k))
-        pros = [prosody() for _ in range(k)]
+        pros = [prosody(v) for v in vs]
         jobs.append(ClipJob(str(out / "noise" / f"noise__{nk}_{i:05d}.wav"), "noise", texts, vs,
                             tuple(p[0] for p in pros), tuple(p[1] for p in pros), tuple(p[2] for p in pros),
-                            tuple(p[3] for p in pros), nk, int(rng.integers(2**62)),
-                            float(rng.uniform(-30, -6))))
+                            ("", ""), nk, int(rng.integers(2**62)), float(rng.uniform(-30, -6))))
     return jobs
 
 
-def _render_chunk(jobs: list[ClipJob], espeak: str) -> list[str]:
-    return [render(j, espeak) for j in jobs]
+def negative_phrases(phrase: str, engines: dict[str, Engine]) -> tuple[list[str], list[str]]:
+    """(phoneme confusables, homophones dropped from the near misses); both empty without espeak-ng."""
+    espeak = engines.get("espeak")
+    if espeak is None and EspeakEngine.available():
+        espeak = EspeakEngine()
+    if not isinstance(espeak, EspeakEngine):
+        return [], []
+    misses = near_misses(phrase)
+    homo = [m for m, h in zip(misses, is_homophone(phrase, misses, espeak), strict=True) if h]
+    return confusables(phrase, 60, espeak), homo
+
+
+def _render_chunk(jobs: list[ClipJob], engine_names: list[str]) -> list[str]:
+    engines = get_engines(engine_names)
+    return [render(j, engines) for j in jobs]
+
+
+def _resolve(engines: list[str] | tuple[str, ...] | None) -> tuple[dict[str, Engine], dict[str, list[str]]]:
+    chosen = get_engines(engines)
+    return chosen, {name: e.list_voices() for name, e in chosen.items()}
 
 
 def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                      negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
-                     progress: bool = True) -> dict:
-    """Synthesize the folder (see module docstring); returns the manifest (also in out/manifest.json)."""
-    espeak = find_espeak()
+                     progress: bool = True, engines: list[str] | tuple[str, ...] | None = None) -> dict:
+    """Synthesize the folder (see module docstring) with `engines` (None: every installed one);
+    returns the manifest (also in out/manifest.json)."""
+    chosen, voices = _resolve(engines)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
-    voices = list_voices(espeak)
-    jobs = plan(out, phrase, positives, negatives, noise, seed, voices)
+    confusable, homophones = negative_phrases(phrase, chosen)
+    jobs = plan(out, phrase, positives, negatives, noise, seed, voices, confusable, homophones)
     for sub in ("positives", "negatives", "noise"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = {
-        "params": _params(phrase, positives, negatives, noise, seed),
-        "voices": {"languages": voices[0], "variants": voices[1]},
+        "params": _params(phrase, positives, negatives, noise, seed, voices),
+        "voices": voices,
+        "confusables": confusable,
         "files": [os.path.relpath(j.path, out) for j in jobs],
         "complete": False,
     }
@@ -321,16 +337,17 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(jobs), desc="kws-tts", unit="clip")
+    names = sorted(chosen)
     chunks = [jobs[i:i + 16] for i in range(0, len(jobs), 16)]
     if workers == 1 or len(chunks) <= 1:
         for c in chunks:
-            _render_chunk(c, espeak)
+            _render_chunk(c, names)
             if bar is not None:
                 bar.update(len(c))
     else:
         ctx = multiprocessing.get_context("forkserver")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_render_chunk, c, espeak) for c in chunks]
+            futures = [pool.submit(_render_chunk, c, names) for c in chunks]
             for f in concurrent.futures.as_completed(futures):
                 done = f.result()
                 if bar is not None:
@@ -343,18 +360,23 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
     return manifest
 
 
-def _params(phrase: str, positives: int, negatives: int, noise: int, seed: int) -> dict:
+def _params(phrase: str, positives: int, negatives: int, noise: int, seed: int,
+            voices: dict[str, list[str]]) -> dict:
+    """What decides the clips: the engines and a digest of their voices are part of it."""
+    digest = hashlib.sha1(json.dumps(voices, sort_keys=True).encode()).hexdigest()
     return {"phrase": phrase, "positives": positives, "negatives": negatives, "noise": noise, "seed": seed,
-            "format": 1}
+            "engines": {name: len(vs) for name, vs in sorted(voices.items())}, "voices_sha1": digest,
+            "format": 2}
 
 
 def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                    negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, engines: list[str] | tuple[str, ...] | None = None) -> Path:
     """Generate the folder unless `out/manifest.json` records a complete run with the same
-    parameters and all its files exist. Files of an older or interrupted run (listed in its
-    manifest) are removed first."""
+    parameters (engines and their voices included) and all its files exist. Files of an older or
+    interrupted run (listed in its manifest) are removed first."""
     out = Path(out)
+    _, voices = _resolve(engines)
     mpath = out / "manifest.json"
     if mpath.is_file():
         try:
@@ -362,7 +384,7 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
         except (OSError, json.JSONDecodeError):
             old = None
         if old is not None:
-            same = old.get("params") == _params(phrase, positives, negatives, noise, seed)
+            same = old.get("params") == _params(phrase, positives, negatives, noise, seed, voices)
             if same and old.get("complete") and all((out / f).is_file() for f in old.get("files", [])):
                 return out
             for f in old.get("files", []):
@@ -370,5 +392,5 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
                 if p.is_file() and p.suffix == ".wav":
                     p.unlink()
             mpath.unlink()
-    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress)
+    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress, engines)
     return out

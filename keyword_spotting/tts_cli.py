@@ -1,6 +1,7 @@
-"""`kws-tts`: synthetic wake-word data with espeak-ng (`keyword_spotting.tts`).
+"""`kws-tts`: synthetic wake-word data from every installed TTS engine (`keyword_spotting.tts`).
 
     kws-tts --phrase "hey nano" --out DIR [--positives 400 --negatives 800 --noise 120 --seed 0]
+            [--engines espeak,flite,festival,piper]
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import argparse
 import sys
 import time
 
-from keyword_spotting.tts import EspeakNotFoundError, ensure_dataset, generate_dataset, list_voices
+from keyword_spotting.tts import EngineMissingError, ensure_dataset, generate_dataset, list_voices
+from keyword_spotting.tts_engines import ENGINE_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,27 +25,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="processes (default: %(default)s)")
     ap.add_argument("--force", action="store_true", help="regenerate even if the manifest matches")
-    ap.add_argument("--list-voices", action="store_true", help="print the voices and variants used and exit")
+    ap.add_argument("--engines", default="",
+                    help=f"comma-separated TTS engines ({','.join(ENGINE_NAMES)}; default: every installed one)")
+    ap.add_argument("--list-voices", action="store_true", help="print the voices of each engine and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()] or None
     try:
         if args.list_voices:
-            langs, variants = list_voices()
-            print("languages:", " ".join(langs))
-            print("variants:", " ".join(variants))
+            for name, voices in list_voices(engines).items():
+                print(f"{name} ({len(voices)}):", " ".join(voices))
             return 0
         if not args.out:
             ap.error("--out is required")
         if args.force:
             manifest = generate_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise,
-                                        args.seed, args.workers, not args.quiet)
+                                        args.seed, args.workers, not args.quiet, engines)
             print(f"wrote {len(manifest['files'])} clips to {args.out} in {manifest['seconds']} s")
         else:
             t0 = time.time()
             ensure_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise, args.seed,
-                           args.workers, not args.quiet)
+                           args.workers, not args.quiet, engines)
             print(f"{args.out} ready ({time.time() - t0:.1f} s)")
-    except (EspeakNotFoundError, ValueError, RuntimeError) as e:
+    except (EngineMissingError, ValueError, RuntimeError) as e:
         print(f"kws-tts: error: {e}", file=sys.stderr)
         return 2
     return 0
