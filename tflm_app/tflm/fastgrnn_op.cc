@@ -39,10 +39,11 @@
 //                                                `static TFLMRegistration r = RegisterOp(...); return &r;`
 //   tensorflow/lite/micro/micro_allocator.cc     tensors with flatbuffer data are kTfLiteMmapRo (so
 //                                                Prepare can read the constant weights and bitmaps)
-// This file is not compiled against TFLM in this repository (TFLM is never vendored): make test
-// builds it against tflm_app/tflm/fake_tflm/ (older API) and tests/test_tflm_adapter_static.py
-// checks it statically; tests/test_tflm_real_adapter.py (opt-in, TFLM_DIR=<TFLM checkout>) compiles
-// it against a real TFLM and runs exported models in the tflite-micro Python interpreter.
+// This file is not compiled against TFLM by `make test` (TFLM is never vendored): make test builds it
+// against tflm_app/tflm/fake_tflm/ (older API) and tests/test_tflm_adapter_static.py checks it
+// statically. Opt-in, against a TFLM checkout you provide: tests/test_tflm_real_adapter.py runs it in
+// that checkout's MicroInterpreter on the host (tflm_app/tflm/real), `make firmware-m4` on the emulated
+// Cortex-M4 with CMSIS-NN, `make sketch-check` against the Arduino library (older API).
 #include "fastgrnn_op.h"
 
 #include <cmath>
