@@ -18,9 +18,11 @@ import importlib
 import importlib.metadata
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -212,12 +214,16 @@ _FESTIVAL_ENGLISH = ("english", "us")
 
 
 class FestivalEngine(Engine):
-    """festival with the festvox English voices installed from Debian main (`festival-kal`, ...)."""
+    """festival with the festvox English voices installed from Debian main (`festival-kal`, ...).
+
+    One `festival --pipe` process per Python process serves every utterance (a fresh festival per
+    utterance spends ~1 s loading); it exits when its stdin closes with this process."""
 
     name = "festival"
     package = ("Debian packages festival + festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts "
                "(`apt-get install ...` or `make setup`)")
-    binary = "text2wave"
+    binary = "festival"
+    timeout_s = 120.0
 
     @classmethod
     def available(cls) -> bool:
@@ -230,12 +236,52 @@ class FestivalEngine(Engine):
               emphasis: bool = False) -> np.ndarray:
         native = _festival_voices()[self.check_voice(voice)]
         stretch = pitch / rate
+        quoted = '"' + text.replace("\\", " ").replace('"', " ") + '"'
         with tempfile.TemporaryDirectory(prefix="kws-festival-") as tmp:
-            src, out = os.path.join(tmp, "u.txt"), os.path.join(tmp, "u.wav")
-            Path(src).write_text(text + "\n")
-            _run([self.binary, "-eval", f"(voice_{native})", "-eval",
-                  f"(Parameter.set 'Duration_Stretch {stretch:.4f})", "-o", out, src], "festival text2wave")
+            out = os.path.join(tmp, "u.wav")
+            _FESTIVAL.run(self.binary, [f"(voice_{native})", f"(Parameter.set 'Duration_Stretch {stretch:.4f})",
+                                        f"(utt.save.wave (utt.synth (Utterance Text {quoted})) \"{out}\" 'riff)"],
+                          self.timeout_s)
+            if not os.path.isfile(out):
+                raise RuntimeError(f"festival wrote no audio for {text!r} with voice {voice}")
             return _read_wav(out, pitch)
+
+
+class _FestivalPipe:
+    """A `festival --pipe` child of this process: commands in, a marker line back when done."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.pid = -1
+        self.count = 0
+
+    def run(self, binary: str, commands: list[str], timeout_s: float) -> None:
+        if self.proc is None or self.pid != os.getpid() or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([binary, "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True)
+            self.pid = os.getpid()
+        self.count += 1
+        marker = f"KWS_DONE_{self.count}"
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write("\n".join(commands) + f'\n(format t "{marker}\\n")\n(fflush nil)\n')
+            self.proc.stdin.flush()
+        except BrokenPipeError as e:
+            raise RuntimeError("festival exited while reading commands") from e
+        deadline = time.monotonic() + timeout_s
+        fd, seen = self.proc.stdout.fileno(), ""
+        while marker not in seen.splitlines():
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536).decode(errors="replace") if ready else None
+            if not chunk:
+                self.proc.kill()
+                self.proc = None
+                why = "timed out" if chunk is None else "exited"
+                raise RuntimeError(f"festival {why} on: {' '.join(commands)}")
+            seen += chunk
+
+
+_FESTIVAL = _FestivalPipe()
 
 
 @lru_cache(maxsize=1)
