@@ -95,16 +95,22 @@ class Engine(abc.ABC):
         return self._native(voice)
 
 
-class EspeakEngine(Engine):
+class ProgramEngine(Engine):
+    """An engine that runs a program found on PATH."""
+
+    binary: str = ""
+
+    @classmethod
+    def available(cls) -> bool:
+        return shutil.which(cls.binary) is not None
+
+
+class EspeakEngine(ProgramEngine):
     """espeak-ng: every English language voice x every voice variant (`espeak-en-us+f3`)."""
 
     name = "espeak"
     package = "Debian package espeak-ng (`apt-get install espeak-ng` or `make setup`)"
     binary = "espeak-ng"
-
-    @classmethod
-    def available(cls) -> bool:
-        return shutil.which(cls.binary) is not None
 
     def languages_and_variants(self) -> tuple[list[str], list[str]]:
         """(English language voices, voice variants), e.g. (['en-gb', 'en-us', ...], ['f3', ...]).
@@ -176,16 +182,12 @@ def _espeak_phonemes(binary: str, lines: tuple[str, ...]) -> list[str]:
     return out
 
 
-class FliteEngine(Engine):
+class FliteEngine(ProgramEngine):
     """flite (Debian `flite`): its built-in voices (`flite -lv`: kal, kal16, awb, rms, slt)."""
 
     name = "flite"
     package = "Debian package flite (`apt-get install flite` or `make setup`)"
     binary = "flite"
-
-    @classmethod
-    def available(cls) -> bool:
-        return shutil.which(cls.binary) is not None
 
     def list_voices(self) -> list[str]:
         return [f"flite-{v}" for v in _flite_voices(self.binary)]
@@ -213,7 +215,7 @@ _FESTIVAL_DIRS = ("/usr/share/festival/voices", "/usr/lib/festival/voices")
 _FESTIVAL_ENGLISH = ("english", "us")
 
 
-class FestivalEngine(Engine):
+class FestivalEngine(ProgramEngine):
     """festival with the festvox English voices installed from Debian main (`festival-kal`, ...).
 
     One `festival --pipe` process per Python process serves every utterance (a fresh festival per
@@ -227,7 +229,7 @@ class FestivalEngine(Engine):
 
     @classmethod
     def available(cls) -> bool:
-        return shutil.which(cls.binary) is not None and bool(_festival_voices())
+        return super().available() and bool(_festival_voices())
 
     def list_voices(self) -> list[str]:
         return [f"festival-{short}" for short in sorted(_festival_voices())]
