@@ -1,7 +1,8 @@
 """Static checks of the TFLM adapter `tflm_app/tflm/fastgrnn_op.{h,cc}` against its contracts.
 
-TFLM is never vendored or built here, so the adapter cannot be compiled against the real TFLM.
-These tests check what can be checked without it:
+TFLM is never vendored or built by `make test` (the opt-in tests/test_tflm_real_adapter.py, `make
+firmware-m4` and `make sketch-check` build it against a checkout you provide). These tests check what can
+be checked without it:
 - every custom-option key of `fastgrnn_tf/int8/int8_step_spec.md` is parsed, and nothing else;
 - the tensor index constants match the spec's input table (including the optional bitmaps 10-13 of
   bitmap-sparse weights), Prepare checks the spec's types and Eval binds every input (a sparse matrix
@@ -12,8 +13,8 @@ These tests check what can be checked without it:
 - `tflm_app/tflm/fake_tflm/` re-declares that API (same names and signatures, simplified
   structs); the adapter's host test `tflm_app/tflm/fastgrnn_op_test.cc` is built and run against it
   here (Init/Prepare/Eval through the registration, outputs equal to the int8 core, every bad
-  tensor/option rejected with its message);
-- `prepare_sketch.sh` produces a self-contained source tree that compiles.
+  tensor/option rejected with its message).
+The sketch and prepare_sketch.sh: tests/test_arduino_sketch.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -347,110 +347,3 @@ def test_adapter_runs_against_the_fake_tflm(tmp_path: Path) -> None:
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "14 tests, 0 failed" in run.stdout
-
-
-SKETCH = ROOT / "tflm_app" / "arduino" / "nano33ble_wakeword" / "nano33ble_wakeword.ino"
-FIRMWARE = ROOT / "tflm_app" / "arduino" / "glue" / "wakeword_firmware.cc"
-# TFLM API the sketch calls -> the TFLM file that declares it.
-SKETCH_API = {
-    "AddCustom": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "AddFullyConnected": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "AddReshape": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "AddSoftmax": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "AddQuantize": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "AddDequantize": "tensorflow/lite/micro/micro_mutable_op_resolver.h",
-    "MicroInterpreter": "tensorflow/lite/micro/micro_interpreter.h",
-    "AllocateTensors": "tensorflow/lite/micro/micro_interpreter.h",
-    "Invoke": "tensorflow/lite/micro/micro_interpreter.h",
-    "Reset": "tensorflow/lite/micro/micro_interpreter.h",
-    "input": "tensorflow/lite/micro/micro_interpreter.h",
-    "output": "tensorflow/lite/micro/micro_interpreter.h",
-    "arena_used_bytes": "tensorflow/lite/micro/micro_interpreter.h",
-    "GetModel": "tensorflow/lite/schema/schema_generated.h",
-    "InitializeTarget": "tensorflow/lite/micro/system_setup.h",
-}
-
-
-def test_sketch_calls_only_known_tflm_api_and_registers_the_op() -> None:
-    """The .ino and its TFLM half (glue/wakeword_firmware.cc) call only listed TFLM API, each with its header."""
-    for path in (SKETCH, FIRMWARE):
-        code = _strip_comments_and_strings(path.read_text())
-        calls = set(re.findall(r"\b(?:resolver|interpreter|g_resolver|g_interpreter)(?:\.|->)(\w+)\(", code))
-        calls |= set(re.findall(r"\btflite::(\w+)\(", code)) - {"Register_FASTGRNN", "Register_SOFTMAX_AS_LOGITS",
-                                                                 "SoftmaxLogitsQuantization"}
-        unknown = sorted(calls - set(SKETCH_API))
-        assert not unknown, f"{path.name} calls TFLM API not listed in SKETCH_API: {unknown}"
-        includes = set(re.findall(r'#include "([^"]+)"', path.read_text()))
-        for name in calls:
-            assert SKETCH_API[name] in includes, f"{path.name}: {name} needs #include \"{SKETCH_API[name]}\""
-    code = _strip_comments_and_strings(FIRMWARE.read_text())
-    assert "g_resolver->AddCustom(tflite::kFastGrnnOpName, tflite::Register_FASTGRNN())" in code
-    # The final SOFTMAX runs as the logits pass-through unless the TFLM softmax is asked for.
-    assert "AddSoftmax(*tflite::Register_SOFTMAX_AS_LOGITS())" in code
-    assert "g_pipeline.Init(&fc, DetectorConfig())" in code  # Init resets the stream: FastGRNN state zeroed
-    assert "g_interpreter->Reset()" in code
-    ino = _strip_comments_and_strings(SKETCH.read_text())
-    assert "wakeword::SetupFirmware(g_arena, kTensorArenaSize)" in ino
-    assert "wakeword::FirmwarePipeline().Push(pcm, n, OnFrame)" in ino
-    # Arduino I/O only: the model half is wakeword_firmware.cc, the arithmetic tested C++.
-    assert len(SKETCH.read_text().splitlines()) < 160
-
-
-# --- tflm_app/arduino/prepare_sketch.sh -------------------------------------------------------
-PREPARE = ROOT / "tflm_app" / "arduino" / "prepare_sketch.sh"
-
-
-def test_prepare_sketch_builds_a_self_contained_source_tree(tmp_path: Path) -> None:
-    from fastgrnn_tf.export.bundle import write_bundle
-    from fastgrnn_tf.export.c_array import write_c_array
-
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    write_c_array(b"TFL3-not-a-real-model", model_dir)
-    write_bundle(model_dir / "model.fgb", {
-        "features.n_mels": np.int32(40), "features.quant_scale": np.float32(0.1),
-        "detector.threshold": np.int32(150), "detector.keywords": np.array([2, 3], np.int32),
-        "classes": np.frombuffer(b"_silence_\n_unknown_\nyes\nno", np.uint8)})
-    out = tmp_path / "sketch" / "src"
-    res = subprocess.run(["bash", str(PREPARE), "--model-dir", str(model_dir), "--impl", "reference",
-                          "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    for must in ("fastgrnn/fastgrnn_int8_reference.cpp", "fastgrnn/fastgrnn_int8.h", "frontend/frontend.cpp",
-                 "detector/detector.cpp", "head/head.cpp", "tflm/fastgrnn_op.cpp", "tflm/fastgrnn_op.h",
-                 "arduino/glue/wakeword_glue.cpp", "arduino/glue/wakeword_firmware.cpp", "tflm/logits_op.cpp",
-                 "model_data.cpp", "model_data.h", "wakeword_config.h"):
-        assert must in files, f"{must} missing from the sketch tree: {files}"
-    assert not [f for f in files if f.endswith(".cc") or "_test" in f or "_main" in f or "_bundle" in f
-                or "cortex_m4" in f], files
-    assert [p.name for p in out.parent.iterdir()] == ["src"]  # no temporary directory left
-    cfg = (out / "wakeword_config.h").read_text()
-    for line in ("inline const void* ModelData() { return g_model_data; }", "constexpr int32_t kNMels = 40;",
-                 "constexpr double kQuantScale = 0.1;", "constexpr int32_t kThreshold = 150;",
-                 "constexpr int32_t kWindowFrames = 30;", "constexpr int32_t kKeywords[] = {2, 3};",
-                 'constexpr const char* kClassNames[] = {"_silence_", "_unknown_", "yes", "no"};'):
-        assert line in cfg, f"{line!r} not in wakeword_config.h:\n{cfg}"
-
-    bad = subprocess.run(["bash", str(PREPARE), "--model-dir", str(model_dir), "--keywords", "9", "--out",
-                          str(out)], capture_output=True, text=True, timeout=120)
-    assert bad.returncode != 0 and "not class indices" in bad.stderr
-    assert (out / "wakeword_config.h").read_text() == cfg  # a failed run leaves the old tree alone
-
-    # The tree compiles with only its own relative includes (+ TFLM declarations for the adapter).
-    cxx = shutil.which("arm-none-eabi-g++") or shutil.which("g++")
-    if cxx is None:
-        pytest.skip("no C++ compiler")
-    include = fake_include_tree(tmp_path / "fake_include")
-    # Units that need the real interpreter and schema (not in fake_tflm/) are compiled by the opt-in
-    # `make sketch-check` / `make firmware-m4` against a real TFLM; only these two, by name.
-    real_only = sorted(str(src.relative_to(out)) for src in out.rglob("*.cpp")
-                       if re.search(r'#include "[./]*(tflm/)?logits_op\.h"|micro_interpreter\.h"', src.read_text()))
-    assert real_only == ["arduino/glue/wakeword_firmware.cpp", "tflm/logits_op.cpp"], real_only
-    for src in sorted(out.rglob("*.cpp")):
-        if str(src.relative_to(out)) in real_only:
-            continue
-        cmd = [cxx, "-std=c++17", "-fsyntax-only", "-fno-exceptions", "-fno-rtti", f"-I{include}", f"-I{FAKE}",
-               "-x", "c++",
-               str(src)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, f"{src.relative_to(out)}:\n{r.stderr}"
