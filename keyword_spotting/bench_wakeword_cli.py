@@ -17,6 +17,9 @@ from keyword_spotting.wakeword_bench import CONDITIONS, BenchConfig, run_benchma
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fastgrnn_tf.quiet_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     d = BenchConfig()
     ap = argparse.ArgumentParser(prog="kws-bench-wakeword", description=__doc__.split("\n")[0])
     ap.add_argument("--words", nargs="+", default=[], help="wake words to measure (default: every folder)")

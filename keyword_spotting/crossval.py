@@ -123,6 +123,9 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fastgrnn_tf.quiet_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     from keyword_spotting.train_cli import add_config_arguments, config_from_arguments
 
     ap = argparse.ArgumentParser(prog="kws-crossval", description=__doc__.split("\n")[0])

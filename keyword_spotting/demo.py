@@ -19,15 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from fastgrnn_tf.atomic_io import atomic_write_bytes
-from fastgrnn_tf.export import tflite_reader
-from fastgrnn_tf.int8 import head_oracle
-from fastgrnn_tf.int8.model import run_model
-from keyword_spotting import evaluate, kws_model, stream_eval, streaming
-from keyword_spotting.audio_io import read_audio
-from keyword_spotting.run_folder import RunFolder
-from keyword_spotting.train import run_training
-from keyword_spotting.train_config import load_config
+from fastgrnn_tf.quiet_tf import quiet_tensorflow
+
+quiet_tensorflow()  # before the imports below load TensorFlow
+
+from fastgrnn_tf.atomic_io import atomic_write_bytes  # noqa: E402
+from fastgrnn_tf.export import tflite_reader  # noqa: E402
+from fastgrnn_tf.int8 import head_oracle  # noqa: E402
+from fastgrnn_tf.int8.model import run_model  # noqa: E402
+from keyword_spotting import evaluate, kws_model, stream_eval, streaming  # noqa: E402
+from keyword_spotting.audio_io import read_audio  # noqa: E402
+from keyword_spotting.run_folder import RunFolder  # noqa: E402
+from keyword_spotting.train import run_training  # noqa: E402
+from keyword_spotting.train_config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

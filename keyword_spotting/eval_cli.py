@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fastgrnn_tf.quiet_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     ap = build_parser()
     args = ap.parse_args(argv)
     if args.no_accuracy and args.no_streaming:

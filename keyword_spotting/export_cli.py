@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from fastgrnn_tf.quiet_tf import quiet_tensorflow
+
+    quiet_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         run(args)

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from keyword_spotting.train import run_training
+from fastgrnn_tf.quiet_tf import quiet_tensorflow
 from keyword_spotting.train_config import Config, load_config
 
 
@@ -29,6 +29,9 @@ def config_from_arguments(args: argparse.Namespace) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow()
+    from keyword_spotting.train import run_training
+
     ap = argparse.ArgumentParser(prog="kws-train", description=__doc__.split("\n")[0])
     add_config_arguments(ap)
     ap.add_argument("--out", help="output folder (overrides out_dir)")
