@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import importlib
 import importlib.metadata
+import json
 import os
 import re
 import select
@@ -357,9 +358,15 @@ def _piper_models() -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _piper_voice(model: str):  # noqa: ANN202 (piper.PiperVoice: optional dependency)
+    """The voice on one CPU thread (kws-tts runs one process per core)."""
+    import onnxruntime
     from piper import PiperVoice
+    from piper.config import PiperConfig
 
-    return PiperVoice.load(model, config_path=model + ".json")
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=PiperConfig.from_dict(json.loads(Path(model + ".json").read_text())))
 
 
 ENGINES: dict[str, type[Engine]] = {
