@@ -60,7 +60,8 @@ kws::DetectorConfig DetectorConfig() {
 
 }  // namespace
 
-const char* SetupFirmware(uint8_t* arena, size_t arena_bytes, HeadMode mode) {
+const char* SetupFirmware(uint8_t* arena, size_t arena_bytes, HeadMode mode,
+                          tflite::MicroProfilerInterface* profiler) {
   Teardown();
   const tflite::Model* model = tflite::GetModel(wakeword_config::ModelData());
   if (model->version() != TFLITE_SCHEMA_VERSION) return "model schema version mismatch";
@@ -77,7 +78,8 @@ const char* SetupFirmware(uint8_t* arena, size_t arena_bytes, HeadMode mode) {
       softmax != kTfLiteOk || g_resolver->AddQuantize() != kTfLiteOk || g_resolver->AddDequantize() != kTfLiteOk) {
     return "op resolver";
   }
-  g_interpreter = new (g_interpreter_storage) tflite::MicroInterpreter(model, *g_resolver, arena, arena_bytes);
+  g_interpreter =
+      new (g_interpreter_storage) tflite::MicroInterpreter(model, *g_resolver, arena, arena_bytes, nullptr, profiler);
   if (g_interpreter->AllocateTensors() != kTfLiteOk) return "AllocateTensors (arena too small or bad model)";
 
   const frontend::Config fc = FrontendConfig();

@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "../../pipeline/pipeline.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
 #include "wakeword_glue.h"
 
 namespace wakeword {
@@ -31,8 +32,9 @@ enum class HeadMode {
 // Builds the op resolver and the interpreter in `arena`, AllocateTensors (the FastGRNN op prepares its
 // weights there), checks the model's input/output against wakeword_config.h and initializes the
 // pipeline (frontend, detector, zero state). May be called again (e.g. with another mode): everything
-// is rebuilt. nullptr or what failed.
-const char* SetupFirmware(uint8_t* arena, size_t arena_bytes, HeadMode mode = HeadMode::kLogits);
+// is rebuilt. `profiler` (optional) sees one event per operator of every Invoke. nullptr or what failed.
+const char* SetupFirmware(uint8_t* arena, size_t arena_bytes, HeadMode mode = HeadMode::kLogits,
+                          tflite::MicroProfilerInterface* profiler = nullptr);
 
 kws::FramePipeline<InterpreterModel>& FirmwarePipeline();
 size_t FirmwareArenaUsedBytes();  // after a successful SetupFirmware

@@ -17,6 +17,8 @@
 //   20 firmware loop() with one hop (Push)    21 bench path, same   22 firmware with TFLM SOFTMAX, same
 //   23 SetupFirmware (AllocateTensors: Prepare of every op, incl. the FastGRNN weight preparation)
 //   24 the first Invoke after setup           25 a later Invoke (same input)
+//   30 + i  operator i of the graph in every Invoke of a second firmware pass (TFLM profiler events;
+//           "K op<i> <name>" names them), 29 = that pass's loop() as region 20
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +29,8 @@
 #include "bench_markers.h"
 #include "model.h"
 #include "pipeline/core_model.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
+#include "tensorflow/lite/schema/schema_generated.h"
 #include "wakeword_config.h"
 
 namespace {
@@ -93,6 +97,34 @@ class WavReader {
   uint32_t remaining_ = 0;
   uint32_t total_read_ = 0;
 };
+
+// Counts each operator of an Invoke as its own region (30 + position in the graph).
+class OpRegions : public tflite::MicroProfilerInterface {
+ public:
+  // The graph's operators run in order, one event each, so the position is the event count modulo
+  // the number of operators.
+  uint32_t BeginEvent(const char* tag) override {
+    uint32_t op = num_ops_ > 0 ? next_++ % num_ops_ : 0;
+    if (op >= kMaxOps) op = kMaxOps - 1;
+    if (tags_[op] == nullptr) tags_[op] = tag;
+    bench_start(30 + op);
+    return op;
+  }
+  void EndEvent(uint32_t handle) override { bench_stop(30 + handle); }
+  void set_num_ops(uint32_t n) { num_ops_ = n; }
+  void Print() const {
+    for (uint32_t i = 0; i < kMaxOps && tags_[i] != nullptr; ++i) {
+      printf("K op%d_%s 1\n", static_cast<int>(i), tags_[i]);
+    }
+  }
+
+ private:
+  static constexpr uint32_t kMaxOps = 16;
+  uint32_t next_ = 0;
+  uint32_t num_ops_ = 0;
+  const char* tags_[kMaxOps] = {nullptr};
+};
+OpRegions g_op_regions;
 
 // The last frame a Push produced (at most one per hop), copied so that printing stays out of the
 // counted region.
@@ -198,6 +230,16 @@ int main(int argc, char** argv) {
   printf("K softmax_arena_used_bytes %d\n", static_cast<int>(wakeword::FirmwareArenaUsedBytes()));
   wav.Rewind();
   RunStream(&wav, &wakeword::FirmwarePipeline(), 22, "softmax", false);
+
+  // The firmware again with a profiler: every operator of every Invoke counted apart (regions 30 + i).
+  g_op_regions.set_num_ops(tflite::GetModel(wakeword_config::ModelData())->subgraphs()->Get(0)->operators()->size());
+  if ((err = wakeword::SetupFirmware(g_arena, kArenaBytes, wakeword::HeadMode::kLogits, &g_op_regions)) != nullptr) {
+    printf("firmware: profiled setup failed: %s\n", err);
+    return 1;
+  }
+  wav.Rewind();
+  RunStream(&wav, &wakeword::FirmwarePipeline(), 29, "profiled", false);
+  g_op_regions.Print();
 
   // Bench path: the core and our head called directly (kws::CoreModel), model from the bundle.
   std::vector<uint8_t> storage;

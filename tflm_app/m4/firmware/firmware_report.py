@@ -41,7 +41,7 @@ def parse_log(path: Path) -> tuple[list[list[int]], dict[str, list[tuple[int, in
                 raise ValueError(f"{path}: score rows out of order at frame {f[1]}")
             scores.append([int(v) for v in f[2:]])
         elif f[0] == "D":
-            dets[f[1]].append((int(f[2]), int(f[3]), int(f[4])))
+            dets.setdefault(f[1], []).append((int(f[2]), int(f[3]), int(f[4])))
         elif f[0] == "K":
             figures[f[1]] = int(f[2])
     if figures.get("done") != 1:
@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                        "loop_calls": regions[rid].calls, "loop_min_max": [regions[rid].min, regions[rid].max]}
     ratio = paths["firmware"]["instructions_per_audio_second"] / paths["bench"]["instructions_per_audio_second"]
     setup, first, later = (total(regions, r) for r in (23, 24, 25))
+    # Per operator of an Invoke (the profiled pass): "K op<i>_<name> 1" names region 30 + i.
+    ops = {}
+    for key in sorted((k for k in figures if k.startswith("op") and "_" in k), key=lambda k: int(k[2:k.index("_")])):
+        rid = 30 + int(key[2:key.index("_")])
+        if rid in regions:
+            ops[key] = round(total(regions, rid) / regions[rid].calls, 1)
     scores_equal = scores == host_scores
     dets_equal = dets["firmware"] == host_dets and dets["bench"] == host_dets
     result = {
@@ -119,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "setup_instructions": setup,
         "first_invoke_instructions": first,
         "later_invoke_instructions": later,
+        "invoke_instructions_per_operator": ops,
         "arena_used_bytes": figures["arena_used_bytes"],
         "arena_bytes": figures["arena_bytes"],
         "softmax_arena_used_bytes": figures["softmax_arena_used_bytes"],
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
           f"with TFLM SOFTMAX {result['softmax_over_bench']:.3f}")
     print(f"  setup (AllocateTensors, weights prepared) {setup:,d} instructions; first Invoke {first:,d}, "
           f"a later one {later:,d}")
+    print("  per operator of an Invoke: " + ", ".join(f"{k[k.index('_') + 1:]} {v:,.0f}" for k, v in ops.items()))
     print(f"  arena used {result['arena_used_bytes']:,d} of {result['arena_bytes']:,d} bytes; "
           f"model path flash {result['flash_bytes']:,d} B, RAM {result['ram_bytes']:,d} B")
     print(f"  -> {args.bench_json} [\"firmware\"]")
