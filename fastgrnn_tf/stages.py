@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,21 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.epochs_run += 1
 
 
+class EpochLog(keras.callbacks.Callback):
+    """One line per finished epoch through `log` (progress where Keras' bars would not show, e.g. in a log file)."""
+
+    def __init__(self, stage: str, epochs: int, log: Callable[[str], None]) -> None:
+        super().__init__()
+        self.stage, self.epochs, self.log = stage, epochs, log
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.t0 = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        values = " ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
+        self.log(f"{self.stage} epoch {epoch + 1}/{self.epochs}: {values} ({time.time() - self.t0:.0f} s)")
+
+
 class WeightAverage(keras.callbacks.Callback):
     """Sums the model's float weights at every `every`-th step after step `start` (the last `fraction` of
     `total_steps`, counted by the optimizer's iterations); `apply()` sets their average. Sums and count
@@ -253,12 +269,14 @@ def train_stages(
     config: StageConfig | dict | None,
     workdir: str | os.PathLike,
     callbacks: Callable[[str], list] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> StagesResult:
     """Runs (or resumes) the four stages; see the module docstring.
 
     model_fn: returns a new float model containing one tf_keras.layers.RNN(FastGRNNCell) (or FastRNN,
       without QAT). train_ds / val_ds: tf.data datasets of (x, y) batches (val_ds may be None).
     callbacks: optional `stage name -> list of extra Keras callbacks` (e.g. TensorBoard per stage).
+    log: optional; gets a line per finished epoch ("dense epoch 3/10: loss ... (12 s)").
     """
     if config is None:
         config = StageConfig()
@@ -301,6 +319,8 @@ def train_stages(
                     model.set_weights(initial)
                 model = again
             extra = list(callbacks(name)) if callbacks is not None else []
+            if log is not None:
+                extra.append(EpochLog(name, epochs, log))
             history[name], run = _run_stage(name, model, lr * 0.5 ** attempt, epochs, [*stage_callbacks, *extra],
                                             train_ds, val_ds, config, stage_dir, select, average)
             epochs_run[name] += run

@@ -144,7 +144,8 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     )
     with _strategy().scope():
         result = train_stages(lambda: build_model(cfg.model, spec, len(classes)),
-                              train_ds, val_ds, stage_cfg, run.stages, callbacks=_tensorboard(run.tensorboard))
+                              train_ds, val_ds, stage_cfg, run.stages, callbacks=_tensorboard(run.tensorboard),
+                              log=(lambda line: print(line, flush=True)) if progress else None)
     x_test, y_test = arrays["test"]
     card: dict[str, Any] = {
         "classes": classes, "feature_spec": spec.to_dict(), "model": cfg.model.__dict__,
