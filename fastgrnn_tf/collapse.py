@@ -64,9 +64,10 @@ def chance_level(datasets: list[Any], num_classes: int) -> float:
 
 
 def verdict(history: dict[str, list[float]], chance: float, metric: str = "accuracy") -> Verdict | None:
-    """The stage's last `metric` against chance, or None when the history has no such metric (not checked).
-    margin = min(0.05, half the distance from chance to 1), so a near-saturated majority still leaves room."""
-    values = history.get(metric) or []
+    """The stage's last `val_<metric>` (the end-of-epoch model on validation data; else the training `metric`)
+    against chance, or None when the history has neither (not checked). margin = min(0.05, half the distance
+    from chance to 1), so a near-saturated majority still leaves room."""
+    values = history.get(f"val_{metric}") or history.get(metric) or []
     if not values:
         return None
     return Verdict(float(values[-1]), chance, min(0.05, (1.0 - chance) / 2))

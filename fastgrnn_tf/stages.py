@@ -59,8 +59,9 @@ class StageConfig:
     0 (or qat_select set) keeps the last (best) epoch's weights. Google-12, speaker 5-fold CV, QAT from the
     same pruned models: int8 80.40% with 0.6, 79.96% with 0 (pruned float 80.40%).
     clipnorm: every gradient's norm is clipped to this (None: no clipping). collapse_retries: how often a
-    stage that ends at chance accuracy is restarted (new seed, half the learning rate) before
-    TrainingCollapsed is raised; 0 raises at once.
+    stage that ends at chance accuracy (validation accuracy when there is validation data) is restarted
+    (new seed, half the learning rate) before TrainingCollapsed is raised; 0 raises at once. check_collapse=False
+    turns the check off (e.g. a deliberately short run).
     """
 
     epochs_dense: int = 10
@@ -85,6 +86,7 @@ class StageConfig:
     qat_select: str | None = None
     qat_average: float = 0.6
     clipnorm: float | None = 1.0
+    check_collapse: bool = True
     collapse_retries: int = 2
 
     def __post_init__(self) -> None:
@@ -326,7 +328,7 @@ def train_stages(
             epochs_run[name] += run
             if chance[0] is None:
                 chance[0] = collapse.chance_level([val_ds, train_ds], collapse.num_outputs(model))
-            v = collapse.verdict(history[name], chance[0])
+            v = collapse.verdict(history[name], chance[0]) if config.check_collapse else None
             if v is None or not v.collapsed:
                 break
             if attempt < config.collapse_retries:

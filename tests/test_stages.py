@@ -63,7 +63,7 @@ def test_interrupted_stage_resumes_from_last_epoch(digits, seeded, tmp_path: Pat
     x_train, y_train, _, _ = digits
     steps = 8
     config = StageConfig(epochs_dense=2, epochs_prune=3, epochs_retrain=1, epochs_qat=0, qat=False,
-                         steps_per_epoch=steps, keep_w=0.4, keep_u=0.4)
+                         steps_per_epoch=steps, keep_w=0.4, keep_u=0.4, check_collapse=False)
     # Batches counted over all fit() calls: fail in the middle of the 2nd pruning epoch.
     fail_at = {"batch": (2 + 1) * steps + steps - 2, "seen": 0}
 
@@ -117,7 +117,7 @@ def test_qat_keeps_best_validation_epoch_and_starts_head_ranges_from_float(digit
 
 def test_workdir_made_before_a_new_config_field_still_matches(digits, seeded, tmp_path: Path) -> None:
     train, val = _datasets(digits)
-    config = StageConfig(epochs_dense=1, epochs_prune=1, epochs_retrain=0, qat=False)
+    config = StageConfig(epochs_dense=1, epochs_prune=1, epochs_retrain=0, qat=False, check_collapse=False)
     train_stages(_model_fn, train, val, config, tmp_path)
     stored = json.loads((tmp_path / "config.json").read_text())
     del stored["qat_select"]  # as written before the field existed
@@ -125,7 +125,7 @@ def test_workdir_made_before_a_new_config_field_still_matches(digits, seeded, tm
     assert train_stages(_model_fn, train, val, config, tmp_path).epochs_run == dict.fromkeys(STAGES, 0)
     with pytest.raises(ValueError, match="different config"):
         train_stages(_model_fn, train, val, StageConfig(epochs_dense=1, epochs_prune=1, epochs_retrain=0, qat=False,
-                                                        qat_select="val_accuracy"), tmp_path)
+                                                        check_collapse=False, qat_select="val_accuracy"), tmp_path)
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -189,7 +189,7 @@ def test_weight_average_is_the_mean_of_the_last_steps_and_survives_a_checkpoint(
 def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
     train, val = _datasets(digits)
     base = dict(epochs_dense=2, epochs_prune=1, epochs_retrain=0, epochs_qat=2, lr_dense=0.02, lr_qat=0.05,
-                keep_w=0.5, keep_u=0.5, input_quant=(1 / 16, -8))
+                keep_w=0.5, keep_u=0.5, input_quant=(1 / 16, -8), check_collapse=False)
     averaged = train_stages(_model_fn, train, val, StageConfig(**base), tmp_path / "a")
     # The QAT model holds the mean of the snapshots summed in the stage's last checkpoint.
     reader = tf.train.load_checkpoint(str(tmp_path / "a" / "qat" / "ckpt"))
