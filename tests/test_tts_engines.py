@@ -170,6 +170,12 @@ def test_dataset_from_every_engine_is_voice_disjoint_and_keyed_by_engines(tmp_pa
     assert set(m["voices"]) == set(engines) and m["confusables"]
     made = {tts_engines.engine_of(Path(f).name.split("__")[0]) for f in m["files"]}
     assert len(made) >= min(len(engines), 3), made
+    # Every engine is deterministic: 2 worker processes write the same bytes as 1.
+    tts.generate_dataset(tmp_path / "w2", "hey nano", positives=10, negatives=8, noise=0, seed=2, workers=2,
+                         progress=False)
+    for f in m["files"]:
+        assert (tmp_path / "w2" / f).read_bytes() == (tmp_path / f).read_bytes(), f
+    shutil.rmtree(tmp_path / "w2")
     ds = load_custom_folder(tmp_path, val_percentage=30, test_percentage=30)
     speakers = {s: {Path(it.path).name.split("__")[0] for it in ds.split(s) if "__" in Path(it.path).name}
                 for s in SPLITS}
