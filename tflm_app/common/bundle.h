@@ -1,4 +1,4 @@
-// Reader of the named-array model bundle `.fgb` (fastgrnn_tf/bundle_spec.md).
+// Reader of the named-array model bundle `.fgb` (fastgrnn_tf/export/bundle_spec.md).
 //
 // Loading copies every entry into caller-owned storage with each array aligned to 8 bytes, so
 // the typed pointers Find() returns can be dereferenced directly (the file itself packs arrays

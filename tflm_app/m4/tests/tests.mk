@@ -14,7 +14,7 @@ UNIT_ELFS :=
 # the M4 library (their code does not depend on the FastGRNN implementation).
 FASTGRNN_TESTS := $(filter $(APP)/fastgrnn/%,$(TEST_SRCS))
 $(foreach t,$(filter-out $(FASTGRNN_TESTS),$(TEST_SRCS)),$(eval $(call UNIT_TEST_RULE,$(t),m4,$(TEST_DIR)/$(call test_name,$(t)).elf)))
-$(if $(wildcard $(IMPL_M4)),$(foreach t,$(FASTGRNN_TESTS),$(eval $(call UNIT_TEST_RULE,$(t),m4,$(TEST_DIR)/$(call test_name,$(t)).elf))))
+$(if $(VARIANTS_M4),$(foreach t,$(FASTGRNN_TESTS),$(eval $(call UNIT_TEST_RULE,$(t),m4,$(TEST_DIR)/$(call test_name,$(t)).elf))))
 $(foreach t,$(filter $(APP)/fastgrnn/%,$(TEST_SRCS)),$(eval $(call UNIT_TEST_RULE,$(t),reference,$(TEST_DIR)/$(call test_name,$(t))_reference.elf)))
 
 SELF_ELFS := $(TEST_DIR)/exit_code_test.elf $(TEST_DIR)/plugin_loop_test.elf \
