@@ -47,18 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const kws::FeatureFields& ff = model.features;
-  frontend::Config cfg;
-  cfg.sample_rate = ff.sample_rate;
-  cfg.window_samples = ff.window_samples;
-  cfg.hop_samples = ff.hop_samples;
-  cfg.n_fft = ff.n_fft;
-  cfg.n_mels = ff.n_mels;
-  cfg.n_mfcc = ff.n_mfcc;
-  cfg.fmin = ff.fmin;
-  cfg.fmax = ff.fmax;
-  cfg.log_floor = ff.log_floor;
-  cfg.quant_scale = ff.quant_scale;
-  cfg.quant_offset = ff.quant_offset;
+  const frontend::Config cfg = kws::FrontendConfig(ff);
   // The frontend's Init builds its tables (~1 ms): audio runs for one model in 32, the frames for all.
   const bool with_frontend = (copy.size() % 32 == 0) && pipe.Init(&cfg, model.detector) == nullptr;
   if (!with_frontend && pipe.Init(nullptr, model.detector) != nullptr) return 0;

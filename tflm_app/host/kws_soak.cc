@@ -217,18 +217,7 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> prepared(fastgrnn::PreparedBytes(p) / 4 + 1), scratch(fastgrnn::ScratchBytes(p) / 4 + 1);
   static kws::FramePipeline<kws::CoreModel> pipe;
   const kws::FeatureFields& ff = model.features;
-  frontend::Config cfg;
-  cfg.sample_rate = ff.sample_rate;
-  cfg.window_samples = ff.window_samples;
-  cfg.hop_samples = ff.hop_samples;
-  cfg.n_fft = ff.n_fft;
-  cfg.n_mels = ff.n_mels;
-  cfg.n_mfcc = ff.n_mfcc;
-  cfg.fmin = ff.fmin;
-  cfg.fmax = ff.fmax;
-  cfg.log_floor = ff.log_floor;
-  cfg.quant_scale = ff.quant_scale;
-  cfg.quant_offset = ff.quant_offset;
+  const frontend::Config cfg = kws::FrontendConfig(ff);
   if (ff.sample_rate != kRate) return Usage("the model's sample rate is not 16 kHz");
   const char* err = pipe.model().Init(p, model.head, prepared.data(), prepared.size() * 4, scratch.data(),
                                       scratch.size() * 4);

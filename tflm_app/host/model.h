@@ -14,6 +14,7 @@
 #include "bundle.h"
 #include "detector.h"
 #include "fastgrnn_int8.h"
+#include "frontend.h"
 #include "head.h"
 
 namespace kws {
@@ -46,6 +47,23 @@ struct Model {
   char class_names[kMaxClasses][kMaxClassName] = {{0}};
   char error[320] = {0};
 };
+
+// The frontend configuration the bundle's feature fields describe.
+inline frontend::Config FrontendConfig(const FeatureFields& ff) {
+  frontend::Config cfg;
+  cfg.sample_rate = ff.sample_rate;
+  cfg.window_samples = ff.window_samples;
+  cfg.hop_samples = ff.hop_samples;
+  cfg.n_fft = ff.n_fft;
+  cfg.n_mels = ff.n_mels;
+  cfg.n_mfcc = ff.n_mfcc;
+  cfg.fmin = ff.fmin;
+  cfg.fmax = ff.fmax;
+  cfg.log_floor = ff.log_floor;
+  cfg.quant_scale = ff.quant_scale;
+  cfg.quant_offset = ff.quant_offset;
+  return cfg;
+}
 
 // Reads and checks everything (step/head/detector validation, dimensions chain:
 // features -> step input_dim, units -> head input, head classes == class names).

@@ -253,18 +253,7 @@ int main(int argc, char** argv) {
     printf("firmware: bench model: %s\n", cerr);
     return 1;
   }
-  frontend::Config fc;
-  fc.sample_rate = m.features.sample_rate;
-  fc.window_samples = m.features.window_samples;
-  fc.hop_samples = m.features.hop_samples;
-  fc.n_fft = m.features.n_fft;
-  fc.n_mels = m.features.n_mels;
-  fc.n_mfcc = m.features.n_mfcc;
-  fc.fmin = m.features.fmin;
-  fc.fmax = m.features.fmax;
-  fc.log_floor = m.features.log_floor;
-  fc.quant_scale = m.features.quant_scale;
-  fc.quant_offset = m.features.quant_offset;
+  frontend::Config fc = kws::FrontendConfig(m.features);
   if (const char* perr = g_bench.Init(&fc, m.detector)) {
     printf("firmware: bench pipeline: %s\n", perr);
     return 1;
