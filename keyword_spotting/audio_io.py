@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
+
+from fastgrnn_tf.atomic_io import atomic_path, atomic_write_bytes  # noqa: F401 (atomic_write_bytes: re-exported)
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = 16000  # 1 s at 16 kHz
@@ -213,30 +214,8 @@ def write_wav(path: str | os.PathLike, pcm: np.ndarray, sample_rate: int = SAMPL
         pcm = float_to_int16(np.clip(pcm, -1.0, 1.0))
     elif pcm.dtype != np.int16:
         raise ValueError(f"pcm for {path} must be int16 or float, got {pcm.dtype}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sf.write(f, pcm, sample_rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), pcm, sample_rate, subtype="PCM_16", format="WAV")
     return path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` via a temporary file + rename (used for caches and lists)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
