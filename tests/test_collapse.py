@@ -77,10 +77,10 @@ def test_a_collapsed_first_attempt_recovers_on_restart(digits, seeded, tmp_path:
         calls["dense"] += 1
         return [ZeroHead()] if calls["dense"] == 1 else []
 
-    config = StageConfig(epochs_dense=4, epochs_prune=1, epochs_retrain=0, qat=False, lr_dense=0.02)
+    config = StageConfig(epochs_dense=8, epochs_prune=1, epochs_retrain=0, qat=False, lr_dense=0.02)
     result = train_stages(_model_fn10, train, None, config, tmp_path, callbacks=callbacks)
     assert calls["dense"] == 2
-    assert result.epochs_run["dense"] == 8  # both attempts counted
+    assert result.epochs_run["dense"] == 16  # both attempts counted
     assert "stage 'dense' stayed at chance" in capsys.readouterr().err
     assert result.history["dense"]["accuracy"][-1] > 0.5
     acc = float(np.mean(result.float_model.predict(x_test, verbose=0).argmax(-1) == y_test))
