@@ -39,6 +39,9 @@ class DataConfig:
     real_negative_clips: int = 3000  # at most this many 1 s clips cut from negative_dirs + real_data
     folds: int = 0  # > 0: speaker K-fold cross-validation split (datasets.speaker_fold), test = fold `fold`
     fold: int = 0
+    # Optional real recordings of the phrase (real_positives.py): added to the TRAIN split's positive class.
+    real_positives: str = ""  # a folder of recordings of the wake phrase (any length, any audio format)
+    real_positives_max: int = 0  # at most this many of them (a seeded pick); 0 = all
 
     def validate(self) -> None:
         if self.folds != 0 and (self.folds < 3 or not 0 <= self.fold < self.folds):
@@ -70,6 +73,14 @@ class DataConfig:
                     raise ValueError(f"data.{name}: folder {folder} does not exist")
         if self.real_data and not Path(self.real_data).is_dir():
             raise ValueError(f"data.real_data: folder {self.real_data} does not exist")
+        # Real positives (two fields, validated together).
+        if not isinstance(self.real_positives, str):
+            raise ValueError(f"data.real_positives must be a folder path, got {self.real_positives!r}")
+        if self.real_positives and not Path(self.real_positives).is_dir():
+            raise ValueError(f"data.real_positives: folder {self.real_positives} does not exist")
+        n = self.real_positives_max
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"data.real_positives_max must be an integer >= 0 (0 = all), got {n!r}")
 
 
 @dataclasses.dataclass
