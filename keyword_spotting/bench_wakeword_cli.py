@@ -3,6 +3,7 @@
     kws-bench-wakeword                                   # every word of ../shared/data/wakewords, 5 h per condition
     kws-bench-wakeword --words alexa --hours 1           # quicker
     kws-bench-wakeword --config my_recipe.yaml --set train.epochs_dense=30    # another recipe, same measurement
+    kws-bench-wakeword --real-positives 20               # also text + 20 real recordings per word (held out)
 
 Writes build/bench/wakeword.json and the DET plots in build/bench/wakeword/<word>/; reruns reuse the trained
 models, stream features and scores in --work (see `keyword_spotting.wakeword_bench`).
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="false accepts per hour for the detector settings chosen (default 0.5)")
     ap.add_argument("--calibration-hours", type=float, default=d.calibration_hours,
                     help="hours of training-part speech + noise to set the threshold for --target-fa (0 = off)")
+    ap.add_argument("--real-positives", type=int, default=d.real_positives, metavar="N",
+                    help="also train text + N real recordings of each word (held out of measurement for both "
+                         "recipes); JSON key words.<word>[\"text+N_real\"] (default 0: text only)")
     ap.add_argument("--frontend", choices=("auto", "device", "reference"), default=d.frontend,
                     help="features: the device's C++ frontend (`make cpp-host`), the Python reference, or auto")
     ap.add_argument("--work", default=d.work, help="work folder (models, stream features, scores)")
@@ -45,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
                         recipe=args.config, overrides=tuple(args.set), hours=args.hours, chunk_s=args.chunk_seconds,
                         conditions=tuple(args.conditions), seed=args.seed, frontend=args.frontend,
                         progress=not args.no_progress, target_fa_per_hour=args.target_fa,
-                        calibration_hours=args.calibration_hours)
+                        calibration_hours=args.calibration_hours, real_positives=args.real_positives)
+    if args.real_positives < 0:
+        ap.error(f"--real-positives must be >= 0, got {args.real_positives}")
     try:
         run_benchmark(bench)
     except (ValueError, FileNotFoundError) as e:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from fastgrnn_tf.export import layout
-from keyword_spotting import datasets, kws_model, real_negatives, tts
+from keyword_spotting import datasets, kws_model, real_negatives, real_positives, tts
 from keyword_spotting.augment import load_noise_clips
 from keyword_spotting.datasets import SILENCE, UNKNOWN, SplitDataset
 from keyword_spotting.detector import DetectorParams
@@ -115,13 +115,19 @@ def load_run(run_dir: str | os.PathLike) -> Run:
 
 def load_config_dataset(cfg: Config, progress: bool = True) -> SplitDataset:
     """The SplitDataset the config names (the TTS kind synthesizes its folder first, once); with
-    data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`)."""
+    data.folds > 0, its speaker K-fold split number data.fold (`datasets.speaker_fold`); plus the real
+    negatives and noise (`real_negatives`) and the real positives (`real_positives`, train split).
+    The extra folders are listed (and the real positives read) first: a folder without audio or an
+    unreadable recording stops here before any synthesis."""
+    d = cfg.data
+    positives = (real_positives.positive_files(d.real_positives, d.real_positives_max, d.seed)
+                 if d.real_positives else [])
+    sources = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data)
     ds = _load_split(cfg, progress)
     ds = datasets.speaker_fold(ds, cfg.data.folds, cfg.data.fold) if cfg.data.folds else ds
-    d = cfg.data
-    sources = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data)
-    return real_negatives.add_real_audio(ds, sources, RunFolder(Path(cfg.out_dir)).real_negatives,
-                                         d.real_negative_clips, d.seed)
+    ds = real_negatives.add_real_audio(ds, sources, RunFolder(Path(cfg.out_dir)).real_negatives,
+                                       d.real_negative_clips, d.seed)
+    return real_positives.add_real_positives(ds, positives)
 
 
 def _load_split(cfg: Config, progress: bool) -> SplitDataset:

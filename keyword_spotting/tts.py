@@ -66,6 +66,35 @@ def list_voices(engines: list[str] | tuple[str, ...] | None = None) -> dict[str,
     return {name: e.list_voices() for name, e in get_engines(engines).items()}
 
 
+def check_phrase(phrase: str) -> str:
+    """`phrase` stripped; ValueError when it is empty or has no letter or digit to say (e.g. "!!!")."""
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise ValueError("the wake phrase is empty: give the words to say, e.g. --phrase \"hey nano\"")
+    if not re.search(r"[^\W_]", phrase):
+        raise ValueError(f"the wake phrase {phrase!r} has nothing to say: it has no letter or digit")
+    return phrase.strip()
+
+
+def check_speakable(phrase: str, engines: dict[str, Engine], voices: dict[str, list[str]]) -> None:
+    """Say `phrase` once with the first voice of each engine; ValueError naming the engines that fail on
+    it or render it as (near) silence (peak below -34 dBFS or under 0.1 s above -40 dB of the peak)."""
+    bad = []
+    for name in sorted(engines):
+        if not voices.get(name):
+            continue
+        voice = voices[name][0]
+        try:
+            y = _trim(engines[name].synth(phrase, voice))
+        except RuntimeError as e:
+            bad.append(f"{name} fails on it ({str(e)[:80]})")
+            continue
+        if y.size < SAMPLE_RATE // 10 or float(np.max(np.abs(y))) < 0.02:
+            bad.append(f"{name} ({voice}) renders it as silence")
+    if bad:
+        raise ValueError(f"the wake phrase {phrase!r} cannot be synthesized: {'; '.join(bad)}. Use words the "
+                         "engines can say, or leave those engines out (kws-tts --engines, data.tts_engines)")
+
+
 def near_misses(phrase: str) -> list[str]:
     """Phrases that sound close to `phrase` but are not it: parts of it, and one word changed."""
     words = phrase.lower().split()
@@ -222,8 +251,7 @@ def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, no
          homophones: list[str] | tuple[str, ...] = ()) -> list[ClipJob]:
     """All clip jobs, deterministic in (arguments, voices per engine, confusable phrases); near misses
     listed in `homophones` (they sound like the phrase) are never negatives."""
-    if not phrase.strip():
-        raise ValueError("phrase must not be empty")
+    check_phrase(phrase)
     for name, v in (("positives", positives), ("negatives", negatives), ("noise", noise), ("seed", seed)):
         if v < 0:
             raise ValueError(f"{name} must be >= 0, got {v}")
@@ -312,22 +340,28 @@ def _resolve(engines: list[str] | tuple[str, ...] | None) -> tuple[dict[str, Eng
 
 def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                      negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
-                     progress: bool = True, engines: list[str] | tuple[str, ...] | None = None) -> dict:
+                     progress: bool = True, engines: list[str] | tuple[str, ...] | None = None,
+                     resume: bool = False) -> dict:
     """Synthesize the folder (see module docstring) with `engines` (None: every installed one);
-    returns the manifest (also in out/manifest.json)."""
+    returns the manifest (also in out/manifest.json). The phrase is checked first (`check_phrase`,
+    `check_speakable`). `resume`: clips already on disk are kept (each was written atomically by the same
+    plan: `ensure_dataset` resumes an interrupted run of the same parameters)."""
+    check_phrase(phrase)
     chosen, voices = _resolve(engines)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    check_speakable(phrase, chosen, voices)
     out = Path(out)
     confusable, homophones = negative_phrases(phrase, chosen)
-    jobs = plan(out, phrase, positives, negatives, noise, seed, voices, confusable, homophones)
+    all_jobs = plan(out, phrase, positives, negatives, noise, seed, voices, confusable, homophones)
+    jobs = [j for j in all_jobs if not (resume and Path(j.path).is_file())]
     for sub in ("positives", "negatives", "noise"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = {
         "params": _params(phrase, positives, negatives, noise, seed, voices),
         "voices": voices,
         "confusables": confusable,
-        "files": [os.path.relpath(j.path, out) for j in jobs],
+        "files": [os.path.relpath(j.path, out) for j in all_jobs],
         "complete": False,
     }
     # Written first (complete: false) so an interrupted run's files can be cleaned up by `ensure_dataset`.
@@ -373,11 +407,14 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
                    negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
                    progress: bool = True, engines: list[str] | tuple[str, ...] | None = None) -> Path:
     """Generate the folder unless `out/manifest.json` records a complete run with the same
-    parameters (engines and their voices included) and all its files exist. Files of an older or
-    interrupted run (listed in its manifest) are removed first."""
+    parameters (engines and their voices included) and all its files exist. An interrupted run of the
+    same parameters is resumed (its clips kept); files of a run with other parameters (listed in its
+    manifest) are removed first."""
     out = Path(out)
+    check_phrase(phrase)
     _, voices = _resolve(engines)
     mpath = out / "manifest.json"
+    resume = False
     if mpath.is_file():
         try:
             old = json.loads(mpath.read_text())
@@ -387,10 +424,11 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
             same = old.get("params") == _params(phrase, positives, negatives, noise, seed, voices)
             if same and old.get("complete") and all((out / f).is_file() for f in old.get("files", [])):
                 return out
-            for f in old.get("files", []):
+            resume = same
+            for f in [] if same else old.get("files", []):
                 p = out / f
                 if p.is_file() and p.suffix == ".wav":
                     p.unlink()
             mpath.unlink()
-    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress, engines)
+    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress, engines, resume)
     return out

@@ -16,6 +16,13 @@ library is not built; the JSON says which), then the int8 oracle step and head r
 The detector is replayed for every threshold (`detector.ThresholdSweep`) and `wakeword_metrics` gives
 miss rates at FA/h targets, FA/h at miss targets and the detector settings for a target FA/h.
 
+With `real_positives` = N > 0 (`kws-bench-wakeword --real-positives N`), a second recipe, "text + N real",
+trains on the same text recipe plus N real recordings of the word (`data.real_positives`; a seeded pick of
+readable recordings, `real_recipe`). Those N are then excluded from measurement for BOTH recipes, so both are
+measured on the same recordings; the JSON holds the text-only numbers where they always are
+(`words.<word>.<condition>`), the other recipe's under `words.<word>["text+N_real"]`, the held-out files under
+`words.<word>.real_positives_held_out` and the mean over words under `mean_text+N_real`.
+
 Resumable: trained runs (`<work>/<word>/run-<recipe hash>/`), stream features (`<work>/<word>/streams/`,
 shared by every recipe with the same feature spec) and scores (`<run>/bench/`) are reused.
 """
@@ -63,6 +70,7 @@ class BenchConfig:
     windows: tuple[int, ...] = (10, 20, 30, 50)
     target_fa_per_hour: float = 0.5
     calibration_hours: float = 5.0             # training-part negatives for the calibrated threshold (0 = off)
+    real_positives: int = 0                     # > 0: also the recipe text + N real recordings (module docstring)
 
 
 def log(msg: str) -> None:
@@ -90,27 +98,63 @@ def recipe_config(word: str, bench: BenchConfig) -> Any:
     return cfg
 
 
-def ensure_model(word: str, bench: BenchConfig) -> Path:
-    """Train (or reuse) the text-only model of `word`; returns its run folder (model.fgb inside)."""
-    from keyword_spotting.train import run_training
+def _recipe_digest(cfg: Any) -> str:
+    """The run folder's hash: the config without out_dir (and without the real-positive keys when unset, so
+    text-only runs keep the hash they had before those keys existed)."""
+    d = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
+    if not cfg.data.real_positives and not cfg.data.real_positives_max:
+        d["data"] = {k: v for k, v in d["data"].items() if k not in ("real_positives", "real_positives_max")}
+    return _digest(d)
 
-    cfg = recipe_config(word, bench)
-    run = Path(bench.work) / word / f"run-{_digest({k: v for k, v in cfg.to_dict().items() if k != 'out_dir'})}"
+
+def ensure_model(word: str, bench: BenchConfig, cfg: Any = None) -> Path:
+    """Train (or reuse) the model of `word` (default: the text-only recipe, `recipe_config`); returns its run
+    folder (model.fgb inside)."""
+    from keyword_spotting.real_positives import record_in_card
+    from keyword_spotting.train_inputs import check_training_inputs
+
+    cfg = recipe_config(word, bench) if cfg is None else cfg
+    run = Path(bench.work) / word / f"run-{_recipe_digest(cfg)}"
     cfg.out_dir = str(run)
     if (run / "model_card.json").is_file() and (run / "model.fgb").is_file():
         log(f"{word}: reusing the trained model in {run}")
         return run
-    log(f"{word}: training from text ({cfg.data.tts_positives} synthetic positives) into {run}")
+    check_training_inputs(cfg)
+    from keyword_spotting.train import run_training
+
+    real = f" + real recordings of {cfg.data.real_positives}" if cfg.data.real_positives else ""
+    log(f"{word}: training from text ({cfg.data.tts_positives} synthetic positives){real} into {run}")
     t0 = time.time()
     run_training(cfg, progress=bench.progress)
+    if cfg.data.real_positives:
+        record_in_card(run / "model_card.json", cfg.data.real_positives, cfg.data.real_positives_max, cfg.data.seed)
     log(f"{word}: trained in {time.time() - t0:.0f} s")
     return run
 
 
+def real_recipe(word: str, recordings: Sequence[Path], bench: BenchConfig) -> tuple[Any, list[Path], list[Path]]:
+    """The recipe "text + N real": (its config, the N recordings it trains on, the recordings left to measure).
+    The N (`bench.real_positives`) are a seeded pick (`real_positives.hold_out`), copied to
+    `<work>/<word>/real_positives-<N>-seed<seed>/`, which `data.real_positives` names."""
+    from keyword_spotting.real_positives import hold_out
+
+    n = bench.real_positives
+    chosen, rest = hold_out(recordings, n, bench.seed)
+    folder = Path(bench.work) / word / f"real_positives-{n}-seed{bench.seed}"
+    for p in chosen:
+        if not (folder / p.name).is_file():
+            atomic_write_bytes(folder / p.name, p.read_bytes())
+    cfg = recipe_config(word, bench)  # the text-only checks hold for everything but these two keys
+    cfg.data.real_positives, cfg.data.real_positives_max = str(folder), 0
+    cfg.validate()
+    return cfg, chosen, rest
+
+
 # ----------------------------------------------------------------------------------------------
 # Streams and their features (model-independent, cached per word, condition and feature spec).
-def _load(paths: Sequence[Path], what: str) -> tuple[list[np.ndarray], list[str]]:
-    """The readable, non-silent clips, and the errors of the files skipped (named in the log and the JSON)."""
+def _load(paths: Sequence[Path], what: str, strict: bool = False) -> tuple[list[np.ndarray], list[str]]:
+    """The readable, non-silent clips, and the errors of the files skipped (named in the log and the JSON).
+    `strict`: a file that cannot be read or is silent is an error (ValueError naming the files) instead."""
     clips, skipped = [], []
     for p in paths:
         try:
@@ -122,6 +166,9 @@ def _load(paths: Sequence[Path], what: str) -> tuple[list[np.ndarray], list[str]
             clips.append(c)
         else:
             skipped.append(f"{p}: silent")
+    if skipped and strict:
+        raise ValueError(f"{len(skipped)} of {len(paths)} {what} files are unreadable or silent: "
+                         + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
     if skipped:
         log(f"skipping {len(skipped)} of {len(paths)} {what} files, e.g. {skipped[0]}")
     if not clips:
@@ -148,39 +195,49 @@ def _stream_key(word: str, condition: str, stream_cfg: BenchStreamConfig, spec: 
                     "spec": spec.to_dict(), "frontend": frontend, "files": files, "seed": seed, "version": 2})
 
 
-def build_condition(word: str, condition: str, positives: Sequence[Path], part: real_data.RealPart, spec: Any,
-                    bench: BenchConfig, label: str = "positive", snr: float | None = None,
-                    hours: float | None = None) -> ConditionStreams:
-    """Render the condition's chunks, compute their features with the chosen frontend; cached in the work folder.
-    `snr` / `hours` default to the condition's (`CONDITIONS`) and the bench's; `positives` may be empty."""
+def part_files(part: real_data.RealPart) -> tuple[list[Path], list[Path]]:
+    """(negative files, noise files) of a part of the real data, for `build_condition`."""
+    return [f.path for f in part.negatives], [f.path for f in part.noise]
+
+
+def build_condition(word: str, condition: str, positives: Sequence[Path], negatives: Sequence[Path],
+                    noise_files: Sequence[Path], spec: Any, bench: BenchConfig, label: str = "positive",
+                    snr: float | None = None, hours: float | None = None, part_name: str = "measure",
+                    cache: bool = True, strict: bool = False) -> ConditionStreams:
+    """Render the condition's chunks from plain lists of audio files (`part_files` for the real data's parts),
+    compute their features with the chosen frontend; cached in the work folder (unless `cache` is off).
+    `snr` / `hours` default to the condition's (`CONDITIONS`; condition "custom": `snr` as given, None = no
+    noise) and the bench's; `positives` may be empty; `strict`: unreadable or silent files are errors
+    (`_load`), not skipped."""
     from keyword_spotting import streaming
 
     frontend = streaming.resolve_frontend(bench.frontend)
-    snr = CONDITIONS[condition] if snr is None else snr
+    snr = CONDITIONS[condition] if snr is None and condition in CONDITIONS else snr
     stream_cfg = BenchStreamConfig(hours=hours or bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
-    files = {"positives": [p.name for p in positives], "negatives": [f.path.name for f in part.negatives],
-             "noise": [f.path.name for f in part.noise]}
+    files = {"positives": [p.name for p in positives], "negatives": [p.name for p in negatives],
+             "noise": [p.name for p in noise_files]}
     key = _stream_key(word, condition, stream_cfg, spec, frontend, files, bench.seed)
-    cache = Path(bench.work) / word / "streams" / f"{condition}-{key}.npz"
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
+    cache_file = Path(bench.work) / word / "streams" / f"{condition}-{key}.npz"
+    if cache and cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             feats = z["features"]
         events = [[Event(a, b, label) for a, b in chunk] for chunk in meta["events"]]
-        log(f"{word} {condition}: reusing stream features {cache.name}")
+        log(f"{word} {condition}: reusing stream features {cache_file.name}")
         return ConditionStreams(feats, events, meta["negative_seconds"], meta["unique_negative_seconds"],
                                 meta["frontend"], meta["info"], key)
     t0 = time.time()
-    pos, skipped = _load(positives, f"{word} positive") if positives else ([], [])
-    neg, skipped_neg = _load([f.path for f in part.negatives], f"{part.name} negative")
-    noise, skipped_noise = _load([f.path for f in part.noise], f"{part.name} noise")
+    pos, skipped = _load(positives, f"{word} positive", strict) if positives else ([], [])
+    neg, skipped_neg = _load(negatives, f"{part_name} negative", strict)
+    noise, skipped_noise = _load(noise_files, f"{part_name} noise", strict) if noise_files else ([], [])
     plan = plan_streams(len(pos), stream_cfg, bench.seed)
     perm = np.random.default_rng([bench.seed, 3]).permutation(len(neg))
     mean_s = float(np.mean([len(c) for c in neg])) / 16000 + 0.9
     per_chunk = max(1, int(bench.chunk_s / mean_s))
     feats, events, neg_s, used = [], [], [], set()
     log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} real positives, "
-        f"{len(neg)} {part.name} negative clips, {len(noise)} noise recordings, SNR {snr:g} dB, {frontend} frontend")
+        f"{len(neg)} {part_name} negative clips, {len(noise)} noise recordings, "
+        f"{'no noise' if snr is None else f'SNR {snr:g} dB'}, {frontend} frontend")
     for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
         order = np.roll(perm, -chunk.index * per_chunk)
         audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order)
@@ -189,16 +246,17 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], part: 
         neg_s.append(len(audio) / 16000 - sum(e.end_s - e.start_s for e in ev))
         used.update(u)
     unique = float(sum(len(neg[i]) for i in used)) / 16000
-    info = {"chunks": len(plan.chunks), "chunk_s": bench.chunk_s, "snr_db": snr, "part": part.name,
+    info = {"chunks": len(plan.chunks), "chunk_s": bench.chunk_s, "snr_db": snr, "part": part_name,
             "negative_clips_available": len(neg), "negative_clips_used": len(used),
             "noise_recordings": len(noise), "seconds_to_build": round(time.time() - t0, 1),
             "positive_files": len(positives), "skipped_files": skipped + skipped_neg + skipped_noise}
     feats_arr = np.stack(feats)
     meta = {"events": [[(e.start_s, e.end_s) for e in ev] for ev in events], "negative_seconds": neg_s,
             "unique_negative_seconds": unique, "frontend": frontend, "info": info}
-    buf = io.BytesIO()
-    np.savez(buf, features=feats_arr, meta=np.array(json.dumps(meta)))
-    atomic_write_bytes(cache, buf.getvalue())
+    if cache:
+        buf = io.BytesIO()
+        np.savez(buf, features=feats_arr, meta=np.array(json.dumps(meta)))
+        atomic_write_bytes(cache_file, buf.getvalue())
     return ConditionStreams(feats_arr, events, neg_s, unique, frontend, info, key)
 
 
@@ -259,8 +317,10 @@ def condition_scores(run: Path, model: Any, word: str, condition: str, streams: 
 
 # ----------------------------------------------------------------------------------------------
 # One word, all words.
-def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig) -> dict[str, Any]:
-    """Measure the model in `run` on the word's real recordings, every condition; DET plots in `<work>/<word>/`."""
+def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig,
+             positives: Sequence[Path] | None = None, tag: str = "") -> dict[str, Any]:
+    """Measure the model in `run` on the word's real recordings (`positives`: default all of them), every
+    condition; DET plots in `<work>/<word>/` (`det<tag>_<condition>.png`)."""
     from keyword_spotting import kws_model
 
     model = kws_model.load_model(run / "model.fgb")
@@ -274,8 +334,8 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig)
     if bench.calibration_hours > 0:
         # The threshold a user can set without the measured audio: the lowest whose FA/h on the TRAINING part's
         # real speech and noise (10 dB SNR, no wake words) is <= the target.
-        cal = build_condition(word, "calibration", [], data.part("train"), model.features, bench, label,
-                              snr=CONDITIONS["10dB"], hours=bench.calibration_hours)
+        cal = build_condition(word, "calibration", [], *part_files(data.part("train")), model.features, bench,
+                              label, snr=CONDITIONS["10dB"], hours=bench.calibration_hours, part_name="train")
         cal_scores = condition_scores(run, model, word, "calibration", cal)
         out["calibration"] = wakeword_metrics.calibrate_threshold(
             cal_scores, cal.negative_seconds, model, bench.target_fa_per_hour)
@@ -285,11 +345,12 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig)
             f"{out['calibration']['negative_hours']:.1f} h of training-part audio")
     for condition in bench.conditions:
         t0 = time.time()
-        streams = build_condition(word, condition, data.wakewords[word], part, model.features, bench, label)
+        measured = data.wakewords[word] if positives is None else positives
+        streams = build_condition(word, condition, measured, *part_files(part), model.features, bench, label)
         scores = condition_scores(run, model, word, condition, streams)
         rep = wakeword_metrics.condition_report(
             scores, streams.events, streams.negative_seconds, model, bench.windows, bench.target_fa_per_hour,
-            Path(bench.work) / word / f"det_{condition}.png", title=f"{word}, {condition}, real people",
+            Path(bench.work) / word / f"det{tag}_{condition}.png", title=f"{word}{tag}, {condition}, real people",
             calibrated_threshold=calibrated)
         rep["unique_negative_hours"] = streams.unique_negative_seconds / 3600
         rep["frontend"] = streams.frontend
@@ -324,14 +385,31 @@ def run_benchmark(bench: BenchConfig) -> dict[str, Any]:
         "split": "real_data: LibriSpeech by speaker, other negatives and ambience/music by file (sha1 rank, half "
                  "measuring); Speech Commands background noise training only",
     }
+    real_key = f"text+{bench.real_positives}_real"
+    if bench.real_positives:
+        report["real_positives"] = {"per_word": bench.real_positives, "recipe_key": real_key, "note": (
+            "the text-only recipe and the text + N real recipe are measured on the same recordings: each word's "
+            "recordings minus the N it trains on (file names carry no speaker id, so a speaker of the N may "
+            "still be among the measured)")}
     for word in words:
         tw = time.time()
+        measured, real_cfg = None, None
+        if bench.real_positives:
+            real_cfg, chosen, measured = real_recipe(word, data.wakewords[word], bench)
         run = ensure_model(word, bench)
-        report["words"][word] = run_word(word, run, data, bench)
+        report["words"][word] = run_word(word, run, data, bench, measured)
+        if real_cfg is not None:
+            report["words"][word]["real_positives_held_out"] = {
+                "count": len(chosen), "files": [p.name for p in chosen], "measured_files": len(measured)}
+            run = ensure_model(word, bench, real_cfg)
+            report["words"][word][real_key] = run_word(word, run, data, bench, measured, tag=f"_{real_key}")
         report["words"][word]["seconds"] = round(time.time() - tw, 1)
         report["seconds"] = round(time.time() - t0, 1)
         wakeword_metrics.write_json(report, bench.out_json)
     report["mean"] = wakeword_metrics.mean_over_words(report["words"], bench.conditions)
+    if bench.real_positives:
+        report[f"mean_{real_key}"] = wakeword_metrics.mean_over_words(
+            {w: r[real_key] for w, r in report["words"].items()}, bench.conditions)
     report["seconds"] = round(time.time() - t0, 1)
     wakeword_metrics.write_json(report, bench.out_json)
     log(f"done in {report['seconds']:.0f} s: {bench.out_json}")
