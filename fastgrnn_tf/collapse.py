@@ -35,30 +35,35 @@ class Verdict:
         return f"accuracy {self.accuracy:.3f}, chance {self.chance:.3f}"
 
 
-def _labels(batch: Any) -> np.ndarray | None:
+def _labels(batch: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(integer labels, sample weights or None) of a (x, y[, w]) batch, flattened; None when not readable."""
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
         return None
     y = np.asarray(batch[1])
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        return y.argmax(-1)
+    w = np.asarray(batch[2], np.float64).reshape(-1) if len(batch) > 2 else None
+    if y.ndim == 2 and y.shape[1] > 1 and np.issubdtype(y.dtype, np.floating):  # one-hot
+        y = y.argmax(-1)
     if y.ndim >= 1 and np.issubdtype(y.dtype, np.integer):
-        return y.reshape(-1)
+        y = y.reshape(-1)
+        return y, (w if w is not None and w.shape == y.shape else None)
     return None
 
 
 def chance_level(datasets: list[Any], num_classes: int) -> float:
-    """max(1/K, majority label share) from the first finite tf.data dataset in `datasets` (or 1/K)."""
+    """max(1/K, majority label share) from the first finite tf.data dataset in `datasets` (or 1/K); with sample
+    weights (x, y, w), the shares are weighted (frame targets with weight 0 do not count)."""
     floor = 1.0 / max(num_classes, 1)
     for ds in datasets:
         if not isinstance(ds, tf.data.Dataset) or int(ds.cardinality()) <= 0:
             continue
-        counts = np.zeros(num_classes, np.int64)
+        counts = np.zeros(num_classes, np.float64)
         for batch in ds.take(LABEL_BATCHES).as_numpy_iterator():
-            y = _labels(batch)
-            if y is None:
+            got = _labels(batch)
+            if got is None:
                 return floor
-            counts += np.bincount(np.clip(y, 0, num_classes - 1), minlength=num_classes)
-        if counts.sum():
+            y, w = got
+            counts += np.bincount(np.clip(y, 0, num_classes - 1), weights=w, minlength=num_classes)
+        if counts.sum() > 0:
             return max(floor, float(counts.max() / counts.sum()))
     return floor
 

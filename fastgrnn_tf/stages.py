@@ -58,6 +58,7 @@ class StageConfig:
     the QAT steps (about 25 evenly spaced snapshots; stochastic weight averaging, Izmailov et al. 2018);
     0 (or qat_select set) keeps the last (best) epoch's weights. Google-12, speaker 5-fold CV, QAT from the
     same pruned models: int8 80.40% with 0.6, 79.96% with 0 (pruned float 80.40%).
+    weighted_metrics: the metrics weigh by the datasets' sample weights (x, y, w batches, e.g. frame targets).
     clipnorm: every gradient's norm is clipped to this (None: no clipping). collapse_retries: how often a
     stage that ends at chance accuracy (validation accuracy when there is validation data) is restarted
     (new seed, half the learning rate) before TrainingCollapsed is raised; 0 raises at once. check_collapse=False
@@ -81,6 +82,7 @@ class StageConfig:
     ema_decay: float = 0.99
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)
+    weighted_metrics: bool = False
     steps_per_epoch: int | None = None
     verbose: int = 0
     qat_select: str | None = None
@@ -233,7 +235,10 @@ def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks
     `average` > 0, with its weights averaged over that fraction of the stage's last steps (WeightAverage)."""
     stage_dir.mkdir(parents=True, exist_ok=True)
     optimizer = keras.optimizers.Adam(lr, clipnorm=config.clipnorm)
-    model.compile(optimizer=optimizer, loss=config.loss, metrics=list(config.metrics))
+    if config.weighted_metrics:  # the datasets carry sample weights (e.g. frame targets): metrics use them too
+        model.compile(optimizer=optimizer, loss=config.loss, weighted_metrics=list(config.metrics))
+    else:
+        model.compile(optimizer=optimizer, loss=config.loss, metrics=list(config.metrics))
     averager = None
     if average > 0:
         averager = WeightAverage(model, optimizer, _steps_per_epoch(train_ds, config) * epochs, average)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -224,6 +225,30 @@ def make_feature_arrays(
     return x, np.tile(y, n_copies)
 
 
+def split_arrays_key(dataset: SplitDataset, spec: FeatureSpec, augment_config: AugmentConfig | None, copies: int,
+                     seed: int, rirs: list[np.ndarray] | None) -> str:
+    """What decides `make_split_arrays`' output: every item (file name, size, label, speaker), the noise files,
+    the spec, the augmentation, the copies, the seed and the rooms; not where the files live, so runs of one
+    dataset in other folders (e.g. recipes that differ only in training) share the arrays."""
+    def ident(path: str) -> list:
+        p = Path(path)
+        return [p.name, p.stat().st_size if path and p.is_file() else -1]
+
+    h = hashlib.sha1()
+    for split in SPLITS:
+        for it in dataset.split(split):
+            h.update(json.dumps([split, *ident(it.path), it.label, it.speaker]).encode())
+    h.update(json.dumps([[ident(n) for n in dataset.noise], list(dataset.class_names), spec.to_dict(),
+                         dataclasses.asdict(augment_config) if augment_config else None, copies, seed,
+                         ARRAYS_FORMAT], default=list).encode())
+    for r in rirs or []:
+        h.update(np.ascontiguousarray(r).tobytes())
+    return h.hexdigest()
+
+
+ARRAYS_FORMAT = 1
+
+
 def make_split_arrays(
     dataset: SplitDataset,
     spec: FeatureSpec = FeatureSpec(),
@@ -237,7 +262,17 @@ def make_split_arrays(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Feature arrays for train / val / test: train gets clean + `copies` augmented rows
     (no augmentation when `augment_config` is None; `rirs`: the simulated rooms of augment_config.rir_prob);
-    val and test are clean only."""
+    val and test are clean only. With `cache_dir`, the whole result is also kept in
+    `cache_dir/arrays/<split_arrays_key>.npz` (augmenting is the slow part of a run) and reused."""
+    cached = None
+    if cache_dir is not None:
+        key = split_arrays_key(dataset, spec, augment_config, copies, seed, rirs)
+        cached = Path(cache_dir) / "arrays" / f"{key}.npz"
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                return {split: (z[f"{split}_x"], z[f"{split}_y"]) for split in SPLITS}
+        except (OSError, ValueError, KeyError):
+            pass
     noise = load_noise_clips(dataset.noise, spec.sample_rate)
     augmenter = Augmenter(noise, augment_config, spec.sample_rate, rirs) if augment_config is not None else None
     out = {}
@@ -245,6 +280,10 @@ def make_split_arrays(
         aug = augmenter if split == "train" else None
         out[split] = make_feature_arrays(dataset.split(split), spec, aug, copies, True, seed, cache_dir,
                                          noise, workers=workers, progress=progress)
+    if cached is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **{f"{split}_{k}": v for split, (x, y) in out.items() for k, v in (("x", x), ("y", y))})
+        atomic_write_bytes(cached, buf.getvalue())
     return out
 
 

@@ -34,6 +34,7 @@ from keyword_spotting.features import dequantize, model_view
 from keyword_spotting.metrics import confusion_matrix
 from keyword_spotting.model import build_model
 from keyword_spotting.run_folder import RunFolder, load_config_dataset
+from keyword_spotting.stream_training import sequence_dataset
 from keyword_spotting.tfdata import make_dataset, make_split_arrays
 from keyword_spotting.train_config import Config, save_config
 
@@ -81,7 +82,28 @@ def training_dataset(x: np.ndarray, y: np.ndarray, view: Any, batch_size: int, c
 
 
 def _predict(model: Any, x: np.ndarray, spec: Any) -> np.ndarray:
-    return np.argmax(model.predict(dequantize(x, spec), batch_size=256, verbose=0), axis=-1)
+    """Class of each clip at its last frame (a sequence model scores every frame)."""
+    probs = model.predict(dequantize(x, spec), batch_size=256, verbose=0)
+    return np.argmax(probs[:, -1] if probs.ndim == 3 else probs, axis=-1)
+
+
+def keyword_classes(classes: list[str]) -> list[int]:
+    """Indices of the wake-word classes (every class but silence, unknown and negative)."""
+    return [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
+
+
+def train_and_val_datasets(cfg: Config, arrays: dict, classes: list[str], view: Any) -> tuple[Any, Any]:
+    """(train, val) tf.data: clips (with streaming context) or, with train.stream_clips, sequences with frame
+    targets (`stream_training`)."""
+    t = cfg.train
+    if t.stream_clips:
+        kw = frozenset(keyword_classes(classes))
+        targets = t.stream_targets()
+        return (sequence_dataset(*arrays["train"], kw, view, t.batch_size, targets, seed=cfg.data.seed),
+                sequence_dataset(*arrays["val"], kw, view, t.batch_size, targets, seed=cfg.data.seed + 1,
+                                 reshuffle=False))
+    return (training_dataset(*arrays["train"], view, t.batch_size, cfg.data.context_frames, cfg.data.seed),
+            make_dataset(*arrays["val"], view, t.batch_size))
 
 
 def _tensorboard(logs: Path):
@@ -134,16 +156,15 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     t = cfg.train
     in_scale, in_zp = input_normalization(x_train)
     view = model_view(spec, in_scale, in_zp)
-    train_ds = training_dataset(x_train, y_train, view, t.batch_size, cfg.data.context_frames, cfg.data.seed)
-    val_ds = make_dataset(*arrays["val"], view, t.batch_size)
+    train_ds, val_ds = train_and_val_datasets(cfg, arrays, classes, view)
     stage_cfg = StageConfig(
         epochs_dense=t.epochs_dense, epochs_prune=t.epochs_prune, epochs_retrain=t.epochs_retrain,
         epochs_qat=t.epochs_qat, lr_dense=t.learning_rate, lr_prune=t.learning_rate / 2,
         lr_retrain=t.learning_rate / 4, lr_qat=t.learning_rate / 4, keep_w=t.keep_w, keep_u=t.keep_u,
-        qat=t.qat, input_quant=(in_scale, in_zp),
+        qat=t.qat, input_quant=(in_scale, in_zp), weighted_metrics=bool(t.stream_clips),
     )
     with _strategy().scope():
-        result = train_stages(lambda: build_model(cfg.model, spec, len(classes)),
+        result = train_stages(lambda: build_model(cfg.model, spec, len(classes), sequences=bool(t.stream_clips)),
                               train_ds, val_ds, stage_cfg, run.stages, callbacks=_tensorboard(run.tensorboard),
                               log=(lambda line: print(line, flush=True)) if progress else None)
     x_test, y_test = arrays["test"]
@@ -169,7 +190,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     win = export_custom_tflite(final, calib_features=calib, time_steps=frames, calibrate=result.qat_model is None,
                                **quant)
     det = cfg.detector
-    keywords = [i for i, c in enumerate(classes) if c not in ("_silence_", "_unknown_", "negative")]
+    keywords = keyword_classes(classes)
     sizes = write_artifacts(out, exp.tflite, window_frames=frames, window_tflite=win.tflite, features=spec.to_dict(),
                             detector={"window_frames": det.window_frames, "threshold": det.threshold,
                                       "refractory_frames": det.refractory_frames,

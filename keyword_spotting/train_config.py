@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from keyword_spotting.features import FeatureSpec
+from keyword_spotting.stream_training import StreamTargets
 from keyword_spotting.tts_engines import ENGINE_NAMES
 
 
@@ -114,6 +115,26 @@ class TrainConfig:
     keep_w: float = 0.3
     keep_u: float = 0.3
     qat: bool = True
+    # Training for streams (keyword_spotting/stream_training.py): 0 = clips, scored at their last frame (with
+    # data.context_frames); K > 0 = sequences of K clips with a target on every frame.
+    stream_clips: int = 0
+    stream_target_frames: int = 10  # keyword target on a keyword clip's last frames
+    stream_after_frames: int = 30  # frames after a keyword clip without loss
+    negative_weight: float = 1.0  # weight of a non-keyword frame (a keyword clip weighs as one clip)
+
+    def validate(self) -> None:
+        if self.stream_clips < 0:
+            raise ValueError(f"train.stream_clips must be >= 0, got {self.stream_clips}")
+        if self.stream_clips:
+            self.stream_targets()
+
+    def stream_targets(self) -> StreamTargets:
+        """The StreamTargets of this config (ValueError naming the bad value)."""
+        try:
+            return StreamTargets(self.stream_clips, self.stream_target_frames, self.stream_after_frames,
+                                 self.negative_weight)
+        except ValueError as e:
+            raise ValueError(f"train.stream_*: {e}") from None
 
 
 @dataclasses.dataclass
@@ -135,6 +156,7 @@ class Config:
     def validate(self) -> None:
         self.data.validate()
         self.model.validate()
+        self.train.validate()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -125,7 +125,8 @@ def ensure_model(word: str, bench: BenchConfig, cfg: Any = None) -> Path:
     real = f" + real recordings of {cfg.data.real_positives}" if cfg.data.real_positives else ""
     log(f"{word}: training from text ({cfg.data.tts_positives} synthetic positives){real} into {run}")
     t0 = time.time()
-    run_training(cfg, progress=bench.progress)
+    # One feature cache per word: recipes that differ only in training reuse the augmented arrays.
+    run_training(cfg, progress=bench.progress, cache_dir=Path(bench.work) / word / "cache")
     if cfg.data.real_positives:
         record_in_card(run / "model_card.json", cfg.data.real_positives, cfg.data.real_positives_max, cfg.data.seed)
     log(f"{word}: trained in {time.time() - t0:.0f} s")

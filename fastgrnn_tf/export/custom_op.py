@@ -87,8 +87,7 @@ def split_model(model: keras.Model) -> ModelParts:
     if pre:
         raise ValueError(f"layers before the FastGRNN layer are not supported: {[L.name for L in pre]}")
     rnn = _unwrap(layers[i])
-    if rnn.return_sequences:
-        raise ValueError("the FastGRNN RNN layer must have return_sequences=False (a classifier)")
+    # return_sequences=True (scores at every frame) exports the same op: the head runs after each step.
     if getattr(rnn, "go_backwards", False) or getattr(rnn, "stateful", False):
         raise ValueError("go_backwards/stateful RNN layers are not supported")
     return ModelParts(layers[i], rnn, [_unwrap(L) for L in layers[i + 1:]], list(layers[i + 1:]))
