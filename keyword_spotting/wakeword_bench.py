@@ -204,12 +204,14 @@ def part_files(part: real_data.RealPart) -> tuple[list[Path], list[Path]]:
 def build_condition(word: str, condition: str, positives: Sequence[Path], negatives: Sequence[Path],
                     noise_files: Sequence[Path], spec: Any, bench: BenchConfig, label: str = "positive",
                     snr: float | None = None, hours: float | None = None, part_name: str = "measure",
-                    cache: bool = True, strict: bool = False) -> ConditionStreams:
+                    cache: bool = True, strict: bool = False, max_negative_s: float | None = None
+                    ) -> ConditionStreams:
     """Render the condition's chunks from plain lists of audio files (`part_files` for the real data's parts),
     compute their features with the chosen frontend; cached in the work folder (unless `cache` is off).
     `snr` / `hours` default to the condition's (`CONDITIONS`; condition "custom": `snr` as given, None = no
     noise) and the bench's; `positives` may be empty; `strict`: unreadable or silent files are errors
-    (`_load`), not skipped."""
+    (`_load`), not skipped; `max_negative_s`: negative recordings longer than that are cut into consecutive
+    pieces of that length (long recordings fit in a chunk)."""
     from keyword_spotting import streaming
 
     frontend = streaming.resolve_frontend(bench.frontend)
@@ -217,6 +219,8 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], negati
     stream_cfg = BenchStreamConfig(hours=hours or bench.hours, chunk_s=bench.chunk_s, snr_db=snr)
     files = {"positives": [p.name for p in positives], "negatives": [p.name for p in negatives],
              "noise": [p.name for p in noise_files]}
+    if max_negative_s is not None:
+        files["max_negative_s"] = [str(max_negative_s)]  # the key of a run without it stays as it was
     key = _stream_key(word, condition, stream_cfg, spec, frontend, files, bench.seed)
     cache_file = Path(bench.work) / word / "streams" / f"{condition}-{key}.npz"
     if cache and cache_file.is_file():
@@ -230,6 +234,9 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], negati
     t0 = time.time()
     pos, skipped = _load(positives, f"{word} positive", strict) if positives else ([], [])
     neg, skipped_neg = _load(negatives, f"{part_name} negative", strict)
+    if max_negative_s is not None:
+        step = max(1, int(max_negative_s * 16000))
+        neg = [c[i:i + step] for c in neg for i in range(0, len(c), step) if np.any(c[i:i + step])]
     noise, skipped_noise = _load(noise_files, f"{part_name} noise", strict) if noise_files else ([], [])
     plan = plan_streams(len(pos), stream_cfg, bench.seed)
     perm = np.random.default_rng([bench.seed, 3]).permutation(len(neg))
