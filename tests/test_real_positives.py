@@ -147,3 +147,34 @@ def test_benchmark_text_plus_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     data = real_data.discover(tmp_path / "data")
     assert wakeword_bench.recipe_config("hey", bench).data.real_positives == ""
     assert len(data.wakewords["hey"]) == 7
+
+
+def test_kws_train_lists_them_in_the_model_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """kws-train --real-positives DIR --real-positives-max 2: the config carries them and the card lists them
+    (the training itself replaced by a stand-in that writes a card, as run_training does)."""
+    from keyword_spotting import train, train_cli
+
+    _custom_folder(tmp_path / "data")
+    for i in range(3):
+        _write(tmp_path / "mine" / f"take_{i}.flac", _recording(2.5, 1.0, 20 + i))
+    seen = {}
+
+    def fake_run_training(cfg: object, **kw: object) -> dict:
+        seen["cfg"] = cfg
+        Path(cfg.out_dir).mkdir(parents=True)
+        (Path(cfg.out_dir) / "model_card.json").write_text(json.dumps({"accuracy_int8": 0.5}))
+        return {"accuracy_int8": 0.5}
+
+    monkeypatch.setattr(train, "run_training", fake_run_training)
+    rc = train_cli.main(["--set", "data.kind=custom", "--set", f"data.root={tmp_path / 'data'}", "--real-positives",
+                         str(tmp_path / "mine"), "--real-positives-max", "2", "--out", str(tmp_path / "run")])
+    assert rc == 0
+    cfg = seen["cfg"]
+    assert (cfg.data.real_positives, cfg.data.real_positives_max) == (str(tmp_path / "mine"), 2)
+    card = json.loads((tmp_path / "run" / "model_card.json").read_text())
+    assert card["accuracy_int8"] == 0.5 and card["real_positives"]["count"] == 2
+    assert set(card["real_positives"]["files"]) <= {str(tmp_path / "mine" / f"take_{i}.flac") for i in range(3)}
+    assert "real positives in training: 2 recordings" in capsys.readouterr().out
+    assert train_cli.main(["--phrase", "hey", "--data", str(tmp_path)]) == 2
+    assert "give one of them" in capsys.readouterr().err
