@@ -101,7 +101,7 @@ demo: setup cpp-host bench-m4
 # accuracy on every clip of the folder -> build/crossval/cv_report.json. Reruns reuse finished folds.
 CV_DATA := $(if $(DATA),$(DATA),../shared/data/speech_commands_dev)
 crossval: setup
-	$(PY) -m keyword_spotting.crossval --config keyword_spotting/configs/google12.yaml --data $(CV_DATA) \
+	$(PY) -m keyword_spotting.crossval_cli --config keyword_spotting/configs/google12.yaml --data $(CV_DATA) \
 	  --folds 5 --out build/crossval --no-progress
 
 # Real-speech wake-word benchmark (not part of `make test`): each word of ../shared/data/wakewords trained from

@@ -1,23 +1,22 @@
-"""`kws-crossval`: speaker K-fold cross-validation of the whole `kws-train` job.
+"""Speaker K-fold cross-validation of the whole `kws-train` job (the library behind `kws-crossval`,
+`keyword_spotting.crossval_cli`).
 
-    kws-crossval --config my.yaml --folds 5 --out build/cv [--set train.epochs_dense=40 ...]
+    report = run_crossval(cfg, folds=5, out="build/cv")
 
 All clips of the configured dataset are pooled and dealt to K speaker-disjoint folds
 (`datasets.speaker_fold`); run k trains on K-2 folds, validates on fold k+1 and tests on fold k,
-in `--out/fold<k>/` (a complete `kws-train` output; an interrupted job resumes where it stopped, a
+in `out/fold<k>/` (a complete `kws-train` output; an interrupted job resumes where it stopped, a
 finished fold is reused). Every clip is then a held-out test clip exactly once, so the float, pruned,
 QAT and int8 accuracies are measured on the whole dataset instead of one small test split.
-`--out/cv_report.json`: per-fold and pooled accuracies, the pooled int8 - float gaps in points with a
+`out/cv_report.json`: per-fold and pooled accuracies, the pooled int8 - float gaps in points with a
 paired bootstrap 95% interval over clips, and how many clips each model gets right that the other
-misses. The feature cache is shared by the folds (`--out/cache`).
+misses. The feature cache is shared by the folds (`out/cache`).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -120,32 +119,3 @@ def run_crossval(cfg: Config, folds: int, out: str | Path, progress: bool = True
     report["config"] = json.loads(json.dumps(cfg.to_dict(), default=list))
     atomic_write_text(out / "cv_report.json", json.dumps(report, indent=2) + "\n")
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    from fastgrnn_tf.quiet_tf import quiet_tensorflow
-
-    quiet_tensorflow()
-    from keyword_spotting.train_cli import add_config_arguments, config_from_arguments
-
-    ap = argparse.ArgumentParser(prog="kws-crossval", description=__doc__.split("\n")[0])
-    add_config_arguments(ap)
-    ap.add_argument("--folds", type=int, default=5, help="number of speaker folds (>= 3; default 5)")
-    ap.add_argument("--out", default="build/crossval", help="output folder (one sub-folder per fold)")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        cfg = config_from_arguments(args)
-        if cfg.data.folds:
-            raise ValueError("data.folds is set by --folds; remove it from the config")
-        report = run_crossval(cfg, args.folds, args.out, progress=not args.no_progress)
-    except ValueError as e:
-        print(f"kws-crossval: {e}", file=sys.stderr)
-        return 2
-    keys = [k for k in report if k.startswith(("accuracy_", "int8_")) or k == "test_clips"]
-    print(json.dumps({k: report[k] for k in keys}, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keyword_spotting import crossval
+from keyword_spotting import crossval, crossval_cli
 from keyword_spotting.datasets import Item, SplitDataset, load_speech_commands, speaker_fold
 from keyword_spotting.train_config import load_config
 
@@ -140,26 +140,26 @@ def test_run_crossval_trains_each_fold_once_and_resumes(tmp_path: Path, monkeypa
     monkeypatch.setattr(train, "run_training", fake_run_training)
     sets = ["--set", "data.kind=filename", "--set", f"data.root={tmp_path}"]
     out = tmp_path / "cv"
-    assert crossval.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0
+    assert crossval_cli.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0
     assert calls == [(3, k, f"fold{k}", "cache") for k in range(3)]
     report = json.loads((out / "cv_report.json").read_text())
     assert report["test_clips"] == 60 and report["accuracy_int8"] == pytest.approx(39 / 60)  # 21 clips labelled 0
     assert report["int8_minus_float"]["only_second_right"] == 21 and report["int8_minus_float"]["only_first_right"] == 0
     calls.clear()
-    assert crossval.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0
+    assert crossval_cli.main(["--folds", "3", "--out", str(out), "--no-progress", *sets]) == 0
     assert calls == []  # finished folds are reused
     moved = out.rename(tmp_path / "cv_moved")
-    assert crossval.main(["--folds", "3", "--out", str(moved), "--no-progress", *sets]) == 0
+    assert crossval_cli.main(["--folds", "3", "--out", str(moved), "--no-progress", *sets]) == 0
     assert calls == []  # also from a moved folder
     out = moved
     # A different config in the same folder is refused, naming the folder.
-    rc = crossval.main(["--folds", "3", "--out", str(out), "--set", "train.epochs_qat=1", *sets])
+    rc = crossval_cli.main(["--folds", "3", "--out", str(out), "--set", "train.epochs_qat=1", *sets])
     assert rc == 2 and calls == []
 
 
 def test_crossval_cli_bad_input(tmp_path: Path, capsys) -> None:
     base = ["--set", "data.kind=filename", "--set", f"data.root={tmp_path}", "--out", str(tmp_path / "cv")]
-    assert crossval.main(["--folds", "2", *base]) == 2
+    assert crossval_cli.main(["--folds", "2", *base]) == 2
     assert "data.folds must be 0" in capsys.readouterr().err
-    assert crossval.main(["--folds", "3", "--set", "data.folds=3", *base]) == 2
+    assert crossval_cli.main(["--folds", "3", "--set", "data.folds=3", *base]) == 2
     assert "data.folds is set by --folds" in capsys.readouterr().err
