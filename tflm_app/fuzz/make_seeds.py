@@ -13,11 +13,9 @@ op, and their weight bitmaps (written by the C++ tool `fuzz_seeds`, which owns t
 from __future__ import annotations
 
 import argparse
-import io
 import struct
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from fastgrnn_tf.int8.head_oracle import random_head  # noqa: E402
 from fastgrnn_tf.int8.quantize import random_int8_params  # noqa: E402
+from keyword_spotting.audio_io import atomic_write_bytes, read_audio, write_wav  # noqa: E402
 from keyword_spotting.detector import DetectorParams  # noqa: E402
 from keyword_spotting.features import FeatureSpec  # noqa: E402
 from keyword_spotting.kws_model import KwsModel, save_model  # noqa: E402
@@ -64,18 +63,9 @@ def write_models(out: Path) -> list[Path]:
     return paths
 
 
-def _pcm16_wav(samples: np.ndarray, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-def _with_chunks(samples: np.ndarray, extensible: bool) -> bytes:
-    """A WAV with a LIST chunk before `data` and optionally the WAVE_FORMAT_EXTENSIBLE header."""
+def _hand_made_wav(samples: np.ndarray, extensible: bool) -> bytes:
+    """A 16 kHz mono PCM16 WAV laid out by hand, in layouts `write_wav` does not write: a LIST chunk before
+    `data`, optionally the WAVE_FORMAT_EXTENSIBLE header; with no samples, a bare fmt + empty data chunk."""
     data = samples.astype("<i2").tobytes()
     if extensible:
         pcm_guid = struct.pack("<IHH8s", 1, 0, 0x10, b"\x80\x00\x00\xaa\x00\x38\x9b\x71")
@@ -83,37 +73,34 @@ def _with_chunks(samples: np.ndarray, extensible: bool) -> bytes:
     else:
         fmt = struct.pack("<HHIIHH", 1, 1, 16000, 32000, 2, 16)
     info = b"INFOISFT" + struct.pack("<I", 6) + b"seeds\x00"
-    chunks = (b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"LIST" + struct.pack("<I", len(info)) + info
+    listing = b"LIST" + struct.pack("<I", len(info)) + info if len(data) else b""
+    chunks = (b"fmt " + struct.pack("<I", len(fmt)) + fmt + listing
               + b"data" + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) % 2 else b""))
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
 def write_wavs(out: Path, max_real: int = 6) -> int:
-    """Synthetic WAVs of every layout kws_host accepts, and short cuts of real recordings."""
+    """Synthetic WAVs of every layout kws_host accepts, and short cuts of real recordings (read and written
+    with `keyword_spotting.audio_io`; the odd layouts by hand)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(4000) / 16000
     chirp = (8000 * np.sin(2 * np.pi * (300 + 3000 * t) * t)).astype(np.int16)
     noise = rng.normal(0, 2000, 1203).clip(-32768, 32767).astype(np.int16)
-    files = {
-        "chirp.wav": _pcm16_wav(chirp),
-        "noise_odd_length.wav": _pcm16_wav(noise),
-        "empty.wav": _pcm16_wav(np.zeros(0, np.int16)),
-        "one_frame.wav": _pcm16_wav(chirp[:400]),
-        "list_chunk.wav": _with_chunks(chirp[:1600], extensible=False),
-        "extensible.wav": _with_chunks(noise[:801], extensible=True),
-    }
+    plain = {"chirp.wav": chirp, "noise_odd_length.wav": noise, "one_frame.wav": chirp[:400]}
     real = sorted(DATA.glob("speech_commands_dev/*/*.wav"))[:: 97][:max_real] if DATA.is_dir() else []
     for path in real:
-        with wave.open(str(path), "rb") as w:
-            if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
-                continue
-            frames = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        frames = read_audio(path)  # 16 kHz mono int16 whatever the file's format
         start = int(np.argmax(np.abs(frames))) // 2
-        files[f"real_{path.parent.name}_{path.stem}.wav"] = _pcm16_wav(frames[start:start + 4800])
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    return len(files)
+        plain[f"real_{path.parent.name}_{path.stem}.wav"] = frames[start:start + 4800]
+    for name, pcm in plain.items():
+        write_wav(out / name, pcm)
+    odd = {"empty.wav": _hand_made_wav(np.zeros(0, np.int16), extensible=False),
+           "list_chunk.wav": _hand_made_wav(chirp[:1600], extensible=False),
+           "extensible.wav": _hand_made_wav(noise[:801], extensible=True)}
+    for name, data in odd.items():
+        atomic_write_bytes(out / name, data)
+    return len(plain) + len(odd)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ DATA ?= $(abspath $(ROOT)/../shared/data)
 # The M4 path is benchmarked once ../variants.txt lists Cortex-M4 siblings.
 BENCH_IMPLS := reference $(if $(VARIANTS_M4),m4)
 
-$(BENCH_GEN): $(M4_DIR)/bench/make_bench_header.py $(wildcard $(ROOT)/fastgrnn_tf/int8/quantize.py $(ROOT)/fastgrnn_tf/int8/head_oracle.py)
+$(BENCH_GEN): $(M4_DIR)/bench/make_bench_header.py $(wildcard $(ROOT)/fastgrnn_tf/int8/quantize.py $(ROOT)/fastgrnn_tf/int8/head_oracle.py \
+	$(ROOT)/keyword_spotting/audio_io.py)
 	@mkdir -p $(@D)
 	cd $(ROOT) && TF_CPP_MIN_LOG_LEVEL=3 $(PY) $< $@ --data $(DATA) 2>&1 | grep -v "^WARNING: All log\|^I0000\|^To enable\|^E0000" || true
 	@test -f $@

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from fastgrnn_tf.int8.head_oracle import fc_multiplier  # noqa: E402
 from fastgrnn_tf.int8.quantize import random_int8_inputs, random_int8_params  # noqa: E402
+from keyword_spotting.audio_io import read_audio  # noqa: E402  (no TensorFlow: numpy, soundfile, librosa)
 
 D, H, W_RANK, U_RANK, STEPS, CLASSES = 32, 100, 16, 25, 99, 12
 SAMPLES = 16000
@@ -38,17 +38,15 @@ def c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 16) -> st
 
 
 def load_clip(data_dir: Path) -> tuple[np.ndarray, str]:
-    """First clip of `yes` (sorted) as int16 [16000], or a synthetic clip when absent."""
+    """First clip of `yes` (sorted; `keyword_spotting.audio_io.read_audio`, 16 kHz mono int16), cut or
+    zero-padded to [16000], or a synthetic clip when there is none."""
     folder = data_dir / "speech_commands_dev" / "yes"
     clips = sorted(folder.glob("*.wav")) if folder.is_dir() else []
-    for path in clips:
-        with wave.open(str(path), "rb") as w:
-            if w.getframerate() != 16000 or w.getsampwidth() != 2 or w.getnchannels() != 1:
-                continue
-            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
+    if clips:
+        pcm = read_audio(clips[0])
         out = np.zeros(SAMPLES, np.int16)
         out[: min(SAMPLES, pcm.size)] = pcm[:SAMPLES]
-        return out, str(path.relative_to(data_dir))
+        return out, str(clips[0].relative_to(data_dir))
     rng = np.random.default_rng(7)
     t = np.arange(SAMPLES) / 16000.0
     sweep = 0.3 * np.sin(2 * math.pi * (300 * t + 900 * t * t)) * np.hanning(SAMPLES)
