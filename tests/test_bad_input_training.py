@@ -39,6 +39,14 @@ def test_unspeakable_phrase_stops_before_tensorflow(phrase: str, why: str) -> No
     assert "TF not loaded" in res.stdout
 
 
+def test_kws_tts_names_a_bad_phrase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from keyword_spotting import tts_cli
+
+    assert tts_cli.main(["--phrase", "?!", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "the wake phrase '?!' has nothing to say" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_check_phrase() -> None:
     assert tts.check_phrase("  hey nano ") == "hey nano"
     assert tts.check_phrase("R2D2") == "R2D2"
