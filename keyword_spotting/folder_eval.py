@@ -29,7 +29,7 @@ from typing import Any
 
 from keyword_spotting import kws_model, wakeword_metrics
 from keyword_spotting.real_negatives import audio_files
-from keyword_spotting.wakeword_bench import BenchConfig, batch_scores, build_condition
+from keyword_spotting.wakeword_bench import BenchConfig, UnreadableFiles, batch_scores, build_condition
 
 REPORT_NAME = "real_eval.json"
 
@@ -106,9 +106,12 @@ def evaluate_folders(run: str | os.PathLike, cfg: FolderEvalConfig, out_json: st
     with tempfile.TemporaryDirectory(prefix="kws-eval-") as work:  # nothing cached: user folders change
         bench = BenchConfig(work=work, hours=cfg.hours, chunk_s=cfg.chunk_s, seed=cfg.seed, frontend=cfg.frontend,
                             progress=cfg.progress)
-        streams = build_condition("kws-eval", "custom", positives, negatives, noise, model.features, bench, label,
-                                  snr=cfg.snr, part_name="given", cache=False, strict=not cfg.skip_unreadable,
-                                  max_negative_s=cfg.max_negative_s)
+        try:
+            streams = build_condition("kws-eval", "custom", positives, negatives, noise, model.features, bench,
+                                      label, snr=cfg.snr, part_name="given", cache=False,
+                                      strict=not cfg.skip_unreadable, max_negative_s=cfg.max_negative_s)
+        except UnreadableFiles as e:
+            raise ValueError(f"{e} (--skip-unreadable skips such files and lists them in the report)") from e
     scores = batch_scores(model, streams.features)
     noise_txt = "no noise" if cfg.snr is None else f"{cfg.snr:g} dB SNR"
     rep = wakeword_metrics.condition_report(

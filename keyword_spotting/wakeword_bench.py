@@ -153,6 +153,10 @@ def real_recipe(word: str, recordings: Sequence[Path], bench: BenchConfig) -> tu
 
 # ----------------------------------------------------------------------------------------------
 # Streams and their features (model-independent, cached per word, condition and feature spec).
+class UnreadableFiles(ValueError):
+    """Files that do not decode or are silent, in a strict `_load`."""
+
+
 def _load(paths: Sequence[Path], what: str, strict: bool = False) -> tuple[list[np.ndarray], list[str]]:
     """The readable, non-silent clips, and the errors of the files skipped (named in the log and the JSON).
     `strict`: a file that cannot be read or is silent is an error (ValueError naming the files) instead."""
@@ -168,7 +172,7 @@ def _load(paths: Sequence[Path], what: str, strict: bool = False) -> tuple[list[
         else:
             skipped.append(f"{p}: silent")
     if skipped and strict:
-        raise ValueError(f"{len(skipped)} of {len(paths)} {what} files are unreadable or silent: "
+        raise UnreadableFiles(f"{len(skipped)} of {len(paths)} {what} files are unreadable or silent: "
                          + "; ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else ""))
     if skipped:
         log(f"skipping {len(skipped)} of {len(paths)} {what} files, e.g. {skipped[0]}")

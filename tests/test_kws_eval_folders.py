@@ -128,7 +128,9 @@ def test_bad_folders_and_files(tree: dict[str, Path], tmp_path: Path, capsys: py
     (tree["pos"] / "broken.flac").write_bytes(b"fLaC not really")
     args = base + ["--positives", str(tree["pos"]), "--negatives", str(tree["neg"]), "--out", str(tmp_path / "s")]
     assert eval_cli.main(args) == 2
-    assert "broken.flac" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 of 7 kws-eval positive files are unreadable or silent" in err and "broken.flac" in err
+    assert "--skip-unreadable skips" in err
     assert eval_cli.main(args + ["--skip-unreadable"]) == 0
     assert "skipped 1 unreadable" in capsys.readouterr().out
     rep = json.loads((tmp_path / "s" / "real_eval.json").read_text())
