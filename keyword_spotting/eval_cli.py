@@ -19,7 +19,8 @@ On your own folders of real recordings instead of the run's data (the wake-word 
 Each positive file is one utterance of the wake word; negatives are speech without it (any length);
 noise is mixed in at --snr-db (default 10 dB; no --noise: no noise). Prints the miss rate at 0.1 / 0.5 / 1
 FA/h, FA/h at 5% / 10% miss and the configured threshold's result; writes the JSON (default
-`<run>/real_eval.json`) and a DET plot beside it.
+`<run>/real_eval.json`) and a DET plot beside it. Without --positives: false accepts only (FA/h at the
+configured threshold, the lowest threshold for --fa-target).
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def _folder_mode(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """kws-eval on given folders of recordings (`keyword_spotting.folder_eval`)."""
     from keyword_spotting import folder_eval
 
-    if not (args.positives and args.negatives):
-        ap.error("measuring on your own recordings needs both --positives and --negatives")
+    if not args.negatives:
+        ap.error("measuring on your own recordings needs --negatives (speech without the wake word)")
     given = _given(ap, args, RUN_DATA_ONLY)
     if given:
         ap.error(f"{', '.join(given)} apply to the run's own data, not to --positives / --negatives")

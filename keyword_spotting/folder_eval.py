@@ -14,7 +14,9 @@ benchmark's (`wakeword_metrics.condition_report`): miss rate at 0.1 / 0.5 / 1 FA
 the configured threshold's miss rate and FA/h, the best smoothing window + threshold for `target_fa_per_hour`
 (chosen on these same streams: an optimistic bound), and how many negative hours (and unique ones) the
 FA/h rests on. A file that does not read or is silent stops the run with its name, unless `skip_unreadable`
-(then it is skipped and listed in the report).
+(then it is skipped and listed in the report). Without positive folders only false accepts are measured:
+FA/h at the configured threshold and the lowest threshold at or under `target_fa_per_hour`
+(`wakeword_metrics.calibrate_threshold`), e.g. for a phrase nobody has recorded.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ class FolderEvalConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        if not self.positives or not self.negatives:
-            raise ValueError("need at least one folder of positive recordings and one of negative recordings")
+        if not self.negatives:
+            raise ValueError("need at least one folder of negative recordings (speech without the wake word)")
         if self.snr_db is not None and not self.noise:
             raise ValueError("an SNR needs noise: give a noise folder, or no SNR")
         if not self.hours > 0 or not self.chunk_s >= 10 or not self.max_negative_s > 0:
@@ -114,9 +116,12 @@ def evaluate_folders(run: str | os.PathLike, cfg: FolderEvalConfig, out_json: st
             raise ValueError(f"{e} (--skip-unreadable skips such files and lists them in the report)") from e
     scores = batch_scores(model, streams.features)
     noise_txt = "no noise" if cfg.snr is None else f"{cfg.snr:g} dB SNR"
-    rep = wakeword_metrics.condition_report(
-        scores, streams.events, streams.negative_seconds, model, cfg.windows, cfg.target_fa_per_hour,
-        out_json.with_name(out_json.stem + "_det.png"), title=f"{label}, given recordings, {noise_txt}")
+    if positives:
+        rep = wakeword_metrics.condition_report(
+            scores, streams.events, streams.negative_seconds, model, cfg.windows, cfg.target_fa_per_hour,
+            out_json.with_name(out_json.stem + "_det.png"), title=f"{label}, given recordings, {noise_txt}")
+    else:
+        rep = _false_accepts_only(scores, streams.negative_seconds, model, cfg.target_fa_per_hour)
     rep.update({
         "model": str(fgb), "keyword_class": label, "snr_db": cfg.snr,
         "folders": {"positives": list(cfg.positives), "negatives": list(cfg.negatives), "noise": list(cfg.noise)},
@@ -128,15 +133,39 @@ def evaluate_folders(run: str | os.PathLike, cfg: FolderEvalConfig, out_json: st
     return rep
 
 
+def _false_accepts_only(scores: Any, negative_seconds: Sequence[float], model: Any, target: float) -> dict[str, Any]:
+    """The report without wake words: FA/h per threshold, at the configured one, and the threshold for `target`."""
+    curve = wakeword_metrics.sweep(scores, [[] for _ in range(len(scores))], negative_seconds, model.detector,
+                                   model.classes, model.features)
+    th = int(model.detector.threshold)
+    return {"positives": 0, "negative_hours": float(sum(negative_seconds)) / 3600, "chunks": int(len(scores)),
+            "stream_hours": float(scores.shape[0] * scores.shape[1] * model.features.hop_samples
+                                  / model.features.sample_rate / 3600),
+            "configured_threshold": {"threshold": th, "fa_per_hour": float(curve.fa_per_hour[th]),
+                                     "false_accepts": curve.results[th].false_accepts},
+            "threshold_for_target": wakeword_metrics.calibrate_threshold(scores, negative_seconds, model, target),
+            "det_curve": {"threshold": curve.thresholds.tolist(), "fa_per_hour": curve.fa_per_hour.tolist()}}
+
+
 def summary(rep: dict[str, Any]) -> str:
     """A few lines for the terminal: the benchmark's numbers and the file paths."""
     c = rep["configured_threshold"]
     noise = "no noise" if rep["snr_db"] is None else f"{rep['snr_db']:g} dB SNR"
     lines = [f"{rep['model']} ({rep['keyword_class']}) on given recordings, {noise}, {rep['chunks']} streams "
-             f"({rep['stream_hours']:.2f} h), {rep['frontend']} frontend",
-             wakeword_metrics.summary_line(rep),
-             f"configured threshold {c['threshold']}: miss {100 * c['miss_rate']:.1f}%, "
-             f"{c['fa_per_hour']:.2f} FA/h ({c['hits']} hits, {c['false_accepts']} false accepts)"]
+             f"({rep['stream_hours']:.2f} h), {rep['frontend']} frontend"]
+    if not rep["positives"]:
+        t = rep["threshold_for_target"]
+        reached = (f"threshold {t['threshold']} ({t['fa_per_hour']:.2f} FA/h)" if t["threshold"] <= 255
+                   else "none (every threshold fires more often)")
+        lines += [f"no positives: false accepts only, {rep['negative_hours']:.2f} negative h "
+                  f"({rep['unique_negative_hours']:.2f} unique)",
+                  f"configured threshold {c['threshold']}: {c['fa_per_hour']:.2f} FA/h ({c['false_accepts']} false "
+                  f"accepts); lowest threshold for <= {t['target_fa_per_hour']:g} FA/h: {reached}",
+                  f"report: {rep['report']}"]
+        return "\n".join(lines)
+    lines += [wakeword_metrics.summary_line(rep),
+              f"configured threshold {c['threshold']}: miss {100 * c['miss_rate']:.1f}%, "
+              f"{c['fa_per_hour']:.2f} FA/h ({c['hits']} hits, {c['false_accepts']} false accepts)"]
     t = rep["detector_for_target"]
     if t.get("reached"):
         lines.append(f"best on these streams for <= {t['target_fa_per_hour']:g} FA/h: window {t['window_frames']}, "

@@ -99,6 +99,25 @@ def test_known_answers(tree: dict[str, Path], tmp_path: Path, monkeypatch: pytes
     assert "0.0% @ 0.1/h" in text and "configured threshold 130: miss 0.0%" in text and str(out) in text
 
 
+def test_false_accepts_only(tree: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """No positive folder: one spike of 200 per stream is all that fires; 201 is the quiet threshold."""
+    spikes = _perfect_scorer(monkeypatch)
+    out = tmp_path / "fa.json"
+    args = ["--run", str(tree["run"]), "--negatives", str(tree["neg"]), "--noise", str(tree["noise"]), "--hours",
+            str(HOURS), "--chunk-seconds", "20", "--out", str(out), "--no-progress"]
+    assert eval_cli.main(args) == 0 and len(spikes) == 3
+    rep = json.loads(out.read_text())
+    assert rep["positives"] == 0 and rep["files"]["positives"] == 0
+    c = rep["configured_threshold"]
+    assert c["false_accepts"] == 3 and c["fa_per_hour"] == pytest.approx(3 / rep["negative_hours"])
+    t = rep["threshold_for_target"]
+    assert (t["threshold"], t["fa_per_hour"], t["target_fa_per_hour"]) == (201, 0.0, 0.5)
+    assert rep["det_curve"]["fa_per_hour"][200] == pytest.approx(c["fa_per_hour"])
+    text = capsys.readouterr().out
+    assert "no positives: false accepts only" in text and "lowest threshold for <= 0.5 FA/h: threshold 201" in text
+
+
 def test_cli_with_the_real_model(tree: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["--run", str(tree["run"]), "--positives", str(tree["pos"]), "--negatives", str(tree["neg"] / "short"),
             "--negatives", str(tree["neg"]), "--hours", str(HOURS), "--chunk-seconds", "20", "--no-progress"]
@@ -142,6 +161,7 @@ def test_bad_folders_and_files(tree: dict[str, Path], tmp_path: Path, capsys: py
     assert "SNR needs noise" in capsys.readouterr().err
     assert eval_cli.main(["--run", str(tmp_path), *folders]) == 2
     assert "no model.fgb" in capsys.readouterr().err
-    for bad in (["--positives", str(tree["pos"])], [*folders, "--minutes", "3"], ["--snr-db", "5"]):
+    for bad in (["--positives", str(tree["pos"])], [*folders, "--minutes", "3"], ["--snr-db", "5"],
+                [*folders, "--no-accuracy"]):
         with pytest.raises(SystemExit):
             eval_cli.main(["--run", str(tree["run"]), *bad])
