@@ -4,15 +4,23 @@ half-written file and an interrupted run leaves the old file (or none). Standard
     atomic_write_bytes("out/model.tflite", data)
     atomic_write_text("out/report.json", text)
     with atomic_path("out/plot.png") as tmp: fig.savefig(tmp)    # any writer that takes a path
+    remove_stale_temps("out")       # temps a killed process (kill -9, power cut) left behind
+
+A temp file is named `.tmp-<pid>-<random>-<name>`: a process killed before its os.replace leaves it
+behind (no `finally` runs), and `remove_stale_temps` removes the ones whose process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+_TEMP_NAME = re.compile(r"\.tmp-(\d+)-")
 
 
 @contextlib.contextmanager
@@ -21,7 +29,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     format by extension still do; it replaces `path` when the block ends, and is removed on error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=f"-{path.name}")
     os.close(fd)
     tmp = Path(name)
     try:
@@ -42,3 +50,29 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """`atomic_write_bytes` of UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temps(*folders: str | os.PathLike) -> list[Path]:
+    """Remove, under each folder (recursively; a missing folder is skipped), the temp files of
+    `atomic_path` whose writing process no longer runs on this machine. Returns the removed paths."""
+    removed: list[Path] = []
+    for folder in folders:
+        for root, _, files in os.walk(folder):
+            for name in files:
+                m = _TEMP_NAME.match(name)
+                if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+                    p = Path(root) / name
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+                        removed.append(p)
+    return removed
