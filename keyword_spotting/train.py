@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from fastgrnn_tf.atomic_io import atomic_write_bytes, atomic_write_text
+from fastgrnn_tf.atomic_io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from fastgrnn_tf.export import tflite_reader
 from fastgrnn_tf.export.artifacts import write_artifacts
 from fastgrnn_tf.export.custom_op import export_custom_tflite
@@ -147,6 +147,7 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     classes = list(dataset.class_names)
     aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms, rir_prob=cfg.data.rir_prob)
     cache = Path(cache_dir) if cache_dir else run.cache
+    remove_stale_temps(out, cache)  # temp files of a run killed before its atomic renames
     rirs = rooms.rir_bank(cfg.data.rooms, cfg.data.seed, cache_dir=cache) if cfg.data.rir_prob > 0 else None
     arrays = make_split_arrays(dataset, cfg.features, aug, copies=cfg.data.augment_copies, seed=cfg.data.seed,
                                cache_dir=cache, workers=1, progress=progress, rirs=rirs)

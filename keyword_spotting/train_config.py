@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from fastgrnn_tf.atomic_io import atomic_write_text
 from keyword_spotting.features import FeatureSpec
 from keyword_spotting.stream_training import StreamTargets
 from keyword_spotting.tts_engines import ENGINE_NAMES
@@ -208,4 +209,5 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2, default=list))
+    """The config as JSON (loadable by `load_config`), written atomically."""
+    atomic_write_text(path, json.dumps(cfg.to_dict(), indent=2, default=list))
