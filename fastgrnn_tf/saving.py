@@ -15,7 +15,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import prune
 
 from fastgrnn_tf import fastgrnn_cell, fastrnn_cell, pruning  # noqa: F401  (register the custom classes)
 from fastgrnn_tf.atomic_io import atomic_path
-from fastgrnn_tf.qat import quantize_scope
+from fastgrnn_tf.qat import link_head, quantize_scope
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
@@ -34,7 +34,7 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     for scope in (quantize_scope, prune.prune_scope):  # the QAT scope also loads float models
         try:
             with scope():
-                return keras.models.load_model(path, compile=False)
+                return link_head(keras.models.load_model(path, compile=False))  # QAT head's input grids
         except Exception as e:  # noqa: BLE001 - try the next scope, report the last failure
             error = e
     raise ValueError(f"cannot load the Keras model {os.fspath(path)!r}: {error}")

@@ -110,3 +110,32 @@ def test_random_head_is_valid(hidden: tuple) -> None:
         L.validate()
     out = HO.run_head(layers, np.random.default_rng(1).integers(-128, 128, (50, 20)).astype(np.int8))
     assert out.shape == (50, 5) and len(np.unique(out)) > 5 and scale > 0
+
+
+def test_qat_head_integer_ops_equal_the_oracle() -> None:
+    """The QAT head's TF integer helpers (fastgrnn_tf.qat.head) compute what the numpy head oracle computes."""
+    import tensorflow as tf
+
+    from fastgrnn_tf.qat import head as QH
+
+    rng = np.random.default_rng(5)
+    reals = np.concatenate([10.0 ** rng.uniform(-12, 3, 2000), 2.0 ** np.arange(-40, 10), [0.0, 1 - 2**-40, 0.75]])
+    m, shift = QH.quantize_multiplier(tf.constant(reals, tf.float64))
+    want = np.array([HO.quantize_multiplier(float(r)) for r in reals])
+    np.testing.assert_array_equal(np.stack([m.numpy(), shift.numpy()], -1), want)
+    acc = np.concatenate([rng.integers(-(2**31), 2**31, 3000), [-(2**31), 2**31 - 1, 0, 1, -1, 5, -5]])
+    for real in (0.0123, 0.37, 0.5, 0.75, 1.3, 3e-5):
+        mult, sh = HO.quantize_multiplier(real)
+        small = acc if sh <= 0 else acc // (2**sh)  # no int32 overflow after the left shift
+        got = QH.multiply_by_quantized_multiplier(tf.constant(small, tf.float64), tf.constant(float(mult), tf.float64),
+                                                  tf.constant(float(sh), tf.float64))
+        np.testing.assert_array_equal(got.numpy(), HO.multiply_by_quantized_multiplier(small, mult, sh))
+    # The converter's range -> (scale, zero point): symmetric weights give zero point 0, an all-positive
+    # range is nudged to include 0, an empty range gives scale 1.
+    s, zp = QH.range_quant(-2.54, 2.54, -127.0, 127.0)
+    assert (float(s), float(zp)) == (pytest.approx(0.02), 0.0)
+    s, zp = QH.range_quant(0.0, 2.55, -128.0, 127.0)
+    assert (float(s), float(zp)) == (pytest.approx(0.01), -128.0)
+    s, zp = QH.range_quant(-1.0, 0.275, -128.0, 127.0)
+    assert float(zp) == 72.0  # -128 + 1 / 0.005 = 72
+    assert [float(v) for v in QH.range_quant(0.0, 0.0, -128.0, 127.0)] == [1.0, -128.0]

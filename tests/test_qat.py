@@ -52,8 +52,9 @@ def test_qat_model_structure(trained) -> None:
     assert names == ["QuantizeWrapperV2", "QuantizeWrapperV2", "QuantizeWrapperV2"]
     assert isinstance(q.layers[0].quantize_config, qat.FastGRNNQuantizeConfig)
     assert isinstance(q.layers[0].layer.cell, qat.QATFastGRNNCell)
-    # The head uses TF-MOT's default 8-bit config, not ours.
-    assert not isinstance(q.layers[2].quantize_config, qat.FastGRNNQuantizeConfig)
+    # The head: a QATDense with TF-MOT's 8-bit quantizers, whose forward value is the int8 layer's.
+    assert isinstance(q.layers[2].quantize_config, qat.HeadQuantizeConfig)
+    assert isinstance(q.layers[2].layer, qat.QATDense) and q.layers[2].layer.state_input  # Flatten passes h
     weight_names = {w.name.split("/")[-1][:-2] for w in q.layers[0].weights}
     assert {"v_absmax", "u_absmax", "pre_absmax", "W1", "W2", "U1", "U2"} <= weight_names
     for w in q.layers[0].weights:
@@ -272,3 +273,94 @@ def test_qat_forward_is_the_int8_step_for_every_rank(w_rank, u_rank, update) -> 
     ip = quantize.quantize_params(qat.fastgrnn_float_params(qm), 0.05, 3, ranges=qat.quant_ranges(qm))
     h_int8, _ = int8_oracle.run(ip, xq)
     np.testing.assert_array_equal(h_qat, h_int8.astype(np.float32))
+
+
+def _head_model(digits, seed: int) -> tuple[keras.Model, keras.Model]:
+    """(float, QAT) models with a two-layer head (ReLU hidden layer, linear logits, Softmax layer), trained
+    briefly on digits."""
+    x_train, y_train, _, _ = digits
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8))
+    h = keras.layers.RNN(FastGRNNCell(24, w_rank=6, u_rank=6))(inp)
+    h = keras.layers.Dense(16, activation="relu", name="hidden")(h)
+    out = keras.layers.Softmax()(keras.layers.Dense(10, name="logits")(h))
+    model = keras.Model(inp, out)
+    model.compile(keras.optimizers.Adam(0.01, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=4, batch_size=32, verbose=0)
+    q = qat.make_qat_model(model, input_quant=INPUT_QUANT)
+    qat.init_activation_ranges(q, model, x_train)
+    q.compile(keras.optimizers.Adam(2e-3, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    q.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)
+    return model, q
+
+
+@pytest.fixture(scope="module")
+def head_model(digits) -> keras.Model:
+    return _head_model(digits, seed_for_test(3))[1]
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    return (np.round(x * 16) - 8).astype(np.int8)  # INPUT_QUANT's int8, exact for digits
+
+
+def test_qat_head_is_the_exported_int8_head(head_model, digits) -> None:
+    """The QAT head's integers are the ones the converter writes, and its logits are the int8 model's on
+    every row (not within 1 LSB: equal)."""
+    from fastgrnn_tf.export import tflite_reader
+    from fastgrnn_tf.export.custom_op import export_custom_tflite
+    from fastgrnn_tf.int8.model import run_model
+
+    x_train, _, x_test, _ = digits
+    q = head_model
+    m = tflite_reader.read_exported(export_custom_tflite(q, _codes(x_train[:300])).tflite)
+    ours = qat.head_layers(q)
+    assert [layer.relu for layer in ours] == [True, False] and ours[0].input_scale == 1 / 128
+    for a, b in zip(ours, m.head, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)
+        assert (a.input_zero_point, a.output_zero_point, a.output_multiplier, a.output_shift, a.relu) == \
+            (b.input_zero_point, b.output_zero_point, b.output_multiplier, b.output_shift, b.relu)
+        assert np.float32(a.input_scale) == np.float32(b.input_scale)
+        assert np.float32(a.output_scale) == np.float32(b.output_scale)
+    x = np.concatenate([x_test, x_train])
+    logits_int8, _ = run_model(m, _codes(x))
+    qat_logits = keras.Model(q.inputs, q.get_layer("quant_logits").output).predict(x, verbose=0)
+    requantized = np.round(qat_logits / m.logit_scale) + m.logit_zero_point
+    np.testing.assert_array_equal(requantized, logits_int8.astype(np.float32))
+    assert len(np.unique(logits_int8)) > 50  # not a degenerate head
+    np.testing.assert_array_equal(q.predict(x, verbose=0).argmax(-1), logits_int8.astype(np.int32).argmax(-1))
+
+
+def test_qat_head_float_graph_for_conversion_and_gradients(head_model, digits) -> None:
+    """Inside `tflite_conversion()` the head is TF-MOT's float fake quantization (what the converter
+    converts), within 1 LSB of the exact value; training gradients reach every head weight (straight-through)."""
+    from fastgrnn_tf.qat.head import tflite_conversion
+
+    x_train, y_train, x_test, _ = digits
+    q = head_model
+    probe = keras.Model(q.inputs, q.get_layer("quant_logits").output)
+    scale = float(qat.head_layers(q)[-1].output_scale)
+    exact = probe.predict(x_test, verbose=0)
+    with tflite_conversion():
+        fake = keras.Model(q.inputs, q.get_layer("quant_logits").output).predict(x_test, verbose=0)
+    assert np.abs(np.round((exact - fake) / scale)).max() <= 1
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y_train[:64], q(x_train[:64], training=True))
+    head_vars = [v for name in ("quant_hidden", "quant_logits") for v in q.get_layer(name).trainable_weights]
+    for var, grad in zip(head_vars, tape.gradient(loss, head_vars), strict=True):
+        assert grad is not None and np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy() != 0), var.name
+
+
+def test_qat_head_survives_saving(head_model, digits, tmp_path) -> None:
+    """A saved and reloaded QAT model (fastgrnn_tf.saving) computes the same exact head, hidden layer included."""
+    from fastgrnn_tf.saving import load_model, save_model
+
+    x_test = digits[2]
+    save_model(head_model, tmp_path / "qat.h5")
+    loaded = load_model(tmp_path / "qat.h5")
+    for a, b in zip(qat.head_layers(loaded), qat.head_layers(head_model), strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        assert (a.output_multiplier, a.output_shift, a.output_zero_point) == \
+            (b.output_multiplier, b.output_shift, b.output_zero_point)
+    np.testing.assert_array_equal(loaded.predict(x_test, verbose=0), head_model.predict(x_test, verbose=0))

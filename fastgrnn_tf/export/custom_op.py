@@ -29,6 +29,7 @@ from fastgrnn_tf.fastrnn_cell import FastRNNCell
 from fastgrnn_tf.int8.oracle import Int8Params
 from fastgrnn_tf.int8.oracle import run as run_fastgrnn
 from fastgrnn_tf.int8.quantize import FloatParams, calibrate_ranges, quantize_params
+from fastgrnn_tf.qat.head import tflite_conversion
 from fastgrnn_tf.qat.params import fastgrnn_float_params, quant_ranges
 
 H_MIN, H_MAX = -1.0, 127.0 / 128.0
@@ -214,14 +215,15 @@ def convert_qat_head(parts: ModelParts, units: int) -> bytes:
     h = keras.Input((units,), batch_size=1, name="h")
     x = keras.layers.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_args(
         t, min=H_MIN, max=H_MAX, num_bits=8), name="h_q0_7")(h)
-    for W in parts.head_wrapped:
-        x = W(x, training=False)
-    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(h, x))
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
-    return _check_head(conv.convert())
+    with tflite_conversion():  # the QAT head's fake-quant graph, without its exact integer forward value
+        for W in parts.head_wrapped:
+            x = W(x, training=False)
+        conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(h, x))
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        conv._experimental_disable_per_channel_quantization_for_dense_layers = True
+        return _check_head(conv.convert())
 
 
 def _check_head(data: bytes) -> bytes:

@@ -10,12 +10,14 @@
 
 The FastGRNN RNN layer is annotated with `FastGRNNQuantizeConfig` (W/U fake-quantized per tensor) and its
 cell replaced by `QATFastGRNNCell`, whose forward value of h is the int8 kernel's step exactly when the
-input is quantized (see `fastgrnn_tf.qat.cell`). Dense / Softmax head layers get TF-MOT's default 8-bit
-scheme.
+input is quantized (see `fastgrnn_tf.qat.cell`). Every Dense becomes a `QATDense` with `HeadQuantizeConfig`
+(TF-MOT's 8-bit quantizers), whose forward value is the int8 FULLY_CONNECTED the converter exports, exactly
+(`fastgrnn_tf.qat.head`; `head_layers(qat_model)` gives its integers).
 
 Modules: `fake_quant` (rounding, fixed-point helpers, weight quantizer), `cell` (QATFastGRNNCell),
-`model` (TF-MOT annotation: make_qat_model, quantize_scope), `calibration` (starting ranges),
-`params` (what the exporter reads: float parameters, ranges). This package re-exports their API.
+`head` (QATDense: the integer-exact head), `model` (TF-MOT annotation: make_qat_model, quantize_scope),
+`calibration` (starting ranges), `params` (what the exporter reads: float parameters, ranges). This package
+re-exports their API.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from __future__ import annotations
 from fastgrnn_tf.qat.calibration import calibrate, init_activation_ranges, input_batches
 from fastgrnn_tf.qat.cell import QATFastGRNNCell
 from fastgrnn_tf.qat.fake_quant import SymmetricWeightQuantizer, fake_quant, fake_quant_affine
+from fastgrnn_tf.qat.head import HeadQuantizeConfig, QATDense, head_layers, link_head
 from fastgrnn_tf.qat.model import FastGRNNQuantizeConfig, make_qat_model, quantize_scope
 from fastgrnn_tf.qat.params import fastgrnn_float_params, quant_ranges
 
-__all__ = ["FastGRNNQuantizeConfig", "QATFastGRNNCell", "SymmetricWeightQuantizer", "calibrate", "fake_quant",
-           "fake_quant_affine", "fastgrnn_float_params", "init_activation_ranges", "input_batches",
-           "make_qat_model", "quant_ranges", "quantize_scope"]
+__all__ = ["FastGRNNQuantizeConfig", "HeadQuantizeConfig", "QATDense", "QATFastGRNNCell", "SymmetricWeightQuantizer",
+           "calibrate", "fake_quant", "fake_quant_affine", "fastgrnn_float_params", "head_layers",
+           "init_activation_ranges", "input_batches", "link_head", "make_qat_model", "quant_ranges",
+           "quantize_scope"]

@@ -31,7 +31,7 @@ def fake_quant(x: tf.Tensor, scale: tf.Tensor | float, qmin: float, qmax: float)
     return clipped + tf.stop_gradient(_round_half_up(clipped / scale) * scale - clipped)
 
 
-def _frexp_exponent(real: tf.Tensor) -> tf.Tensor:
+def frexp_exponent(real: tf.Tensor) -> tf.Tensor:
     """e with real = f * 2^e, f in [0.5, 1) (math.frexp), for real > 0 (float64)."""
     e = tf.floor(tf.math.log(real) / np.log(2.0)) + 1.0
     f = real / tf.pow(tf.constant(2.0, tf.float64), e)
@@ -40,7 +40,7 @@ def _frexp_exponent(real: tf.Tensor) -> tf.Tensor:
 
 def multiplier(real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """`quantize.quantize_multiplier` in float64 TF ops: (m, n) with real ~= m / 2^n."""
-    n = tf.minimum(31.0 - _frexp_exponent(real), 62.0)
+    n = tf.minimum(31.0 - frexp_exponent(real), 62.0)
     m = tf.round(real * tf.pow(tf.constant(2.0, tf.float64), n))
     n = tf.where(m >= 2.0**31, n - 1.0, n)
     return tf.round(real * tf.pow(tf.constant(2.0, tf.float64), n)), n

@@ -1,7 +1,9 @@
 """TF-MOT annotation of a model for QAT: every RNN(FastGRNNCell) gets `QATFastGRNNCell` and
 `FastGRNNQuantizeConfig` (W, W1, W2, U, U1, U2: symmetric int8, narrow range [-127, 127], per tensor,
-scale max|W| / 127, `SymmetricWeightQuantizer`); Dense / Softmax head layers get TF-MOT's default
-8-bit scheme; TF-MOT's input QuantizeLayer is left out (the cell quantizes its own input).
+scale max|W| / 127, `SymmetricWeightQuantizer`); every Dense becomes a `QATDense` with `HeadQuantizeConfig`
+(TF-MOT's 8-bit quantizers; forward value = the int8 layer, `fastgrnn_tf.qat.head`); other layers TF-MOT's
+default registry supports get its default scheme; TF-MOT's input QuantizeLayer is left out (the cell
+quantizes its own input).
 
     qat_model = make_qat_model(float_or_stripped_model, input_quant=(scale, zero_point))
     with quantize_scope(): keras.models.load_model("qat.h5")
@@ -36,6 +38,7 @@ from fastgrnn_tf.cells import find_fast_rnn_layers, weight_name
 from fastgrnn_tf.fastgrnn_cell import FastGRNNCell
 from fastgrnn_tf.qat.cell import QATFastGRNNCell
 from fastgrnn_tf.qat.fake_quant import SymmetricWeightQuantizer
+from fastgrnn_tf.qat.head import HeadQuantizeConfig, QATDense, link_head
 
 
 @keras.saving.register_keras_serializable(package="fastgrnn_tf")
@@ -77,6 +80,8 @@ _CUSTOM_OBJECTS = {
     "FastGRNNQuantizeConfig": FastGRNNQuantizeConfig,
     "SymmetricWeightQuantizer": SymmetricWeightQuantizer,
     "FastGRNNCell": FastGRNNCell,
+    "QATDense": QATDense,
+    "HeadQuantizeConfig": HeadQuantizeConfig,
 }
 for _name, _cls in _CUSTOM_OBJECTS.items():
     keras.utils.get_custom_objects().setdefault(_name, _cls)  # TF-MOT's legacy deserializer uses bare names
@@ -121,8 +126,9 @@ def make_qat_model(
 
     input_quant: None, (scale, zero_point), or a `keyword_spotting.features.FeatureSpec`
       (uses quant_scale and zero_point): fake-quantizes the FastGRNN input as the int8 features.
-    Every RNN(FastGRNNCell) gets QATFastGRNNCell + FastGRNNQuantizeConfig; layers TF-MOT's default
-    8-bit registry supports (Dense, ...) get the default scheme; other layers are left as they are.
+    Every RNN(FastGRNNCell) gets QATFastGRNNCell + FastGRNNQuantizeConfig; every Dense becomes a QATDense
+    with HeadQuantizeConfig (then `link_head`); other layers TF-MOT's default 8-bit registry supports get
+    the default scheme; other layers are left as they are.
     TF-MOT's QuantizeLayer after the model input is not added (the cell quantizes its own input).
     """
     if not isinstance(model, keras.Model):
@@ -149,6 +155,9 @@ def make_qat_model(
             rnn_config.pop("cell")
             rnn = layer.__class__(cell, **rnn_config)
             return tfmot_quantize.quantize_annotate_layer(rnn, FastGRNNQuantizeConfig())
+        if type(layer) is keras.layers.Dense:  # noqa: E721 - subclasses keep TF-MOT's default scheme
+            dense = QATDense.from_config(layer.get_config())  # link_head sets state_input
+            return tfmot_quantize.quantize_annotate_layer(dense, HeadQuantizeConfig())
         clone = layer.__class__.from_config(layer.get_config())
         if default_registry.supports(layer):
             return tfmot_quantize.quantize_annotate_layer(clone)
@@ -162,7 +171,7 @@ def make_qat_model(
         for var, _, qvars in wrapper._weight_vars:
             if "mask" in qvars:
                 qvars["mask"].assign(tf.cast(tf.not_equal(var, 0.0), var.dtype))
-    return quantized
+    return link_head(quantized)
 
 
 def _sparsity_masks(model: keras.Model) -> list[tuple[keras.layers.RNN, Any]]:
