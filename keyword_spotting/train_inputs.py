@@ -10,7 +10,8 @@ work, and nothing already computed (a synthesized folder, cached features, stage
 - the data folder of the other kinds: missing (the loaders then list it before reading any audio);
 - data.negative_dirs / data.noise_dirs / data.real_data: a folder without audio, a file that is not
   readable audio (its header: `audio_io.audio_info`);
-- data.real_positives: a folder without audio, a recording that does not decode or is silent.
+- data.real_positives: a folder without audio, a recording that does not decode or is silent;
+- the model's low ranks larger than the cell allows (the Keras cell would say so only after synthesis).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def check_training_inputs(cfg: Config) -> None:
     from keyword_spotting import real_negatives, real_positives, tts
     from keyword_spotting.tts_engines import get_engines
 
+    m, n_in = cfg.model, cfg.features.num_features
+    if m.kind == "fastgrnn" and m.u_rank is not None and m.u_rank > m.units:
+        raise ValueError(f"model.u_rank must be <= model.units={m.units}, got {m.u_rank}")
+    if m.kind == "fastgrnn" and m.w_rank is not None and m.w_rank > min(n_in, m.units):
+        raise ValueError(f"model.w_rank must be <= min(features {n_in}, model.units={m.units}), got {m.w_rank}")
     d = cfg.data
     if d.kind == "tts":
         tts.check_phrase(d.phrase)

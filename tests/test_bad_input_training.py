@@ -110,6 +110,14 @@ def test_unknown_voice() -> None:
         EspeakEngine().synth("hello", "flite-slt")
 
 
+def test_ranks_larger_than_the_cell_allows() -> None:
+    with pytest.raises(ValueError, match="model.u_rank must be <= model.units=16, got 25"):
+        check_training_inputs(load_config(None, ["model.units=16"]))
+    with pytest.raises(ValueError, match="model.w_rank must be <= min"):
+        check_training_inputs(load_config(None, ["model.units=100", "model.w_rank=40"]))
+    check_training_inputs(load_config(None, ["model.units=16", "model.u_rank=null", "model.w_rank=8"]))
+
+
 def test_data_folders_without_audio_or_with_unreadable_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
