@@ -120,7 +120,18 @@ MODEL_DIR ?= build/demo
 firmware-m4: setup cpp-host
 	$(MAKE) -f tflm_app/m4/firmware/Makefile TFLM_DIR="$(TFLM_DIR)" MODEL_DIR="$(MODEL_DIR)" $(if $(WAV),WAV="$(WAV)")
 
-.PHONY: firmware-m4 sketch-check
+# Cortex-M4 soak (opt-in, TFLM_DIR as firmware-m4): M4_SOAK_MINUTES of audio (real wake words of the model's
+# phrase among real speech in real noise from ../shared/data, synthetic when absent) through the firmware path on
+# QEMU and through kws_host; scores and detections must be byte-identical -> build/soak_m4/soak_m4.json.
+M4_SOAK_MINUTES ?= 10
+FW_MAKE = $(MAKE) --no-print-directory -f tflm_app/m4/firmware/Makefile TFLM_DIR="$(TFLM_DIR)" MODEL_DIR="$(MODEL_DIR)"
+soak-m4: setup cpp-host
+	$(FW_MAKE) sketch-tree
+	$(FW_MAKE) firmware-elf
+	$(PY) tflm_app/m4/firmware/soak_m4.py --minutes $(M4_SOAK_MINUTES) --model-dir $(MODEL_DIR) \
+	  --elf build/firmware_m4/firmware.elf --kws-host build/host/host/kws_host --out build/soak_m4
+
+.PHONY: firmware-m4 sketch-check soak-m4
 sketch-check:
 	$(MAKE) -f tflm_app/arduino/sketch_check/Makefile ARDUINO_CORE="$(ARDUINO_CORE)" \
 	  TFLM_ARDUINO="$(TFLM_ARDUINO)" MODEL_DIR="$(MODEL_DIR)" $(if $(CXX_STD),CXX_STD="$(CXX_STD)")
