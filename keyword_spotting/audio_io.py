@@ -118,7 +118,7 @@ def _sniff(path: Path) -> str:
 
 def _check_file(path: Path) -> None:
     if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+        raise ValueError(f"{path}: {'a directory, not an audio file' if path.is_dir() else 'no such file'}")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: empty file (0 bytes)")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -166,22 +169,62 @@ class Config:
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "detector": DetectorConfig}
 
 
+def _typed(name: str, value: Any, hint: Any) -> Any:
+    """`value` checked against a field's type hint (int, float, str, bool, X | None, tuple[...]); a list
+    becomes a tuple, an int a float where a float is wanted, and a string that is a number (YAML 1.1 reads
+    1e-6 as a string) a float; ValueError naming the key otherwise."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        if isinstance(value, (list, tuple)):
+            if args[-1] is Ellipsis:
+                return tuple(_typed(name, v, args[0]) for v in value)
+            if len(value) == len(args):
+                return tuple(_typed(name, v, a) for v, a in zip(value, args, strict=True))
+        kind = f"a list of {args[0].__name__}" if args[-1] is Ellipsis else f"a list of {len(args)} values"
+        raise ValueError(f"config key {name} must be {kind}, got {value!r}")
+    if hint is float and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+        raise ValueError(f"config key {name} must be {names.get(hint, hint.__name__)}, got {value!r}")
+    return value
+
+
+def _section_values(name: str, cls: type, value: Any) -> dict[str, Any]:
+    """A section's `key: value` mapping, every key known and every value of its field's type."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"config section {name!r} must be a mapping of keys to values, got {value!r}")
+    hints = typing.get_type_hints(cls)
+    unknown = [k for k in value if k not in hints]
+    if unknown:
+        raise ValueError(f"unknown config key {name}.{unknown[0]}")
+    return {k: _typed(f"{name}.{k}", v, hints[k]) for k, v in value.items()}
+
+
 def config_from_dict(d: dict[str, Any]) -> Config:
-    """Build a Config from nested dicts, rejecting unknown keys with their full name."""
+    """Build a Config from nested dicts, rejecting unknown keys and values of the wrong type by their full name."""
     d = dict(d or {})
     cfg = Config()
     for key, value in d.items():
         if key == "out_dir":
             cfg.out_dir = str(value)
         elif key == "features":
-            cfg.features = FeatureSpec.from_dict({**cfg.features.to_dict(), **(value or {})})
+            cfg.features = FeatureSpec.from_dict({**cfg.features.to_dict(),
+                                                  **_section_values(key, FeatureSpec, value)})
         elif key in _SECTIONS:
             section = getattr(cfg, key)
-            known = {f.name for f in dataclasses.fields(section)}
-            for k, v in (value or {}).items():
-                if k not in known:
-                    raise ValueError(f"unknown config key {key}.{k}")
-                setattr(section, k, tuple(v) if isinstance(v, list) else v)
+            for k, v in _section_values(key, _SECTIONS[key], value).items():
+                setattr(section, k, v)
         else:
             raise ValueError(f"unknown config section {key!r}")
     cfg.validate()
@@ -196,7 +239,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if not p.is_file():
             raise ValueError(f"config file not found: {p}")
         # JSON as JSON: YAML 1.1 reads the 1e-06 that save_config writes as a string.
-        d = (json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())) or {}
+        try:
+            d = (json.loads(p.read_text()) if p.suffix == ".json" else yaml.safe_load(p.read_text())) or {}
+        except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"config file {p} is not valid {'JSON' if p.suffix == '.json' else 'YAML'}: "
+                             f"{' '.join(str(e).split())}") from e
         if not isinstance(d, dict):
             raise ValueError(f"config file {p} must hold a mapping")
     for item in overrides or []:
@@ -204,7 +251,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ValueError(f"override must look like section.key=value, got {item!r}")
         dotted, value = item.split("=", 1)
         section, key = dotted.split(".", 1)
-        d.setdefault(section, {})[key] = yaml.safe_load(value)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ValueError(f"override {item!r}: the value is not valid YAML: {' '.join(str(e).split())}") from e
+        if not isinstance(d.setdefault(section, {}), dict):
+            raise ValueError(f"config section {section!r} must be a mapping of keys to values")
+        d[section][key] = parsed
     return config_from_dict(d)
 
 

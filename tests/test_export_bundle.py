@@ -63,7 +63,10 @@ def test_reader_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported dtype"):
         B.write_bundle(tmp_path / "x.fgb", {"a": np.zeros(2, np.int64)})
     with pytest.raises(ValueError, match="missing entry 'input.zero_point'"):
-        B.read_fastgrnn({"x": np.zeros(1, np.int8)} | {f"fastgrnn.opt.{k}": 1 for k in O.OPTION_KEYS})
+        B.read_fastgrnn({"x": np.zeros(1, np.int8)} | {f"fastgrnn.opt.{k}": 1 for k in O.OPTION_KEYS}
+                        | {f"fastgrnn.opt.{k}": np.frombuffer(b"tanh", np.uint8) for k in B.TEXT_OPTIONS})
+    with pytest.raises(ValueError, match="'fastgrnn.opt.gate_activation': a text entry must be uint8"):
+        B.read_fastgrnn({f"fastgrnn.opt.{k}": 1 for k in O.OPTION_KEYS})
 
 
 def test_test_vectors_cli(tmp_path: Path) -> None:

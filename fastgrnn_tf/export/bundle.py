@@ -14,6 +14,7 @@ Writes are atomic (temp file + os.replace).
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections.abc import Mapping
@@ -79,8 +80,10 @@ def write_bundle(path: str | os.PathLike, arrays: Mapping[str, object]) -> None:
 
 def decode_bundle(data: bytes, label: str = "<bytes>") -> dict[str, np.ndarray]:
     """Parse bundle bytes; ValueError naming `label` and the entry on any format error."""
-    if len(data) < 8 or data[:4] != MAGIC:
+    if data[:4] != MAGIC:
         raise ValueError(f"{label}: not a FastGRNN bundle (bad magic {data[:4]!r}, expected {MAGIC!r})")
+    if len(data) < 8:
+        raise ValueError(f"{label}: truncated header ({len(data)} of 8 bytes)")
     (count,) = struct.unpack_from("<I", data, 4)
     pos, out = 8, {}
     for index in range(count):
@@ -107,12 +110,12 @@ def decode_bundle(data: bytes, label: str = "<bytes>") -> dict[str, np.ndarray]:
             raise ValueError(f"{where}: truncated dims")
         dims = struct.unpack_from(f"<{ndim}I", data, pos)
         pos += 4 * ndim
-        nbytes = int(np.prod(dims, dtype=np.int64)) * DTYPES[code].itemsize
+        nbytes = math.prod(dims) * DTYPES[code].itemsize  # Python ints: no overflow on huge dims
         if pos + nbytes > len(data):
             raise ValueError(f"{where}: truncated data ({len(data) - pos} of {nbytes} bytes)")
         if name in out:
             raise ValueError(f"{where}: duplicate name")
-        n = int(np.prod(dims, dtype=np.int64))
+        n = math.prod(dims)
         out[name] = np.frombuffer(data, DTYPES[code], n, pos).reshape(dims).copy()
         pos += nbytes
     if pos != len(data):
@@ -128,8 +131,26 @@ def read_bundle(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def text(arr: np.ndarray) -> str:
-    """A uint8 text entry as str."""
-    return np.asarray(arr, np.uint8).tobytes().decode("utf-8")
+    """A uint8 text entry as str (ValueError if it is not uint8 UTF-8 text)."""
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"a text entry must be uint8 UTF-8 bytes, got {arr.dtype}")
+    try:
+        return arr.tobytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"a text entry is not UTF-8 ({e.reason} at byte {e.start})") from e
+
+
+def scalar(arrays: Mapping[str, np.ndarray], name: str, label: str = "bundle") -> int | float:
+    """The first value of entry `name` as a Python int (integer entries) or float; ValueError naming `label`
+    and the entry when it is missing, empty, or a float that is not finite where an int is expected."""
+    if name not in arrays:
+        raise ValueError(f"{label}: missing entry {name!r}")
+    flat = np.asarray(arrays[name]).reshape(-1)
+    if flat.size == 0:
+        raise ValueError(f"{label}: entry {name!r} is empty")
+    value = flat[0]
+    return int(value) if np.issubdtype(flat.dtype, np.integer) else float(value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,15 +192,27 @@ def read_fastgrnn(source: str | os.PathLike | Mapping[str, np.ndarray]) -> Int8P
             raise ValueError(f"{label}: missing entry {name!r}")
         return arrays[name]
 
+    def integer(name: str) -> int:
+        value = scalar(arrays, name, label)
+        if not isinstance(value, int):
+            raise ValueError(f"{label}: entry {name!r} must be an integer, got {value}")
+        return value
+
     opts = {}
     for key in OPTION_KEYS:
-        v = need(f"fastgrnn.opt.{key}")
-        opts[key] = text(v) if key in TEXT_OPTIONS else int(np.asarray(v).reshape(-1)[0])
+        name = f"fastgrnn.opt.{key}"
+        if key in TEXT_OPTIONS:
+            try:
+                opts[key] = text(need(name))
+            except ValueError as e:
+                raise ValueError(e if str(e).startswith(label) else f"{label}: entry {name!r}: {e}") from e
+        else:
+            opts[key] = integer(name)
     if opts["version"] != 1:
         raise ValueError(f"{label}: unsupported fastgrnn.opt.version {opts['version']}")
     p = Int8Params(
         input_dim=opts["input_dim"], units=opts["units"], w_rank=opts["w_rank"], u_rank=opts["u_rank"],
-        input_zero_point=int(np.asarray(need("input.zero_point")).reshape(-1)[0]),
+        input_zero_point=integer("input.zero_point"),
         w1=need("fastgrnn.w1"), w2=arrays.get("fastgrnn.w2"),
         u1=need("fastgrnn.u1"), u2=arrays.get("fastgrnn.u2"),
         bias_z=need("fastgrnn.bias_z"), bias_h=need("fastgrnn.bias_h"),
@@ -188,7 +221,7 @@ def read_fastgrnn(source: str | os.PathLike | Mapping[str, np.ndarray]) -> Int8P
         u_shift=opts["u_shift"], pre_w_multiplier=opts["pre_w_multiplier"],
         pre_u_multiplier=opts["pre_u_multiplier"], pre_shift=opts["pre_shift"],
         zeta_q15=opts["zeta_q15"], nu_q15=opts["nu_q15"],
-        input_scale=float(np.asarray(need("input.scale")).reshape(-1)[0]),
+        input_scale=float(scalar(arrays, "input.scale", label)),
         gate_activation=opts["gate_activation"], update_activation=opts["update_activation"],
         return_sequences=bool(opts["return_sequences"]),
     )

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from fastgrnn_tf.export.bundle import fastgrnn_arrays, read_bundle, read_fastgrnn, text, write_bundle
+from fastgrnn_tf.export.bundle import fastgrnn_arrays, read_bundle, read_fastgrnn, scalar, text, write_bundle
 from fastgrnn_tf.int8.head_oracle import HeadLayer
 from fastgrnn_tf.int8.model import ExportedModel
 from fastgrnn_tf.int8.oracle import Int8Params
 
 FEATURE_INT_FIELDS = ("sample_rate", "window_samples", "hop_samples", "n_fft", "n_mels", "n_mfcc")
 """`features.<field>` entries stored as int32; every other feature field is float32."""
+MAX_HEAD_LAYERS = 16
 HEAD_INTS = ("input_zero_point", "output_zero_point", "output_multiplier", "output_shift")
 
 
@@ -50,20 +51,35 @@ def _need(arrays: Mapping[str, np.ndarray], name: str) -> np.ndarray:
 
 
 def _scalar(arrays: Mapping[str, np.ndarray], name: str) -> int:
-    return int(_need(arrays, name).reshape(-1)[0])
+    value = scalar(arrays, name)
+    if not isinstance(value, int):
+        raise ValueError(f"entry {name!r} must be an integer, got {value}")
+    return value
 
 
 def head_from_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[list[HeadLayer], float, int]:
     """Inverse of `head_arrays` (a missing `bias` is zeros, a missing `relu` is 0)."""
-    layers = []
-    for i in range(_scalar(arrays, "head.num_layers")):
+    layers: list[HeadLayer] = []
+    num_layers = _scalar(arrays, "head.num_layers")
+    if not 1 <= num_layers <= MAX_HEAD_LAYERS:
+        raise ValueError(f"head.num_layers must be in [1, {MAX_HEAD_LAYERS}], got {num_layers}")
+    for i in range(num_layers):
         w = _need(arrays, f"head.{i}.weights")
-        bias = _need(arrays, f"head.{i}.bias") if f"head.{i}.bias" in arrays else np.zeros(w.shape[0], np.int32)
+        bias = _need(arrays, f"head.{i}.bias") if f"head.{i}.bias" in arrays else np.zeros(w.shape[:1], np.int32)
         ints = {key: _scalar(arrays, f"head.{i}.{key}") for key in HEAD_INTS}
         relu = bool(_scalar(arrays, f"head.{i}.relu")) if f"head.{i}.relu" in arrays else False
         layers.append(HeadLayer(weights=w, bias=bias, relu=relu, **ints))
-    return (layers, float(_need(arrays, "head.logit_scale").reshape(-1)[0]),
-            _scalar(arrays, "head.logit_zero_point"))
+        try:
+            layers[-1].validate()
+        except ValueError as e:
+            raise ValueError(f"head layer {i}: {e}") from e
+        if i and w.shape[1] != layers[-2].weights.shape[0]:
+            raise ValueError(f"head layer {i} takes {w.shape[1]} values, layer {i - 1} gives "
+                             f"{layers[-2].weights.shape[0]}")
+    logit_scale = float(scalar(arrays, "head.logit_scale"))
+    if not (np.isfinite(logit_scale) and logit_scale > 0):
+        raise ValueError(f"head.logit_scale must be finite and > 0, got {logit_scale}")
+    return layers, logit_scale, _scalar(arrays, "head.logit_zero_point")
 
 
 @dataclasses.dataclass
@@ -109,26 +125,28 @@ class ModelBundle:
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], label: str = "bundle") -> ModelBundle:
         """Inverse of `to_arrays`; ValueError naming `label` and the missing or bad entry."""
-        try:
-            step = read_fastgrnn(arrays)
-            head, logit_scale, logit_zero_point = head_from_arrays(arrays)
-        except ValueError as e:
-            raise ValueError(e if str(e).startswith(label) else f"{label}: {e}") from e
         features: dict[str, int | float] = {}
         detector: dict[str, Any] = {}
         extra: dict[str, Any] = {}
-        for name, value in arrays.items():
-            group, _, key = name.partition(".")
-            if group == "features":
-                v = np.asarray(value).reshape(-1)[0]
-                # float32 -> the shortest decimal that maps back to it (0.1f -> 0.1).
-                features[key] = int(v) if key in FEATURE_INT_FIELDS else float(str(np.float32(v)))
-            elif group == "detector":
-                flat = np.asarray(value).reshape(-1)
-                detector[key] = tuple(int(k) for k in flat) if key == "keywords" else int(flat[0])
-            elif group not in ("fastgrnn", "input", "head", "classes"):
-                extra[name] = value
-        classes = tuple(text(arrays["classes"]).split("\n")) if "classes" in arrays else None
+        try:
+            step = read_fastgrnn(arrays)
+            head, logit_scale, logit_zero_point = head_from_arrays(arrays)
+            for name, value in arrays.items():
+                group, _, key = name.partition(".")
+                if group == "features":
+                    v = _scalar(arrays, name) if key in FEATURE_INT_FIELDS else scalar(arrays, name)
+                    # float32 -> the shortest decimal that maps back to it (0.1f -> 0.1).
+                    features[key] = v if key in FEATURE_INT_FIELDS else float(str(np.float32(v)))
+                elif group == "detector":
+                    flat = np.asarray(value).reshape(-1)
+                    if key == "keywords" and not np.issubdtype(flat.dtype, np.integer):
+                        raise ValueError(f"entry {name!r} must hold integers, got {flat.dtype}")
+                    detector[key] = tuple(int(k) for k in flat) if key == "keywords" else _scalar(arrays, name)
+                elif group not in ("fastgrnn", "input", "head", "classes"):
+                    extra[name] = value
+            classes = tuple(text(arrays["classes"]).split("\n")) if "classes" in arrays else None
+        except ValueError as e:
+            raise ValueError(e if str(e).startswith(label) else f"{label}: {e}") from e
         return cls(step, head, logit_scale, logit_zero_point, features, detector, classes, extra)
 
 

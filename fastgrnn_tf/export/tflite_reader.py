@@ -26,6 +26,7 @@ NUMPY_TYPES = {S.TensorType.INT8: np.int8, S.TensorType.INT16: np.int16, S.Tenso
 TYPE_NAMES = {v: k for k, v in vars(S.TensorType).items() if not k.startswith("_")}
 BUILTIN_NAMES = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
 SHAPE_OPS = ("RESHAPE", "SQUEEZE")
+TEXT_OPTIONS = ("gate_activation", "update_activation")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -51,7 +52,43 @@ def read_model(source: bytes | str | os.PathLike) -> tuple[S.ModelT, str]:
                          f"{type(e).__name__}: {e}") from e
     if not model.subgraphs:
         raise ValueError(f"{label}: the model has no subgraph")
+    try:
+        _check_graph(model)
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from e
     return model, label
+
+
+def _check_graph(model: S.ModelT) -> None:
+    """Every index of the first subgraph in range and every shape a list of dims >= 0, so that the
+    lookups below cannot fail on a corrupt file (ValueError naming the operator or tensor)."""
+    sg = model.subgraphs[0]
+    sg.tensors, sg.operators = sg.tensors or [], sg.operators or []
+    n_tensors, n_codes, n_buffers = len(sg.tensors), len(model.operatorCodes or []), len(model.buffers or [])
+    for i, t in enumerate(sg.tensors):
+        t.shape = np.asarray(t.shape if t.shape is not None else [], np.int32).reshape(-1)
+        if (t.shape < 0).any():
+            raise ValueError(f"tensor {i} ({_tname(t)}) has a negative dimension in shape {t.shape.tolist()}")
+        if not 0 <= t.buffer < max(n_buffers, 1):
+            raise ValueError(f"tensor {i} ({_tname(t)}) refers to buffer {t.buffer} of {n_buffers}")
+    for k, op in enumerate(sg.operators):
+        if not 0 <= op.opcodeIndex < n_codes:
+            raise ValueError(f"operator {k} has opcode index {op.opcodeIndex} of {n_codes} operator codes")
+        op.inputs = np.asarray(op.inputs if op.inputs is not None else [], np.int32).reshape(-1)
+        op.outputs = np.asarray(op.outputs if op.outputs is not None else [], np.int32).reshape(-1)
+        for what, idx, low in (("input", op.inputs, -1), ("output", op.outputs, 0)):
+            bad = [int(i) for i in idx if not low <= i < n_tensors]
+            if bad:
+                raise ValueError(f"operator {k} ({_op_name(model, op)}) {what} tensor index {bad[0]} "
+                                 f"out of range (the subgraph has {n_tensors} tensors)")
+    for what in ("inputs", "outputs"):
+        idx = np.asarray(getattr(sg, what) if getattr(sg, what) is not None else [], np.int32).reshape(-1)
+        setattr(sg, what, idx)
+        bad = [int(i) for i in idx if not 0 <= i < n_tensors]
+        if bad:
+            raise ValueError(f"subgraph {what[:-1]} tensor index {bad[0]} out of range ({n_tensors} tensors)")
+    if not len(sg.outputs):
+        raise ValueError("the subgraph has no output tensor")
 
 
 def _op_name(model: S.ModelT, op: S.OperatorT) -> str:
@@ -59,7 +96,7 @@ def _op_name(model: S.ModelT, op: S.OperatorT) -> str:
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
     if builtin == S.BuiltinOperator.CUSTOM:
         cc = code.customCode
-        return cc.decode() if isinstance(cc, bytes) else str(cc)
+        return cc.decode("utf-8", "replace") if isinstance(cc, bytes) else str(cc)
     return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
 
 
@@ -83,6 +120,9 @@ def tensor_data(model: S.ModelT, index: int) -> np.ndarray | None:
         raise ValueError(f"tensor {index} ({_tname(t)}): unsupported type {TYPE_NAMES.get(t.type, t.type)}")
     shape = [int(s) for s in (t.shape if t.shape is not None else [])]
     raw = np.asarray(buf.data, np.uint8).tobytes()
+    if len(raw) % np.dtype(NUMPY_TYPES[t.type]).itemsize:
+        raise ValueError(f"tensor {index} ({_tname(t)}): {len(raw)} data bytes are not a whole number of "
+                         f"{TYPE_NAMES[t.type]} values")
     arr = np.frombuffer(raw, NUMPY_TYPES[t.type])
     if arr.size != int(np.prod(shape)):
         raise ValueError(f"tensor {index} ({_tname(t)}): buffer holds {arr.size} values, shape {shape}")
@@ -90,7 +130,7 @@ def tensor_data(model: S.ModelT, index: int) -> np.ndarray | None:
 
 
 def _tname(t: S.TensorT) -> str:
-    return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+    return t.name.decode("utf-8", "replace") if isinstance(t.name, bytes) else str(t.name)
 
 
 def tensor_quant(model: S.ModelT, index: int, what: str) -> tuple[float, int]:
@@ -102,7 +142,12 @@ def tensor_quant(model: S.ModelT, index: int, what: str) -> tuple[float, int]:
     if len(q.scale) != 1:
         raise ValueError(f"{what} (tensor {_tname(t)!r}) is per-channel quantized; per-tensor is required")
     zp = int(q.zeroPoint[0]) if q.zeroPoint is not None and len(q.zeroPoint) else 0
-    return float(q.scale[0]), zp
+    scale = float(q.scale[0])
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"{what} (tensor {_tname(t)!r}) has scale {scale}; it must be finite and > 0")
+    if not -(2**31) <= zp < 2**31:
+        raise ValueError(f"{what} (tensor {_tname(t)!r}) has zero point {zp} outside int32")
+    return scale, zp
 
 
 def _expect(model: S.ModelT, index: int, what: str, dtype: int, shape: Sequence[int] | None = None) -> None:
@@ -130,7 +175,11 @@ def head_from_fc_ops(model: S.ModelT, start_tensor: int) -> tuple[list[HeadLayer
     layers: list[HeadLayer] = []
     walked: list[str] = []
     cur = start_tensor
+    seen = set()
     while True:
+        if cur in seen:
+            raise ValueError(f"head: the operators after tensor {start_tensor} form a cycle at tensor {cur}")
+        seen.add(cur)
         ops = consumers.get(cur, [])
         if not ops:
             break
@@ -141,12 +190,14 @@ def head_from_fc_ops(model: S.ModelT, start_tensor: int) -> tuple[list[HeadLayer
         if name == "SOFTMAX":
             walked.append(name)
             break
+        if name not in SHAPE_OPS and name != "FULLY_CONNECTED":
+            raise ValueError(f"head: unsupported operator {name} (only FULLY_CONNECTED, RESHAPE, SOFTMAX)")
+        if len(op.outputs) != 1 or len(op.inputs) < (1 if name in SHAPE_OPS else 2):
+            raise ValueError(f"head: {name} has {len(op.inputs)} inputs and {len(op.outputs)} outputs")
         if name in SHAPE_OPS:
             walked.append(name)
             cur = int(op.outputs[0])
             continue
-        if name != "FULLY_CONNECTED":
-            raise ValueError(f"head: unsupported operator {name} (only FULLY_CONNECTED, RESHAPE, SOFTMAX)")
         inp, wi = int(op.inputs[0]), int(op.inputs[1])
         bi = int(op.inputs[2]) if len(op.inputs) > 2 else -1
         out = int(op.outputs[0])
@@ -162,18 +213,25 @@ def head_from_fc_ops(model: S.ModelT, start_tensor: int) -> tuple[list[HeadLayer
         if zp_w != 0:
             raise ValueError("head: FC weights must have zero point 0")
         if bi >= 0:
-            if sg.tensors[bi].type != S.TensorType.INT32:
-                raise ValueError("head: FC bias must be INT32")
-            bias = tensor_data(model, bi).reshape(-1).astype(np.int32)
+            bias = tensor_data(model, bi) if sg.tensors[bi].type == S.TensorType.INT32 else None
+            if bias is None or bias.size != w.shape[0]:
+                raise ValueError(f"head: FC bias must be a constant INT32 tensor of {w.shape[0]} values")
+            bias = bias.reshape(-1)
         else:
             bias = np.zeros(w.shape[0], np.int32)
+        if op.builtinOptions is not None and not isinstance(op.builtinOptions, S.FullyConnectedOptionsT):
+            raise ValueError(f"head: FULLY_CONNECTED has options of type {type(op.builtinOptions).__name__[:-1]}")
         act = op.builtinOptions.fusedActivationFunction if op.builtinOptions is not None else 0
         if act not in (S.ActivationFunctionType.NONE, S.ActivationFunctionType.RELU):
             raise ValueError(f"head: unsupported fused activation {act} (NONE or RELU only)")
+        if layers and w.shape[1] != layers[-1].weights.shape[0]:
+            raise ValueError(f"head: FC layer {len(layers)} takes {w.shape[1]} values, the layer before gives "
+                             f"{layers[-1].weights.shape[0]}")
         m, sh = fc_multiplier(s_in, s_w, s_out)
         layers.append(HeadLayer(w.astype(np.int8), bias, zp_in, zp_out, m, sh,
                                 relu=act == S.ActivationFunctionType.RELU, input_scale=s_in,
                                 output_scale=s_out))
+        layers[-1].validate()
         walked.append(name)
         cur = out
     if not layers:
@@ -207,6 +265,13 @@ def parse_options(op: S.OperatorT, label: str) -> dict:
     missing = [k for k in OPTION_KEYS if k not in opts]
     if missing:
         raise ValueError(f"{label}: {CUSTOM_CODE} options miss {missing}")
+    for key in OPTION_KEYS:
+        want = str if key in TEXT_OPTIONS else (bool, int)
+        if not isinstance(opts[key], want) or (want is str and not opts[key].isascii()):
+            raise ValueError(f"{label}: {CUSTOM_CODE} option {key!r} must be "
+                             f"{'an ASCII string' if want is str else 'an integer'}, got {opts[key]!r:.60}")
+        if want is not str and not -(2**31) <= opts[key] < 2**31:
+            raise ValueError(f"{label}: {CUSTOM_CODE} option {key!r} = {opts[key]} does not fit int32")
     if opts["version"] != 1:
         raise ValueError(f"{label}: {CUSTOM_CODE} options version {opts['version']} unsupported (need 1)")
     return opts
@@ -259,7 +324,10 @@ def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
     def const(i: int, what: str) -> np.ndarray | None:
         if i < 0:
             return None
-        arr = tensor_data(model, i)
+        try:
+            arr = tensor_data(model, i)
+        except ValueError as e:
+            raise ValueError(f"{label}: FastGRNN {what}: {e}") from e
         if arr is None:
             raise ValueError(f"{label}: FastGRNN {what} tensor has no constant data")
         return arr
@@ -291,11 +359,13 @@ def read_exported(source: bytes | str | os.PathLike) -> ExportedModel:
         raise ValueError(f"{label}: {e}") from e
     try:
         head, logits_idx, walked = head_from_fc_ops(model, int(op.outputs[0]))
+        if head[0].weights.shape[1] != H:
+            raise ValueError(f"head: the first FC layer takes {head[0].weights.shape[1]} values, the "
+                             f"FastGRNN state has {H}")
+        l_scale, l_zp = tensor_quant(model, logits_idx, "logits")
+        o_scale, o_zp = tensor_quant(model, int(sg.outputs[0]), "model output")
     except ValueError as e:
         raise ValueError(f"{label}: {e}") from e
-    l_scale, l_zp = tensor_quant(model, logits_idx, "logits")
-    out_idx = int(sg.outputs[0])
-    o_scale, o_zp = tensor_quant(model, out_idx, "model output")
     return ExportedModel(fastgrnn=p, head=head, logit_scale=l_scale, logit_zero_point=l_zp,
                          time_steps=x_shape[1], output_scale=o_scale, output_zero_point=o_zp,
                          operators=operator_names(model))
