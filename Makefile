@@ -8,7 +8,7 @@ APT_PACKAGES := python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DATA ?=
 
-.PHONY: setup apt venv test lint cpp-host cpp-test test-sanitize fuzz soak test-soak m4-test bench-m4 demo crossval bench-wakeword sketch clean
+.PHONY: setup apt venv test lint cpp-host cpp-test test-sanitize fuzz fuzz-py soak test-soak m4-test bench-m4 demo crossval bench-wakeword sketch clean
 
 setup: apt venv
 
@@ -67,6 +67,14 @@ fuzz: setup
 	cmake --build build/fuzz -j2 --target fuzz_seeds $(foreach t,$(FUZZ_TARGETS),$(t)_fuzz)
 	$(PY) tflm_app/fuzz/make_seeds.py --out build/fuzz/seeds --seeds-tool build/fuzz/fuzz/fuzz_seeds
 	tflm_app/fuzz/run_fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_CPU)
+	$(MAKE) --no-print-directory fuzz-py
+
+# Hypothesis mutation fuzzing of the Python readers (.tflite, .fgb, WAV/FLAC/OGG; tests/test_fuzz_py.py):
+# FUZZ_EXAMPLES examples per target (make test: 200); FUZZ_SEED=n another sequence; FUZZ_ARTIFACTS=dir keeps
+# one input per contract break (tests/data/fuzz_regressions/README.md).
+FUZZ_EXAMPLES ?= 2000
+fuzz-py: venv
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz_py.py
 
 # Long-stream soak of the C++ pipeline (tflm_app/host/kws_soak): SOAK_HOURS of audio synthesized on the fly
 # from ../shared/data speech commands words and background noise (synthetic audio when absent), each hour
