@@ -19,6 +19,9 @@ so nothing is exported from a model that learned nothing.
 A finished stage (its model file exists) is skipped on rerun and its model is loaded. An
 interrupted stage resumes from its last epoch checkpoint (`ckpt/`, model and optimizer state,
 `state.json` with the epoch count and history). `config.json` in `workdir` must match on rerun.
+Crash safety (kill -9 at any moment): an epoch's checkpoint is complete before `state.json` (written
+atomically) names it, the two newest are kept, and a resume restores exactly the one `state.json` names,
+so a half-written checkpoint is never read; TensorFlow's leftover `*_temp` shard folders are removed.
 """
 
 from __future__ import annotations
@@ -234,6 +237,7 @@ def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks
     With `select` (a validation metric) and val_ds, `model` ends with the weights of its best epoch; with
     `average` > 0, with its weights averaged over that fraction of the stage's last steps (WeightAverage)."""
     stage_dir.mkdir(parents=True, exist_ok=True)
+    state = _resume_state(stage_dir)  # before the managers read ckpt/
     optimizer = keras.optimizers.Adam(lr, clipnorm=config.clipnorm)
     if config.weighted_metrics:  # the datasets carry sample weights (e.g. frame targets): metrics use them too
         model.compile(optimizer=optimizer, loss=config.loss, weighted_metrics=list(config.metrics))
@@ -245,16 +249,20 @@ def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks
         callbacks = [*callbacks, averager]
     extra = {"average": tf.train.Checkpoint(**averager.checkpoint_vars)} if averager else {}
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, **extra)
-    manager = tf.train.CheckpointManager(ckpt, str(stage_dir / "ckpt"), max_to_keep=1)
+    # Two kept: the checkpoint state.json names survives a crash between the next epoch's save and state.json.
+    manager = tf.train.CheckpointManager(ckpt, str(stage_dir / "ckpt"), max_to_keep=2)
     select = select if val_ds is not None else None
     best_ckpt = tf.train.Checkpoint(model=model)
     # Two kept: the "best" that state.json names survives a crash between the two saves of an epoch.
     best_manager = tf.train.CheckpointManager(best_ckpt, str(stage_dir / "best"), max_to_keep=2) if select else None
     start, history, best = 0, {}, None
-    state_path = stage_dir / "state.json"
-    if manager.latest_checkpoint and state_path.exists():
-        state = json.loads(state_path.read_text())
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
+    if state is not None:
+        path = stage_dir / "ckpt" / f"ckpt-{state['epoch']}"
+        try:
+            ckpt.restore(str(path)).expect_partial()
+        except (tf.errors.OpError, ValueError) as e:
+            raise ValueError(f"stage {stage!r}: cannot restore {path} ({e}); delete {stage_dir} to restart "
+                             "the stage") from None
         start, history, best = int(state["epoch"]), state["history"], state.get("best")
     saver = _EpochCheckpoint(stage_dir, manager, history, select, best_manager, best)
     if start < epochs:
@@ -267,6 +275,27 @@ def _run_stage(stage: str, model: keras.Model, lr: float, epochs: int, callbacks
     if averager is not None:
         averager.apply()
     return history, saver.epochs_run
+
+
+def _resume_state(stage_dir: Path) -> dict | None:
+    """state.json of an interrupted stage when the checkpoints it names are on disk, else None (the stage
+    starts over, its folder emptied). Removes the `*_temp` shard folders of a checkpoint save that was killed."""
+    for sub in ("ckpt", "best"):
+        for tmp in (stage_dir / sub).glob("*_temp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+    state_path = stage_dir / "state.json"
+    if not state_path.is_file():
+        return None
+    state = json.loads(state_path.read_text())  # written atomically: whole or absent
+    named = [f"ckpt/ckpt-{state['epoch']}"] + ([f"best/ckpt-{state['best']['epoch']}"] if state.get("best") else [])
+    missing = [n for n in named if not (stage_dir / f"{n}.index").is_file()]
+    if missing:
+        print(f"{state_path}: its checkpoint {missing[0]} is missing; the stage starts over", file=sys.stderr,
+              flush=True)
+        shutil.rmtree(stage_dir)
+        stage_dir.mkdir(parents=True)
+        return None
+    return state
 
 
 def train_stages(
