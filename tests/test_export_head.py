@@ -131,11 +131,13 @@ def test_qat_head_integer_ops_equal_the_oracle() -> None:
                                                   tf.constant(float(sh), tf.float64))
         np.testing.assert_array_equal(got.numpy(), HO.multiply_by_quantized_multiplier(small, mult, sh))
     # The converter's range -> (scale, zero point): symmetric weights give zero point 0, an all-positive
-    # range is nudged to include 0, an empty range gives scale 1.
+    # range is nudged to include 0, a range narrower than 1e-6 (a dead ReLU layer: [0, 0]) is widened to
+    # [-5e-7, 5e-7] (zero point -0.5 rounded away from zero).
     s, zp = QH.range_quant(-2.54, 2.54, -127.0, 127.0)
     assert (float(s), float(zp)) == (pytest.approx(0.02), 0.0)
     s, zp = QH.range_quant(0.0, 2.55, -128.0, 127.0)
     assert (float(s), float(zp)) == (pytest.approx(0.01), -128.0)
     s, zp = QH.range_quant(-1.0, 0.275, -128.0, 127.0)
     assert float(zp) == 72.0  # -128 + 1 / 0.005 = 72
-    assert [float(v) for v in QH.range_quant(0.0, 0.0, -128.0, 127.0)] == [1.0, -128.0]
+    s, zp = QH.range_quant(0.0, 0.0, -128.0, 127.0)
+    assert (float(s), float(zp)) == (pytest.approx(1e-6 / 255), -1.0)

@@ -41,6 +41,7 @@ from fastgrnn_tf.qat.fake_quant import H_SCALE, frexp_exponent
 F64 = tf.float64
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 _CONVERTING = [0]
+NEAR_ZERO_RANGE = 1e-6  # the converter's kNearZeroTolerance
 
 
 @contextlib.contextmanager
@@ -59,15 +60,20 @@ def _round_away(x: tf.Tensor) -> tf.Tensor:
 
 def range_quant(rmin: Any, rmax: Any, qmin: float, qmax: float) -> tuple[tf.Tensor, tf.Tensor]:
     """(scale, zero point) in float64 of a fake-quant range as the TFLite converter derives them (MLIR
-    `fakeQuantAttrsToType`: scale (max - min) / (qmax - qmin); the zero point from the end with the smaller
-    rounding error, rounded half away from zero and clamped; scale 1 and zero point qmin for an empty range)."""
+    `ExpandVerySmallRange`: a range of width <= 1e-6 is widened to include [-5e-7, 5e-7], kept in float32; then
+    `fakeQuantAttrsToType`: scale (max - min) / (qmax - qmin), the zero point from the end with the smaller
+    rounding error, rounded half away from zero and clamped)."""
     rmin, rmax = tf.cast(rmin, F64), tf.cast(rmax, F64)
-    empty = tf.abs(rmax - rmin) < np.finfo(np.float64).eps
-    scale = tf.where(empty, tf.constant(1.0, F64), (rmax - rmin) / (qmax - qmin))
+    small = (rmax - rmin) <= NEAR_ZERO_RANGE
+    rmin = tf.where(small, tf.minimum(rmin, -NEAR_ZERO_RANGE / 2), rmin)
+    rmax = tf.where(small, tf.maximum(rmax, NEAR_ZERO_RANGE / 2), rmax)
+    # The converter keeps the (widened) range in float32 (a no-op for float32 range variables).
+    rmin, rmax = tf.cast(tf.cast(rmin, tf.float32), F64), tf.cast(tf.cast(rmax, tf.float32), F64)
+    scale = (rmax - rmin) / (qmax - qmin)
     from_min, from_max = qmin - rmin / scale, qmax - rmax / scale
     z = tf.where(abs(qmin) + tf.abs(rmin / scale) < abs(qmax) + tf.abs(rmax / scale), from_min, from_max)
     zp = tf.where(z < qmin, tf.constant(qmin, F64), tf.where(z > qmax, tf.constant(qmax, F64), _round_away(z)))
-    return scale, tf.where(empty, tf.constant(qmin, F64), zp)
+    return scale, zp
 
 
 def quantize_multiplier(real: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
