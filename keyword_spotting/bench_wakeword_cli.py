@@ -52,11 +52,16 @@ def main(argv: list[str] | None = None) -> int:
                         calibration_hours=args.calibration_hours, real_positives=args.real_positives)
     if args.real_positives < 0:
         ap.error(f"--real-positives must be >= 0, got {args.real_positives}")
+    from fastgrnn_tf.collapse import TrainingCollapsed
+
     try:
         run_benchmark(bench)
     except (ValueError, FileNotFoundError) as e:
         print(f"kws-bench-wakeword: {e}", file=sys.stderr)
         return 2
+    except TrainingCollapsed as e:  # a recipe's training stayed at chance: named, no traceback
+        print(f"kws-bench-wakeword: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

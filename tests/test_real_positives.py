@@ -178,3 +178,19 @@ def test_kws_train_lists_them_in_the_model_card(tmp_path: Path, monkeypatch: pyt
     assert "real positives in training: 2 recordings" in capsys.readouterr().out
     assert train_cli.main(["--phrase", "hey", "--data", str(tmp_path)]) == 2
     assert "give one of them" in capsys.readouterr().err
+
+
+def test_bench_cli_names_a_collapsed_training(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from fastgrnn_tf.collapse import TrainingCollapsed
+    from keyword_spotting import bench_wakeword_cli
+
+    def collapse(bench: BenchConfig) -> None:
+        raise TrainingCollapsed("stage 'dense' stayed at chance after 3 attempts")
+
+    monkeypatch.setattr(bench_wakeword_cli, "run_benchmark", collapse)
+    assert bench_wakeword_cli.main(["--real-positives", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "stayed at chance" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        bench_wakeword_cli.main(["--real-positives", "-1"])
