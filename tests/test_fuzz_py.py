@@ -215,34 +215,18 @@ def _write(fuzz_dir: Path, suffix: str, data: bytes) -> Path:
     return path
 
 
-def test_fuzz_tflite_bytes(tflite_seeds, fuzz_dir) -> None:
-    spans = {name: _options_span(data) for name, data in tflite_seeds.items()}
+@pytest.mark.parametrize("target", ["tflite", "fgb", "audio"])
+def test_fuzz_bytes(target: str, request: pytest.FixtureRequest, fuzz_dir: Path) -> None:
+    """Byte-level mutants of the target's seeds (for a `.tflite`, some aimed at the custom options)."""
+    seeds = request.getfixturevalue(f"{target}_seeds")
+    spans = Seeds({name: _options_span(data) for name, data in seeds.items()}) if target == "tflite" else None
 
     @FUZZ
     @_seeded
-    @given(mutated_bytes(Seeds(tflite_seeds), Seeds(spans)))
+    @given(mutated_bytes(Seeds(seeds), spans))
     def run(case: tuple[str, bytes]) -> None:
-        check_contract(_write(fuzz_dir, ".tflite", case[1]), load_tflite)
-
-    run()
-
-
-def test_fuzz_fgb_bytes(fgb_seeds, fuzz_dir) -> None:
-    @FUZZ
-    @_seeded
-    @given(mutated_bytes(Seeds(fgb_seeds)))
-    def run(case: tuple[str, bytes]) -> None:
-        check_contract(_write(fuzz_dir, ".fgb", case[1]), load_fgb)
-
-    run()
-
-
-def test_fuzz_audio_bytes(audio_seeds, fuzz_dir) -> None:
-    @FUZZ
-    @_seeded
-    @given(mutated_bytes(Seeds(audio_seeds)))
-    def run(case: tuple[str, bytes]) -> None:
-        check_contract(_write(fuzz_dir, Path(case[0]).suffix, case[1]), load_audio)
+        suffix = Path(case[0]).suffix if target == "audio" else f".{target}"
+        check_contract(_write(fuzz_dir, suffix, case[1]), TARGETS[target])
 
     run()
 
