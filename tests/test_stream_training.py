@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import assert_int8_predicts_as_qat, seed_for_test
 
 from fastgrnn_tf import collapse
-from keyword_spotting.features import FeatureSpec, model_view
+from keyword_spotting.features import FeatureSpec, model_view, quantize
 from keyword_spotting.stream_training import (
     StreamTargets,
     frame_targets,
@@ -72,7 +72,7 @@ def test_each_clip_once_per_epoch_and_batches_counted() -> None:
     assert xb.shape == (2, 24, 3) and xb.dtype == np.float32 and tb.shape == wb.shape == (2, 24)
     # Each sequence's frames are the clips' frames in a row, dequantized, and its targets are the clips'.
     first = xb[0]
-    rows = [np.nonzero((spec_codes(first[k * 6:(k + 1) * 6], spec) == x).all(axis=(1, 2)))[0] for k in range(4)]
+    rows = [np.nonzero((quantize(first[k * 6:(k + 1) * 6], spec) == x).all(axis=(1, 2)))[0] for k in range(4)]
     assert all(len(r) >= 1 for r in rows)
     assert [int(y[r[0]]) for r in rows] == tb[0, ::6].tolist()
     # Reshuffled: the next epoch plays other sequences; the validation form plays the same ones each time.
@@ -82,10 +82,6 @@ def test_each_clip_once_per_epoch_and_batches_counted() -> None:
     with pytest.raises(ValueError, match="shorter than target_frames"):
         sequence_dataset(x, y, {KW}, spec, 2, StreamTargets(clips=4), seed=3)
     np.testing.assert_array_equal(next(iter(val))[0].numpy(), next(iter(val))[0].numpy())
-
-
-def spec_codes(feats: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    return np.round(feats / spec.quant_scale + spec.zero_point).astype(np.int8)
 
 
 def test_chance_level_weighs_frames() -> None:
