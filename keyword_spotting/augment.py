@@ -1,4 +1,4 @@
-"""Waveform augmentation: time shift, background noise at a random SNR, gain. numpy only.
+"""Waveform augmentation: voice perturbation, time shift, room, background noise at a random SNR, EQ, gain, clipping.
 
 All functions take float audio in [-1, 1] (int16 is scaled by 1/32768) and return float32.
 Randomness comes only from the `np.random.Generator` passed in, so a seed fixes the output.
@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from keyword_spotting import perturb
 from keyword_spotting.audio_io import SAMPLE_RATE, read_audio
 from keyword_spotting.rooms import reverberate
 
@@ -121,22 +122,41 @@ class AugmentConfig:
     gain_db: tuple[float, float] = (-6.0, 6.0)
     silence_volume: float = 1.0  # silent input (silence items): noise at volume U(0, this)
     rir_prob: float = 0.0  # probability of hearing the clip through a simulated room (keyword_spotting.rooms)
+    # Voice perturbation (keyword_spotting.perturb), each with probability perturb_prob, before everything else.
+    perturb_prob: float = 0.0
+    speed: tuple[float, float] = (0.85, 1.15)  # tempo and pitch together
+    pitch_semitones: tuple[float, float] = (-3.0, 3.0)  # pitch at the same tempo
+    vtlp: tuple[float, float] = (0.88, 1.12)  # vocal-tract length (formants)
+    # Channel: random peaking EQ after the noise (probability eq_prob, +-eq_db), clipping last (clip_prob).
+    eq_prob: float = 0.0
+    eq_db: float = 8.0
+    clip_prob: float = 0.0
+    clip_drive_db: tuple[float, float] = (3.0, 15.0)
 
     def __post_init__(self) -> None:
         if self.max_shift_ms < 0:
             raise ValueError(f"max_shift_ms must be >= 0, got {self.max_shift_ms}")
-        for name in ("noise_prob", "rir_prob"):
+        for name in ("noise_prob", "rir_prob", "perturb_prob", "eq_prob", "clip_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("snr_db", "gain_db"):
+        for name in ("snr_db", "gain_db", "speed", "pitch_semitones", "vtlp", "clip_drive_db"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"{name} range must be (low, high) with low <= high, got {(lo, hi)}")
+        if not (0.5 <= self.speed[0] and self.speed[1] <= 2.0 and 0.7 <= self.vtlp[0] and self.vtlp[1] <= 1.3
+                and -12 <= self.pitch_semitones[0] and self.pitch_semitones[1] <= 12 and self.eq_db >= 0):
+            raise ValueError("need speed within [0.5, 2], vtlp within [0.7, 1.3], pitch within +-12 semitones "
+                             "and eq_db >= 0")
+
+    @property
+    def perturbs(self) -> bool:
+        return self.perturb_prob > 0 or self.eq_prob > 0 or self.clip_prob > 0
 
 
 class Augmenter:
-    """Callable `(audio, rng) -> augmented float32 audio`: shift, then (with probability rir_prob, given `rirs`)
-    a simulated room, then noise at an SNR, then gain."""
+    """Callable `(audio, rng) -> augmented float32 audio`: voice perturbation (speed, pitch, VTLP; each with
+    probability perturb_prob), shift, then (with probability rir_prob, given `rirs`) a simulated room, then
+    noise at an SNR, then EQ (eq_prob), gain and clipping (clip_prob)."""
 
     def __init__(self, noise_clips: list[np.ndarray], config: AugmentConfig = AugmentConfig(),
                  sample_rate: int = SAMPLE_RATE, rirs: list[np.ndarray] | None = None) -> None:
@@ -159,6 +179,10 @@ class Augmenter:
         snr = float(rng.uniform(*cfg.snr_db))
         gain = float(rng.uniform(*cfg.gain_db))
         noise_rng = np.random.default_rng(rng.integers(2**63))
+        # A configuration without perturbations draws nothing more: it gives the same clips as before they existed.
+        prng = np.random.default_rng(rng.integers(2**63)) if cfg.perturbs else None
+        if prng is not None and power(a) >= _SILENT_POWER:
+            a = self._perturb_voice(a, prng)
         a = time_shift(a, shift)
         # Drawn after the draws above, so a configuration without rooms gives the same clips as before.
         if self.rirs and rng.random() < cfg.rir_prob and power(a) >= _SILENT_POWER:
@@ -170,8 +194,26 @@ class Augmenter:
             seg = noise_segment(clip, len(a), noise_rng)
             if power(seg) > _SILENT_POWER:
                 a = mix_at_snr(a, seg, snr)
+        if prng is not None and prng.random() < cfg.eq_prob and power(a) >= _SILENT_POWER:
+            a = perturb.random_eq(a, prng, cfg.eq_db, sample_rate=self.sample_rate)
         a = apply_gain(a, gain)
+        if prng is not None and prng.random() < cfg.clip_prob:
+            a = perturb.clip(a, float(prng.uniform(*cfg.clip_drive_db)))
         peak = float(np.max(np.abs(a))) if a.size else 0.0
         if peak > _PEAK:
             a = (a * np.float32(_PEAK / peak)).astype(np.float32)
         return a
+
+    def _perturb_voice(self, a: np.ndarray, prng: np.random.Generator) -> np.ndarray:
+        cfg = self.config
+        draws = [(prng.random() < cfg.perturb_prob, float(prng.uniform(*r)))
+                 for r in (cfg.speed, cfg.pitch_semitones, cfg.vtlp)]
+        (do_speed, factor), (do_pitch, semis), (do_vtlp, alpha) = draws
+        if do_speed:
+            a = perturb.speed(a, factor)
+        if do_pitch:
+            a = perturb.pitch_shift(a, semis, self.sample_rate)
+        if do_vtlp:
+            a = perturb.vtlp(a, alpha, self.sample_rate)
+        peak = float(np.max(np.abs(a))) if a.size else 0.0
+        return (a * np.float32(_PEAK / peak)).astype(np.float32) if peak > _PEAK else a

@@ -145,7 +145,9 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
     dataset = load_config_dataset(cfg, progress)
     print(dataset.summary(), flush=True)
     classes = list(dataset.class_names)
-    aug = AugmentConfig(snr_db=tuple(cfg.data.snr_db), max_shift_ms=cfg.data.max_shift_ms, rir_prob=cfg.data.rir_prob)
+    d = cfg.data
+    aug = AugmentConfig(snr_db=tuple(d.snr_db), max_shift_ms=d.max_shift_ms, rir_prob=d.rir_prob,
+                        perturb_prob=d.perturb_prob, eq_prob=d.eq_prob, clip_prob=d.clip_prob)
     cache = Path(cache_dir) if cache_dir else run.cache
     remove_stale_temps(out, cache)  # temp files of a run killed before its atomic renames
     rirs = rooms.rir_bank(cfg.data.rooms, cfg.data.seed, cache_dir=cache) if cfg.data.rir_prob > 0 else None

@@ -38,6 +38,10 @@ class DataConfig:
     seed: int = 0
     rir_prob: float = 0.0  # share of augmented copies heard through a simulated room (keyword_spotting.rooms)
     rooms: int = 200  # simulated rooms in the bank (fixed by data.seed, cached)
+    # Voice and channel perturbations of the augmented copies (keyword_spotting.perturb, ranges in AugmentConfig):
+    perturb_prob: float = 0.0  # speed, pitch and vocal-tract length, each with this probability
+    eq_prob: float = 0.0  # random peaking EQ (a microphone's and a room's colour)
+    clip_prob: float = 0.0  # hard clipping
     noise_dirs: tuple[str, ...] = ()  # more background recordings for augmentation (every file)
     negative_dirs: tuple[str, ...] = ()  # long real negative speech, cut into 1 s training clips
     real_data: str = ""  # a ../shared/data-layout root: its TRAINING part adds negatives and noise (real_data.py)
@@ -63,8 +67,10 @@ class DataConfig:
             raise ValueError("data.augment_copies must be >= 0")
         if self.context_frames < 0:
             raise ValueError("data.context_frames must be >= 0")
-        if not 0.0 <= self.rir_prob <= 1.0:
-            raise ValueError(f"data.rir_prob must be in [0, 1], got {self.rir_prob}")
+        for name in ("rir_prob", "perturb_prob", "eq_prob", "clip_prob"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"data.{name} must be a probability in [0, 1], got {value!r}")
         if self.rir_prob > 0 and self.rooms < 1:
             raise ValueError(f"data.rooms must be >= 1 when data.rir_prob > 0, got {self.rooms}")
         if self.real_negative_clips < 0:
