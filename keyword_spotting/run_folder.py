@@ -139,7 +139,8 @@ def _load_split(cfg: Config, progress: bool) -> SplitDataset:
     root = Path(d.root) if d.root else RunFolder(Path(cfg.out_dir)).tts_data
     if d.kind == "tts":
         tts.ensure_dataset(root, phrase=d.phrase, positives=d.tts_positives, negatives=d.tts_negatives,
-                           noise=d.tts_noise, seed=d.seed, progress=progress, engines=d.tts_engines or None)
+                           noise=d.tts_noise, seed=d.seed, progress=progress, engines=d.tts_engines or None,
+                           weight_cap=d.tts_weight_cap)
     return datasets.load_custom_folder(root)
 
 

@@ -31,6 +31,7 @@ class DataConfig:
     tts_negatives: int = 800
     tts_noise: int = 120
     tts_engines: tuple[str, ...] = ()  # tts only: espeak, flite, festival, piper; empty = every installed one
+    tts_weight_cap: int = 8  # tts only: an engine's share of the clips ~ min(its voices, this); 1 = equal shares
     augment_copies: int = 2
     context_frames: int = 60  # streaming context: frames of another clip before each training clip (0 = off)
     snr_db: tuple[float, float] = (5.0, 20.0)
@@ -63,6 +64,8 @@ class DataConfig:
         unknown = [e for e in self.tts_engines if e not in ENGINE_NAMES]
         if isinstance(self.tts_engines, str) or unknown:
             raise ValueError(f"data.tts_engines must be a list of {', '.join(ENGINE_NAMES)}, got {self.tts_engines!r}")
+        if isinstance(self.tts_weight_cap, bool) or not isinstance(self.tts_weight_cap, int) or self.tts_weight_cap < 1:
+            raise ValueError(f"data.tts_weight_cap must be an integer >= 1, got {self.tts_weight_cap!r}")
         if self.augment_copies < 0:
             raise ValueError("data.augment_copies must be >= 0")
         if self.context_frames < 0:

@@ -9,8 +9,9 @@ Writes the custom-folder layout that `datasets.load_custom_folder` reads:
 
 All clips are 16 kHz mono int16, 1 s. The voice (`tts_engines`: `espeak-en-us+f3`, `flite-slt`,
 `festival-kal`, `piper-joe`, ...; unique across engines) is the part of the file name before `__`,
-so splits hold whole voices out. Engines are drawn with weight min(voices, 8), then a voice of the
-engine. Each clip is planned in the parent from one `np.random.Generator(seed)` (text, voice,
+so splits hold whole voices out. Engines are drawn with weight min(voices, weight_cap) (default 8; 1 gives
+every engine the same share, e.g. piper's one natural voice as many clips as espeak-ng's hundreds), then a
+voice of the engine. Each clip is planned in the parent from one `np.random.Generator(seed)` (text, voice,
 rate, pitch, emphasis, surrounding words, placement, level) and rendered by a small process pool,
 so the output depends only on the arguments and the installed voices (both in the manifest's
 params). Negatives mix common words, near misses and phoneme confusables (`tts_confusables`);
@@ -248,7 +249,7 @@ def _safe(voice: str) -> str:
 
 def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, noise: int, seed: int,
          voices: dict[str, list[str]], confusable: list[str] | tuple[str, ...] = (),
-         homophones: list[str] | tuple[str, ...] = ()) -> list[ClipJob]:
+         homophones: list[str] | tuple[str, ...] = (), weight_cap: int = 8) -> list[ClipJob]:
     """All clip jobs, deterministic in (arguments, voices per engine, confusable phrases); near misses
     listed in `homophones` (they sound like the phrase) are never negatives."""
     check_phrase(phrase)
@@ -260,7 +261,9 @@ def plan(out: str | os.PathLike, phrase: str, positives: int, negatives: int, no
         raise ValueError("no voices to plan with")
     out = Path(out)
     rng = np.random.default_rng(seed)
-    weights = np.array([min(len(voices[e]), 8) for e in engines], float)
+    if isinstance(weight_cap, bool) or not isinstance(weight_cap, int) or weight_cap < 1:
+        raise ValueError(f"the engines' weight cap must be an integer >= 1, got {weight_cap!r}")
+    weights = np.array([min(len(voices[e]), weight_cap) for e in engines], float)
     weights /= weights.sum()
     misses = [m for m in near_misses(phrase) if m not in set(homophones)]
     confusable = list(confusable)
@@ -341,7 +344,7 @@ def _resolve(engines: list[str] | tuple[str, ...] | None) -> tuple[dict[str, Eng
 def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                      negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
                      progress: bool = True, engines: list[str] | tuple[str, ...] | None = None,
-                     resume: bool = False) -> dict:
+                     resume: bool = False, weight_cap: int = 8) -> dict:
     """Synthesize the folder (see module docstring) with `engines` (None: every installed one);
     returns the manifest (also in out/manifest.json). The phrase is checked first (`check_phrase`,
     `check_speakable`). `resume`: clips already on disk are kept (each was written atomically by the same
@@ -353,12 +356,12 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
     check_speakable(phrase, chosen, voices)
     out = Path(out)
     confusable, homophones = negative_phrases(phrase, chosen)
-    all_jobs = plan(out, phrase, positives, negatives, noise, seed, voices, confusable, homophones)
+    all_jobs = plan(out, phrase, positives, negatives, noise, seed, voices, confusable, homophones, weight_cap)
     jobs = [j for j in all_jobs if not (resume and Path(j.path).is_file())]
     for sub in ("positives", "negatives", "noise"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest = {
-        "params": _params(phrase, positives, negatives, noise, seed, voices),
+        "params": _params(phrase, positives, negatives, noise, seed, voices, weight_cap),
         "voices": voices,
         "confusables": confusable,
         "files": [os.path.relpath(j.path, out) for j in all_jobs],
@@ -395,17 +398,19 @@ def generate_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives
 
 
 def _params(phrase: str, positives: int, negatives: int, noise: int, seed: int,
-            voices: dict[str, list[str]]) -> dict:
+            voices: dict[str, list[str]], weight_cap: int = 8) -> dict:
     """What decides the clips: the engines and a digest of their voices are part of it."""
     digest = hashlib.sha1(json.dumps(voices, sort_keys=True).encode()).hexdigest()
-    return {"phrase": phrase, "positives": positives, "negatives": negatives, "noise": noise, "seed": seed,
-            "engines": {name: len(vs) for name, vs in sorted(voices.items())}, "voices_sha1": digest,
-            "format": 2}
+    params = {"phrase": phrase, "positives": positives, "negatives": negatives, "noise": noise, "seed": seed,
+              "engines": {name: len(vs) for name, vs in sorted(voices.items())}, "voices_sha1": digest,
+              "format": 2}
+    return params if weight_cap == 8 else params | {"weight_cap": weight_cap}  # the default keeps old folders
 
 
 def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: int = 400,
                    negatives: int = 800, noise: int = 120, seed: int = 0, workers: int = 2,
-                   progress: bool = True, engines: list[str] | tuple[str, ...] | None = None) -> Path:
+                   progress: bool = True, engines: list[str] | tuple[str, ...] | None = None,
+                   weight_cap: int = 8) -> Path:
     """Generate the folder unless `out/manifest.json` records a complete run with the same
     parameters (engines and their voices included) and all its files exist. An interrupted run of the
     same parameters is resumed (its clips kept); files of a run with other parameters (listed in its
@@ -421,7 +426,7 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
         except (OSError, json.JSONDecodeError):
             old = None
         if old is not None:
-            same = old.get("params") == _params(phrase, positives, negatives, noise, seed, voices)
+            same = old.get("params") == _params(phrase, positives, negatives, noise, seed, voices, weight_cap)
             if same and old.get("complete") and all((out / f).is_file() for f in old.get("files", [])):
                 return out
             resume = same
@@ -430,5 +435,5 @@ def ensure_dataset(out: str | os.PathLike, phrase: str = "hey nano", positives: 
                 if p.is_file() and p.suffix == ".wav":
                     p.unlink()
             mpath.unlink()
-    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress, engines, resume)
+    generate_dataset(out, phrase, positives, negatives, noise, seed, workers, progress, engines, resume, weight_cap)
     return out

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force", action="store_true", help="regenerate even if the manifest matches")
     ap.add_argument("--engines", default="",
                     help=f"comma-separated TTS engines ({','.join(ENGINE_NAMES)}; default: every installed one)")
+    ap.add_argument("--weight-cap", type=int, default=8,
+                    help="an engine's share of the clips ~ min(its voices, this); 1 = every engine the same share")
     ap.add_argument("--list-voices", action="store_true", help="print the voices of each engine and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
@@ -40,12 +42,13 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--out is required")
         if args.force:
             manifest = generate_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise,
-                                        args.seed, args.workers, not args.quiet, engines)
+                                        args.seed, args.workers, not args.quiet, engines,
+                                        weight_cap=args.weight_cap)
             print(f"wrote {len(manifest['files'])} clips to {args.out} in {manifest['seconds']} s")
         else:
             t0 = time.time()
             ensure_dataset(args.out, args.phrase, args.positives, args.negatives, args.noise, args.seed,
-                           args.workers, not args.quiet, engines)
+                           args.workers, not args.quiet, engines, weight_cap=args.weight_cap)
             print(f"{args.out} ready ({time.time() - t0:.1f} s)")
     except (EngineMissingError, ValueError, RuntimeError) as e:
         print(f"kws-tts: error: {e}", file=sys.stderr)

@@ -134,6 +134,30 @@ def test_plan_rejects_bad_counts(tmp_path: Path) -> None:
     assert all(Path(j.path).name.split("__")[0] == tts._safe(j.voices[0]) for j in jobs if j.kind != "noise")
 
 
+def test_weight_cap_sets_the_engines_shares(tmp_path: Path) -> None:
+    """Engines are drawn with weight min(voices, weight_cap): one natural voice can get as many clips as 30 others."""
+    voices = {"espeak": [f"espeak-v{i}" for i in range(30)], "piper": ["piper-joe"]}
+
+    def piper_share(**kw: int) -> float:
+        jobs = tts.plan(tmp_path, "hey nano", 1000, 0, 0, 0, voices, **kw)
+        return sum(j.voices[0] == "piper-joe" for j in jobs) / len(jobs)
+
+    assert abs(piper_share() - 1 / 9) < 0.04  # default cap 8: 8 : 1
+    assert abs(piper_share(weight_cap=1) - 0.5) < 0.05
+    assert tts.plan(tmp_path, "hey nano", 5, 5, 0, 0, voices) == tts.plan(tmp_path, "hey nano", 5, 5, 0, 0, voices,
+                                                                         weight_cap=8)
+    for bad in (0, -1, True):
+        with pytest.raises(ValueError, match="weight cap"):
+            tts.plan(tmp_path, "hey nano", 5, 5, 0, 0, voices, weight_cap=bad)
+    # The default keeps the manifests of existing folders valid; another cap is part of the parameters.
+    assert "weight_cap" not in tts._params("hey nano", 1, 1, 1, 0, voices)
+    assert tts._params("hey nano", 1, 1, 1, 0, voices, 1)["weight_cap"] == 1
+    from keyword_spotting.train_config import DataConfig
+
+    with pytest.raises(ValueError, match="data.tts_weight_cap"):
+        DataConfig(tts_weight_cap=0).validate()
+
+
 @needs_espeak
 def test_interrupted_run_is_cleaned_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"n": 0}
