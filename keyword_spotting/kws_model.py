@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from fastgrnn_tf.export.model_bundle import ModelBundle, read_model_bundle, write_model_bundle
@@ -57,8 +58,10 @@ class KwsModel:
         if self.head[-1].weights.shape[0] != self.num_classes:
             raise ValueError(f"head has {self.head[-1].weights.shape[0]} outputs but "
                              f"{self.num_classes} classes")
-        if any(not c or "\n" in c for c in self.classes):
-            raise ValueError(f"class names must be non-empty and without newlines: {self.classes}")
+        if any(not c or any(unicodedata.category(ch) == "Cc" for ch in c) for c in self.classes):
+            # Cc: U+0000..U+001F, U+007F..U+009F, as kws_host (tflm_app/host/model.cc) rejects them
+            raise ValueError(f"class names must be non-empty and without newlines or other control characters: "
+                             f"{self.classes}")
         if max(self.detector.keywords) >= self.num_classes:
             raise ValueError(f"detector keywords {self.detector.keywords} out of range for "
                              f"{self.num_classes} classes")

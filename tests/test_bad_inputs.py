@@ -46,3 +46,19 @@ def test_valid_inputs_are_accepted(rows) -> None:
                  "16 kHz mono FLAC (valid)", "8 kHz stereo 24-bit FLAC"):
         assert by_input[(f"audio: {name}", "read_audio")].result == "accepted", name
     assert by_input[("audio: 16 kHz mono PCM16 (valid)", "kws_host")].result == "exit 0 (accepted)"
+
+
+def test_unprintable_class_names_are_rejected_at_load(rows) -> None:
+    """Class names are printed in kws_host's detection lines (`label=...`): a name that is not UTF-8 or holds a
+    control character (here ESC, a terminal escape) is rejected when the model loads, naming the file, the
+    entry and the byte, by kws_host (exit 2) and by the Python reader, instead of being printed raw."""
+    by_input = {(r.input, r.component): r for r in rows}
+    for label, host_why in (("classes not UTF-8", "class name 1 is not UTF-8 (byte 0 is 0xFF)"),
+                            ("classes with a control character (ESC)",
+                             "class name 1 holds a control character (U+001B at byte 3)")):
+        host = by_input[(f".fgb: {label}", "kws_host")]
+        assert host.result == "exit 2", host
+        assert host.message.startswith("kws_host: m") and f".fgb: entry 'classes': {host_why}" in host.message, host
+        py = by_input[(f".fgb: {label}", "load_model")]
+        assert py.result == "ValueError" and py.message.startswith("m"), py
+    assert "control characters" in by_input[(".fgb: classes with a control character (ESC)", "load_model")].message

@@ -188,7 +188,9 @@ def fgb_cases(base: bytes) -> dict[str, bytes]:
             fastgrnn__opt__units=np.zeros(0, np.int32)),
         "head.num_layers 0": entries(head__num_layers=0),
         "head.logit_scale NaN": entries(head__logit_scale=np.float32(np.nan)),
-        "classes not UTF-8": entries(classes=np.frombuffer(b"\xff\xfe\n\x80", np.uint8)),
+        "classes not UTF-8": entries(classes=np.frombuffer(b"_silence_\n\xff\xfe\nno", np.uint8)),
+        "classes with a control character (ESC)": entries(
+            classes=np.frombuffer(b"_silence_\nyes\x1b[2J\nno", np.uint8)),
         "detector keyword 9 of 3 classes": entries(detector__keywords=np.asarray([9], np.int32)),
         "features.n_fft 1000 (not a power of 2)": entries(features__n_fft=1000),
     }

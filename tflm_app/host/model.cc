@@ -132,6 +132,35 @@ bool LoadDetector(fgb::Bundle* b, Model* m) {
   return true;
 }
 
+// Whether the class name `s[0, len)` can be printed as is: UTF-8 (strict: no overlong forms, surrogates or
+// code points past U+10FFFF) without control characters (U+0000..U+001F, U+007F..U+009F), which would break
+// or forge the detection lines. Else false and `why` says which byte.
+bool PrintableName(const uint8_t* s, size_t len, char* why, size_t why_size) {
+  for (size_t i = 0; i < len;) {
+    size_t n = 1;
+    uint32_t cp = s[i], min = 0;
+    if (s[i] >= 0xf0 && s[i] <= 0xf4) n = 4, cp &= 0x07, min = 0x10000;
+    else if (s[i] >= 0xe0 && s[i] <= 0xef) n = 3, cp &= 0x0f, min = 0x800;
+    else if (s[i] >= 0xc2 && s[i] <= 0xdf) n = 2, cp &= 0x1f, min = 0x80;
+    bool utf8 = s[i] < 0x80 || n > 1;
+    for (size_t k = 1; k < n && utf8; ++k) {
+      utf8 = i + k < len && (s[i + k] & 0xc0) == 0x80;
+      if (utf8) cp = (cp << 6) | (s[i + k] & 0x3fu);
+    }
+    if (!utf8 || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      snprintf(why, why_size, "is not UTF-8 (byte %d is 0x%02X)", static_cast<int>(i), static_cast<unsigned>(s[i]));
+      return false;
+    }
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+      snprintf(why, why_size, "holds a control character (U+%04X at byte %d)", static_cast<unsigned>(cp),
+               static_cast<int>(i));
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 bool LoadClasses(fgb::Bundle* b, Model* m) {
   fgb::Array a;
   if (!b->Find("classes", fgb::DType::kUint8, &a)) return BundleFail(m, b);
@@ -146,6 +175,10 @@ bool LoadClasses(fgb::Bundle* b, Model* m) {
     if (len == 0 || len >= static_cast<size_t>(kMaxClassName)) {
       return Fail(m, "%s: class name %d is empty or longer than %d bytes", b->label(), static_cast<int>(n),
                   static_cast<int>(kMaxClassName - 1));
+    }
+    char why[64];
+    if (!PrintableName(a.u8() + start, len, why, sizeof(why))) {
+      return Fail(m, "%s: entry 'classes': class name %d %s", b->label(), static_cast<int>(n), why);
     }
     memcpy(m->class_names[n], a.u8() + start, len);
     m->class_names[n][len] = '\0';
