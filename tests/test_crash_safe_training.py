@@ -1,19 +1,21 @@
 """kws-train killed with SIGKILL at several moments, each time rerun: it resumes where it stopped and ends with
 the files of an uninterrupted run, all valid (issue 14, crash-safe training).
 
-A tiny run (synthetic chirp "words" from test_eval_cli, a 16-unit FastGRNN, 2-4 epochs per stage, no QAT: its
-calibration alone takes minutes) is started as a subprocess and killed when the run folder (or its stdout)
-shows each moment in turn:
+A tiny run (synthetic chirp "words" from test_eval_cli, a 16-unit FastGRNN, 2-4 epochs per stage, QAT included)
+is started as a subprocess and killed when the run folder (or its stdout) shows each moment in turn:
   1. feature caching: the first cached clip appears (no stage has started);
   2. the dense stage: its first epoch's state.json appears (epochs are left);
   3. the prune stage: its first epoch's log line, printed just before that epoch's checkpoint is saved, so
      the kill lands around the checkpoint write;
-  4. export: model.tflite appears (the model card is written last).
+  4. the QAT stage: its first epoch's state.json appears (the rerun builds and calibrates the QAT model again,
+     then restores weights, ranges, optimizer and the weight-average sums from that checkpoint);
+  5. export: model.tflite appears (the model card is written last).
 After every kill the folder holds no corrupt file (every JSON parses, every cached array loads); every rerun
 trains a stage from exactly the epoch after the one its state.json recorded, never a finished stage again.
 The last rerun's folder has the same files as a clean run's (started alongside), none left half-written
 (no temp files), and its models load: the Keras stage models, model.fgb, and model.tflite, whose int8
-predictions on the test split equal those it recorded in predictions_test.npz. The race between an epoch's
+predictions on the test split equal those it recorded in predictions_test.npz; its QAT weight average summed as
+many snapshots as the clean run's and qat.h5 is that average. The race between an epoch's
 checkpoint and its state.json is checked in process below (test_stages.py: QAT weight averages across a resume).
 """
 
@@ -35,15 +37,15 @@ import pytest
 from test_eval_cli import _make_data
 
 REPO = Path(__file__).resolve().parents[1]
-EPOCHS = {"dense": 4, "prune": 2, "retrain": 2}
+EPOCHS = {"dense": 4, "prune": 2, "retrain": 2, "qat": 2}
 OVERRIDES = [
     "data.kind=custom", "data.augment_copies=2", "model.units=16", "model.w_rank=null", "model.u_rank=null",
-    "train.batch_size=8", "train.learning_rate=0.01", "train.qat=false", "train.epochs_qat=0",
+    "train.batch_size=8", "train.learning_rate=0.01", "train.qat=true",
     *(f"train.epochs_{s}={n}" for s, n in EPOCHS.items()),
 ]
 MOMENT_TIMEOUT_S = 1800  # a loaded 2-core machine: each wait is for a file or line, never a fixed sleep
 EPOCH_LINE = re.compile(r"^(dense|prune|retrain|qat) epoch (\d+)/(\d+):")
-STAGE_MODELS = {"dense": "dense.keras", "prune": "pruned.keras", "retrain": "stripped.keras"}
+STAGE_MODELS = {"dense": "dense.keras", "prune": "pruned.keras", "retrain": "stripped.keras", "qat": "qat.h5"}
 
 
 class Train:
@@ -155,6 +157,31 @@ def _check_models_load(out: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
 
+def _qat_average(out: Path) -> tuple[int, list[np.ndarray]]:
+    """The QAT stage's weight average (fastgrnn_tf.stages.WeightAverage) in its last epoch's checkpoint:
+    the number of snapshots summed and the sums, in the order of the model's float weights."""
+    import tensorflow as tf
+
+    epoch = json.loads((out / "stages/qat/state.json").read_text())["epoch"]
+    reader = tf.train.load_checkpoint(str(out / "stages/qat/ckpt" / f"ckpt-{epoch}"))
+    sums = {int(m.group(1)): reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if (m := re.fullmatch(r"average/sums/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE", k))}
+    return int(reader.get_tensor("average/count/.ATTRIBUTES/VARIABLE_VALUE")), [sums[i] for i in range(len(sums))]
+
+
+def _check_qat_average(out: Path, clean_out: Path) -> None:
+    """The resumed QAT stage summed as many weight snapshots as the clean run (those of the epoch trained before
+    the kill are in the checkpoint it resumed from), and qat.h5 holds their average."""
+    from fastgrnn_tf.saving import load_model
+
+    count, sums = _qat_average(out)
+    assert count > 0 and count == _qat_average(clean_out)[0], (count, _qat_average(clean_out)[0])
+    weights = [w.numpy() for w in load_model(out / "stages/qat/qat.h5").weights if w.dtype.is_floating]
+    assert len(weights) == len(sums)
+    for w, s in zip(weights, sums, strict=True):
+        np.testing.assert_allclose(w, s / count, rtol=1e-5, atol=1e-6)
+
+
 # ----------------------------------------------------------------------------------------------
 # The checkpoint rules of fastgrnn_tf.stages, in process on digits (seconds).
 def _interrupted_dense(digits, workdir: Path, stop_epoch: int) -> tuple[list, object]:
@@ -263,7 +290,7 @@ def no_stray_training():
     Train.started.clear()
 
 
-def test_kill_9_at_four_moments_then_resume(tmp_path: Path, no_stray_training: None) -> None:
+def test_kill_9_at_five_moments_then_resume(tmp_path: Path, no_stray_training: None) -> None:
     data, out, clean_out = tmp_path / "data", tmp_path / "run", tmp_path / "clean"
     _make_data(data)
     clean = Train(data, clean_out)  # the uninterrupted reference, alongside
@@ -272,6 +299,7 @@ def test_kill_9_at_four_moments_then_resume(tmp_path: Path, no_stray_training: N
         ("feature caching", lambda r: any((out / "cache").rglob("*.npy"))),
         ("dense state.json", lambda r: (out / "stages/dense/state.json").is_file()),
         ("prune epoch 1 log line", lambda r: any(x.startswith("prune epoch 1/") for x in r.lines)),
+        ("qat state.json", lambda r: (out / "stages/qat/state.json").is_file()),
         ("model.tflite written", lambda r: (out / "model.tflite").is_file()),
     ]
     before: dict[str, int | str] | None = None
@@ -286,8 +314,9 @@ def test_kill_9_at_four_moments_then_resume(tmp_path: Path, no_stray_training: N
         before = _state(out)
         if what == "feature caching":
             assert not (out / "stages").exists(), "killed after training started"
-        if what == "dense state.json":
-            assert 1 <= before["dense"] < EPOCHS["dense"], before
+        if what in ("dense state.json", "qat state.json"):
+            stage = what.split()[0]
+            assert 1 <= before[stage] < EPOCHS[stage], before
         if what == "model.tflite written":
             assert all(v == "done" for v in before.values()) and not (out / "model_card.json").exists(), before
 
@@ -295,7 +324,7 @@ def test_kill_9_at_four_moments_then_resume(tmp_path: Path, no_stray_training: N
     assert final.finish() == 0, final.log()
     _check_resumed(final, before)
     resumed_mid_stage += [s for s, e in final.epochs().items() if e and e[0] > 1]
-    assert "dense" in resumed_mid_stage, resumed_mid_stage
+    assert {"dense", "qat"} <= set(resumed_mid_stage), resumed_mid_stage
     assert clean.finish() == 0, clean.log()
 
     assert _files(out) == _files(clean_out)
@@ -308,3 +337,4 @@ def test_kill_9_at_four_moments_then_resume(tmp_path: Path, no_stray_training: N
     card = json.loads((out / "model_card.json").read_text())
     assert card["classes"] == ["negative", "positive"] and card["model_bytes"] > 0
     _check_models_load(out)
+    _check_qat_average(out, clean_out)
