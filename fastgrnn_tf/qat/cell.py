@@ -101,13 +101,15 @@ class QATFastGRNNCell(FastGRNNCell):
             wx = tf.matmul(x, self._matrix("W"))
         else:
             v = tf.matmul(x, self._matrix("W1"))
-            s_v = tf.maximum(self._range(self.v_absmax, v, training), EPS) / 127.0
+            v_max = self._range(self.v_absmax, v, training)
+            s_v = tf.maximum(v_max, EPS) / 127.0
             wx = tf.matmul(fake_quant(v, s_v, -128.0, 127.0), self._matrix("W2"))
         if self.u_rank is None:
             uh = tf.matmul(h_prev, self._matrix("U"))
         else:
             u = tf.matmul(h_prev, self._matrix("U1"))
-            s_u = tf.maximum(self._range(self.u_absmax, u, training), EPS) / 127.0
+            u_max = self._range(self.u_absmax, u, training)
+            s_u = tf.maximum(u_max, EPS) / 127.0
             uh = tf.matmul(fake_quant(u, s_u, -128.0, 127.0), self._matrix("U2"))
         pre = wx + uh
         pz, ph = pre + self.bias_z, pre + self.bias_h
@@ -120,14 +122,16 @@ class QATFastGRNNCell(FastGRNNCell):
         h = (zeta * (1.0 - z) + nu) * c + z * h_prev
         h = fake_quant(h, H_SCALE, -128.0, 127.0)
         if self.input_scale is not None:
-            h_exact = self._exact_step(x, h_prev, s_v if self.w_rank else None, s_u if self.u_rank else None, pre_max)
+            h_exact = self._exact_step(x, h_prev, v_max if self.w_rank else None, u_max if self.u_rank else None,
+                                       pre_max)
             h = h + tf.stop_gradient(tf.cast(h_exact, h.dtype) * H_SCALE - h)
         return h, [h]
 
-    def _exact_step(self, x: tf.Tensor, h_prev: tf.Tensor, s_v: tf.Tensor | None, s_u: tf.Tensor | None,
+    def _exact_step(self, x: tf.Tensor, h_prev: tf.Tensor, v_max: tf.Tensor | None, u_max: tf.Tensor | None,
                     pre_max: tf.Tensor) -> tf.Tensor:
         """One step of `int8_step_spec.md` on the integers behind the fake-quantized values: int8 h as
-        float64. Constants are derived from the current ranges exactly as `quantize_params` derives them."""
+        float64. Constants are derived from the current ranges (absmax) exactly as `quantize_params` derives
+        them: every scale is divided in float64 (a float32 `absmax / 127` moves the multipliers by ~3e-8)."""
         f64 = tf.float64
 
         def ints(value: tf.Tensor, scale: tf.Tensor | float) -> tf.Tensor:
@@ -146,19 +150,19 @@ class QATFastGRNNCell(FastGRNNCell):
         s_p = tf.minimum(tf.cast(tf.maximum(pre_max, EPS), f64) / 127.0, MAX_PRE_STEP)
         s_acc = s_p / 256.0
         def path(inp: tf.Tensor, s_in: tf.Tensor, full: str, low: tuple[str, str],
-                 s_mid: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+                 mid_max: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
             """(accumulator, its real scale in units of s_acc) of the W or U path (spec steps 2-3)."""
-            if s_mid is None:
+            if mid_max is None:
                 wq, s_w = weight(full)
                 return tf.matmul(inp, wq), s_in * s_w / s_acc
             (w1q, s_w1), (w2q, s_w2) = weight(low[0]), weight(low[1])
-            s_mid = tf.cast(s_mid, f64)
+            s_mid = tf.maximum(tf.cast(mid_max, f64), EPS) / 127.0
             m, n = multiplier(s_in * s_w1 / s_mid)
             mid = tf.clip_by_value(requant(tf.matmul(inp, w1q), m, n), -128.0, 127.0)
             return tf.matmul(mid, w2q), s_mid * s_w2 / s_acc
 
-        aw, real_w = path(xo, s_x, "W", ("W1", "W2"), s_v)
-        au, real_u = path(hq, s_h, "U", ("U1", "U2"), s_u)
+        aw, real_w = path(xo, s_x, "W", ("W1", "W2"), v_max)
+        au, real_u = path(hq, s_h, "U", ("U1", "U2"), u_max)
         pw, pu, pn = pair(real_w, real_u)
         scale = tf.pow(tf.constant(2.0, f64), pn)
         pre = tf.floor((aw * pw + au * pu + scale / 2.0) / scale)
