@@ -5,12 +5,19 @@ three stages + QAT -> int8 `.tflite` with the FastGRNN custom op (+ builtin-only
 bundle) -> streaming evaluation on a long synthetic stream (FRR, false accepts per hour) -> the C++
 host runner on the same stream -> `build/demo/report.json`. With `--data <speech commands folder>`
 the same job trains Google-12 on real recordings.
+
+Where the real data folder exists (`../shared/data`, or `--real-data PATH`), the phrase is "alexa", a word
+with real recordings (none of which trains it), and the run is then measured by the wake-word benchmark
+(`wakeword_bench.run_word`) on a short real condition: every real recording of "alexa" among the MEASURING
+part's real speech in real noise at 10 dB SNR, 1 hour of stream (`report.json` key "real_people").
+Without it the phrase stays "hey nano" and one line says the real-audio check was skipped and why.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,17 +34,29 @@ from fastgrnn_tf.atomic_io import atomic_write_bytes  # noqa: E402
 from fastgrnn_tf.export import tflite_reader  # noqa: E402
 from fastgrnn_tf.int8 import head_oracle  # noqa: E402
 from fastgrnn_tf.int8.model import run_model  # noqa: E402
-from keyword_spotting import evaluate, kws_model, stream_eval, streaming  # noqa: E402
+from keyword_spotting import (  # noqa: E402
+    evaluate,
+    kws_model,
+    real_data,
+    stream_eval,
+    streaming,
+    wakeword_bench,
+    wakeword_metrics,
+)
 from keyword_spotting.audio_io import read_audio  # noqa: E402
 from keyword_spotting.run_folder import RunFolder  # noqa: E402
 from keyword_spotting.train import run_training  # noqa: E402
 from keyword_spotting.train_config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+PHRASE = "hey nano"
+REAL_WORD = "alexa"
+"""The phrase when the real data is there: real people's recordings of it measure the demo (never train it)."""
+REAL_HOURS = 1.0
 
-# Sized so the whole demo stays within ~10 minutes on 2 cores.
+# Sized so the whole demo stays within ~10 minutes on 2 cores; data.phrase is `demo_phrase`'s.
 DEMO_OVERRIDES = [
-    "data.kind=tts", "data.phrase=hey nano", "data.tts_positives=400", "data.tts_negatives=800",
+    "data.kind=tts", "data.tts_positives=400", "data.tts_negatives=800",
     "data.tts_noise=120", "data.augment_copies=2",
     "model.units=64", "model.w_rank=16", "model.u_rank=16",
     "train.epochs_dense=40", "train.epochs_prune=15", "train.epochs_retrain=8", "train.epochs_qat=8",
@@ -101,6 +120,61 @@ def builtin_check(run: RunFolder, feats: np.ndarray, windows: int = 40) -> dict:
     return {"windows": len(x), "max_lsb": int(d.max()), "exact_fraction": float(np.mean(d == 0))}
 
 
+def demo_phrase(real_root: str | os.PathLike | None) -> tuple[str, real_data.RealData | None, str]:
+    """The demo's phrase, the real data to measure it on (None: no real-audio check) and a line saying which.
+    `real_root`: the real data folder (None: `real_data.ROOT`; absent -> "hey nano" and no check)."""
+    root = Path(real_root) if real_root is not None else real_data.ROOT
+    try:
+        data = real_data.discover(root)
+    except ValueError as e:
+        return PHRASE, None, f"skipped: {e}"
+    if REAL_WORD not in data.wakewords:
+        return PHRASE, None, (f"skipped: no recordings of {REAL_WORD!r} in {root / 'wakewords'} "
+                              f"(found: {sorted(data.wakewords) or 'none'})")
+    return REAL_WORD, data, (f"phrase {REAL_WORD!r}: a word with {len(data.wakewords[REAL_WORD])} real recordings "
+                             f"({root / 'wakewords' / REAL_WORD}, never trained on), so its miss rate on real "
+                             f"people can be measured")
+
+
+def stale_phrase(out: Path, phrase: str) -> str | None:
+    """Why `out` cannot be trained into for `phrase` (it holds a TTS run of another phrase, whose finished
+    stages would be reused), or None."""
+    cfg = out / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        data = json.loads(cfg.read_text()).get("data", {})
+    except (ValueError, AttributeError) as e:
+        return f"{cfg}: not a kws-train config ({e})"
+    old = data.get("phrase") if data.get("kind") == "tts" else None
+    if old is None or old == phrase:
+        return None
+    return (f"{out} holds a demo trained for {old!r} ({cfg}); this run trains {phrase!r}: delete that folder "
+            f"or pass --out")
+
+
+def real_people(run: Path, data: real_data.RealData, word: str = REAL_WORD, hours: float = REAL_HOURS,
+                chunk_s: float = 300.0) -> dict:
+    """The run's model (`model.fgb`, at its configured threshold) measured by the wake-word benchmark on one
+    short real condition: every recording of `word` in `data` among the MEASURING part's real speech, real
+    noise at 10 dB SNR, `hours` of stream (work files in `<run>/real_bench`). The numbers, without the DET
+    curve, plus `summary` (one line), `seconds` and `cpu_seconds` (this process's CPU time)."""
+    t0, c0 = time.time(), time.process_time()
+    bench = wakeword_bench.BenchConfig(words=(word,), data_root=str(data.root), work=str(run / "real_bench"),
+                                       hours=hours, chunk_s=chunk_s, conditions=("10dB",), calibration_hours=0)
+    rep = wakeword_bench.run_word(word, run, data, bench)["10dB"]
+    out = {"word": word, "recordings": len(data.wakewords[word]), "data_root": str(data.root), "condition": "10dB",
+           "snr_db": wakeword_bench.CONDITIONS["10dB"],
+           **{k: v for k, v in rep.items() if k not in ("det_curve", "streams")},
+           "skipped_files": rep["streams"]["skipped_files"]}
+    point = rep["configured_threshold"]
+    out["summary"] = (f"{wakeword_metrics.summary_line(rep)}; at the demo's threshold {point['threshold']}: miss "
+                      f"{100 * point['miss_rate']:.1f}%, {point['fa_per_hour']:.1f} FA/h; {out['recordings']} "
+                      f"real recordings")
+    out["seconds"], out["cpu_seconds"] = round(time.time() - t0, 1), round(time.process_time() - c0, 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kws-demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(ROOT / "build" / "demo"))
@@ -110,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="false accepts per hour allowed at the operating point (the stream is dense with near misses)")
     ap.add_argument("--host-runner", default=str(ROOT / "build" / "host" / "host" / "kws_host"))
     ap.add_argument("--bench", default=str(ROOT / "build" / "bench" / "m4_counts.json"))
+    ap.add_argument("--real-data", default=None,
+                    help="real data folder (default ../shared/data; when present the phrase is 'alexa' and the "
+                         "model is also measured on real people)")
     args = ap.parse_args(argv)
 
 
@@ -120,8 +197,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kws-demo: --data {args.data} is not a folder", file=sys.stderr)
             return 2
         overrides = ["data.kind=speech_commands", f"data.root={args.data}", *GOOGLE12_OVERRIDES]
+        real, real_line = None, "skipped: --data trains Google-12 (many keywords), not a wake word"
     else:
-        overrides = list(DEMO_OVERRIDES)
+        if args.real_data is not None and not Path(args.real_data).is_dir():
+            print(f"kws-demo: --real-data {args.real_data} is not a folder", file=sys.stderr)
+            return 2
+        phrase, real, real_line = demo_phrase(args.real_data)
+        stale = stale_phrase(out, phrase)
+        if stale:
+            print(f"kws-demo: {stale}", file=sys.stderr)
+            return 2
+        overrides = [*DEMO_OVERRIDES, f"data.phrase={phrase}"]
+    if real is not None:
+        print(f"[demo] {real_line}", flush=True)
     cfg = load_config(None, overrides)
     cfg.out_dir = str(out)
     print(f"[demo] training into {out}", flush=True)
@@ -160,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         [(round(d.time_s, 3), d.label) for d in ref_run.detections]
     host_metrics = stream_eval.score_detections(st, [(d["time_s"], d["label"]) for d in host])
     builtin = builtin_check(RunFolder(out), py_run.features)
+    if real is not None:
+        print(f"[demo] real people: {REAL_WORD!r} in real speech and noise (10 dB SNR), {REAL_HOURS:g} h", flush=True)
+        try:
+            real_report: dict = real_people(out, real)
+        except (ValueError, OSError) as e:
+            real_report = {"error": str(e)}
+    else:
+        real_report = {"skipped": real_line}
 
     report = {
         "accuracy_float": card["accuracy_float"],
@@ -186,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_seconds": round(t_train, 1),
         "total_seconds": round(time.time() - t0, 1),
         "classes": card["classes"],
+        "real_people": real_report,
     }
     atomic_write_bytes(out / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     m4 = report["m4"]
@@ -204,8 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     if m4:
         print(f"Cortex-M4 (QEMU)   : {m4.get('pipeline_instructions_per_audio_second', 0) / 1e6:.2f} M instructions "
               f"per audio second (G12-size model), flash {m4.get('flash_bytes')} B, RAM {m4.get('ram_bytes')} B")
+    if "summary" in real_report:
+        print(f"real people        : {REAL_WORD!r}, 10 dB SNR, {real_report['stream_hours']:.2f} h of stream: "
+              f"{real_report['summary']} ({real_report['seconds']:.0f} s, {real_report['cpu_seconds']:.0f} s CPU)")
+    else:
+        print(f"real-audio check   : {real_report.get('skipped') or 'failed: ' + real_report['error']}")
     print(f"artifacts          : {out}  ({report['total_seconds']:.0f} s)")
     ok = report["host_matches_python"] and core_on_ref and feature_mismatch <= 0.001 and builtin["max_lsb"] <= 1
+    ok = ok and "error" not in real_report
     return 0 if ok else 1
 
 
