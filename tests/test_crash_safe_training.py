@@ -96,7 +96,8 @@ class Train:
         return rc
 
     def log(self) -> str:
-        self.stderr.flush()
+        if not self.stderr.closed:  # finish() closes it
+            self.stderr.flush()
         return "\n".join(self.lines[-30:]) + "\n--- stderr ---\n" + Path(self.stderr.name).read_text()[-3000:]
 
 
@@ -115,11 +116,16 @@ def _state(out: Path) -> dict[str, int | str]:
 
 
 def _check_no_corrupt_file(out: Path) -> None:
-    for p in out.rglob("*.json"):
+    """Every JSON and array file loads; a killed writer's `.tmp-*` file (never read, removed by the rerun and
+    checked absent at the end) is skipped."""
+    def files(root: Path, pattern: str) -> list[Path]:
+        return [p for p in root.rglob(pattern) if not p.name.startswith(".tmp-")]
+
+    for p in files(out, "*.json"):
         json.loads(p.read_text())  # a half-written JSON fails here
-    for p in (out / "cache").rglob("*.npy"):
+    for p in files(out / "cache", "*.npy"):
         np.load(p, allow_pickle=False)
-    for p in [*(out / "cache").rglob("*.npz"), *out.glob("*.npz")]:
+    for p in [*files(out / "cache", "*.npz"), *(p for p in out.glob("*.npz") if not p.name.startswith(".tmp-"))]:
         with np.load(p, allow_pickle=False) as z:
             [z[k] for k in z.files]  # reading every array checks the whole file
 
