@@ -25,7 +25,7 @@ from keyword_spotting.features import FeatureSpec
 LIB_ENV = "KWS_FRONTEND_LIB"
 _DEFAULT_LIB = Path(__file__).resolve().parents[1] / "build" / "host" / "frontend" / "libkws_frontend.so"
 _FIELDS = ("sample_rate", "window_samples", "hop_samples", "n_fft", "n_mels", "fmin", "fmax", "log_floor", "n_mfcc",
-           "quant_scale", "quant_offset")
+           "quant_scale", "quant_offset", "channel_norm", "channel_norm_smoothing")
 
 
 def library_path() -> Path:

@@ -30,6 +30,8 @@ class FeatureSpec:
     n_mfcc: int = 0
     quant_scale: float = 0.1
     quant_offset: float = -1.2
+    channel_norm: float = 0.0
+    channel_norm_smoothing: float = 0.025
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0 or self.hop_samples <= 0:
@@ -44,6 +46,10 @@ class FeatureSpec:
             raise ValueError("need 0 <= fmin < fmax <= sample_rate / 2")
         if self.quant_scale <= 0 or self.log_floor <= 0:
             raise ValueError("quant_scale and log_floor must be positive")
+        if not 0.0 <= self.channel_norm <= 1.0:
+            raise ValueError(f"channel_norm must be in [0, 1] (0 = off), got {self.channel_norm}")
+        if not 0.0 < self.channel_norm_smoothing <= 1.0:
+            raise ValueError(f"channel_norm_smoothing must be in (0, 1], got {self.channel_norm_smoothing}")
 
     @property
     def num_features(self) -> int:
@@ -60,7 +66,12 @@ class FeatureSpec:
         return 1 + (num_samples - self.window_samples) // self.hop_samples
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field; a contract-v1 spec (channel_norm 0) omits the v2 fields, so its model cards, bundles and
+        cache keys stay what they were before v2."""
+        d = dataclasses.asdict(self)
+        if not self.channel_norm:
+            del d["channel_norm"], d["channel_norm_smoothing"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureSpec:
@@ -114,9 +125,27 @@ def log_mel(audio: np.ndarray, spec: FeatureSpec = FeatureSpec()) -> np.ndarray:
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
     mel = power @ _mel_matrix(spec).T
     feats = np.log(mel + np.float32(spec.log_floor)).astype(np.float32)
+    if spec.channel_norm:
+        feats = channel_normalize(feats, spec)
     if spec.n_mfcc:
         feats = scipy.fft.dct(feats, type=2, norm="ortho", axis=1)[:, : spec.n_mfcc].astype(np.float32)
     return feats
+
+
+def channel_normalize(log_mel_frames: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Per-channel gain normalization in the log domain (`feature_spec.md`, "Channel normalization"):
+    `m = x[0]` on a stream's first frame, then `m += s * (x[t] - m)`; out = `x[t] - alpha * m`, float32."""
+    x = np.asarray(log_mel_frames, np.float32)
+    out = np.empty_like(x)
+    if len(x) == 0:
+        return out
+    s, alpha = np.float32(spec.channel_norm_smoothing), np.float32(spec.channel_norm)
+    m = x[0].copy()
+    for t in range(len(x)):
+        if t:
+            m = m + s * (x[t] - m)
+        out[t] = x[t] - alpha * m
+    return out
 
 
 def quantize(feats: np.ndarray, spec: FeatureSpec = FeatureSpec()) -> np.ndarray:

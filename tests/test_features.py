@@ -10,6 +10,7 @@ import pytest
 
 from keyword_spotting.features import (
     FeatureSpec,
+    channel_normalize,
     dequantize,
     int8_features,
     log_mel,
@@ -63,6 +64,10 @@ def test_silence_is_the_log_floor() -> None:
         ({"fmin": -1.0}, "fmin"),
         ({"quant_scale": 0.0}, "quant_scale"),
         ({"log_floor": 0.0}, "log_floor"),
+        ({"channel_norm": -0.1}, "channel_norm"),
+        ({"channel_norm": 1.5}, "channel_norm"),
+        ({"channel_norm_smoothing": 0.0}, "channel_norm_smoothing"),
+        ({"channel_norm_smoothing": 1.01}, "channel_norm_smoothing"),
     ],
 )
 def test_invalid_specs_name_the_field(fields: dict, message: str) -> None:
@@ -79,6 +84,11 @@ def test_dict_and_json_round_trip() -> None:
     assert FeatureSpec().num_features == 32
     with pytest.raises(ValueError, match="unknown feature spec fields: \\['n_bins'\\]"):
         FeatureSpec.from_dict({**spec.to_dict(), "n_bins": 3})
+    # Contract v1 (channel_norm 0) keeps its v1 dict; a v2 spec carries both fields.
+    assert "channel_norm" not in FeatureSpec().to_dict()
+    v2 = FeatureSpec(channel_norm=0.5, channel_norm_smoothing=0.05)
+    assert v2.to_dict()["channel_norm_smoothing"] == 0.05
+    assert FeatureSpec.from_dict(v2.to_dict()) == v2
     with pytest.raises(ValueError, match="n_mfcc"):
         FeatureSpec.from_dict({"n_mfcc": 99})
 
@@ -155,3 +165,40 @@ def test_streaming_safe_features_at_aligned_frames() -> None:
         prefix = int8_features(stream[:cut], spec)
         assert len(prefix) == spec.num_frames(cut)
         np.testing.assert_array_equal(prefix, full[: len(prefix)])
+
+
+def test_channel_norm_follows_its_recursion() -> None:
+    """feature_spec.md's recursion, written out in float64 on a hand-made sequence."""
+    x = np.array([[1.0, -2.0], [3.0, -2.0], [3.0, 6.0], [-1.0, 0.0]], np.float32)
+    spec = FeatureSpec(n_mels=2, channel_norm=0.5, channel_norm_smoothing=0.25)
+    m = x[0].astype(np.float64)
+    want = [x[0] - 0.5 * m]
+    for t in range(1, len(x)):
+        m = m + 0.25 * (x[t] - m)
+        want.append(x[t] - 0.5 * m)
+    np.testing.assert_allclose(channel_normalize(x, spec), np.array(want), rtol=1e-6)
+    assert channel_normalize(x[:0], spec).shape == (0, 2)
+
+
+def test_channel_norm_removes_gain_and_microphone_response() -> None:
+    """alpha 1: a clip 12 dB quieter, or through a different (fixed) filter, gives the same features
+    once the running means have settled; without it every value moves."""
+    import scipy.signal
+
+    clip = _speechlike(48000, seed=3).astype(np.float64)
+    quiet = np.round(clip / 4).astype(np.int16)
+    b, a = scipy.signal.butter(2, 1000, "highpass", fs=16000)  # a thin phone-like microphone
+    thin = np.clip(np.round(scipy.signal.lfilter(b, a, clip) * 2), -32768, 32767).astype(np.int16)
+    on = FeatureSpec(channel_norm=1.0, quant_offset=0.0)
+    ref = int8_features(clip.astype(np.int16), on)[200:].astype(int)
+    for other in (quiet, thin):
+        diff_on = np.abs(int8_features(other, on)[200:].astype(int) - ref)
+        diff_off = np.abs(int8_features(other)[200:].astype(int) - int8_features(clip.astype(np.int16))[200:])
+        assert np.median(diff_on) <= 1, np.median(diff_on)
+        assert np.median(diff_off) >= 10 * max(np.median(diff_on), 1)
+
+
+def test_channel_norm_zero_is_contract_v1() -> None:
+    pcm = _speechlike(16000)
+    np.testing.assert_array_equal(int8_features(pcm, FeatureSpec(channel_norm=0.0, channel_norm_smoothing=0.5)),
+                                  int8_features(pcm))

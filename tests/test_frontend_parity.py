@@ -106,8 +106,10 @@ def test_tables_equal_librosa(dump_exe: Path, tmp_path: Path) -> None:
         FeatureSpec(n_fft=256, window_samples=201, hop_samples=80, n_mels=20, fmin=0.0, fmax=7600.0),
         FeatureSpec(window_samples=480, hop_samples=320, n_mels=40, fmin=60.0, log_floor=1e-4,
                     quant_scale=0.125, quant_offset=-2.0),
+        FeatureSpec(channel_norm=1.0, quant_offset=0.0),
+        FeatureSpec(n_mfcc=13, channel_norm=0.6, channel_norm_smoothing=0.1),
     ],
-    ids=["default", "mfcc13", "nfft256", "other"],
+    ids=["default", "mfcc13", "nfft256", "other", "channel_norm", "channel_norm_mfcc"],
 )
 def test_synthetic_parity(dump_exe: Path, tmp_path: Path, spec: FeatureSpec) -> None:
     tally = _Tally()
@@ -177,12 +179,12 @@ def _as_16k_int16(path: Path, tmp: Path) -> Path:
 def test_real_recordings_parity(dump_exe: Path, tmp_path: Path) -> None:
     clips = _real_clips()
     assert len(clips) >= 50, f"only {len(clips)} clips found under {DATA}"
-    spec = FeatureSpec()
-    tally = _Tally()
-    for clip in clips:
-        wav = _as_16k_int16(clip, tmp_path)
-        pcm, sr = sf.read(str(wav), dtype="int16")
-        assert sr == 16000 and pcm.ndim == 1
-        cpp = _cpp_features(dump_exe, wav, tmp_path, spec, "--chunk", "160")
-        tally.add(cpp, int8_features(pcm, spec), clip.name)
-    tally.check("real recordings")
+    for spec in (FeatureSpec(), FeatureSpec(channel_norm=1.0, quant_offset=0.0)):
+        tally = _Tally()
+        for clip in clips:
+            wav = _as_16k_int16(clip, tmp_path)
+            pcm, sr = sf.read(str(wav), dtype="int16")
+            assert sr == 16000 and pcm.ndim == 1
+            cpp = _cpp_features(dump_exe, wav, tmp_path, spec, "--chunk", "160")
+            tally.add(cpp, int8_features(pcm, spec), clip.name)
+        tally.check(f"real recordings, channel_norm {spec.channel_norm}")

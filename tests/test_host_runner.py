@@ -20,7 +20,7 @@ from fastgrnn_tf.int8 import head_oracle
 from fastgrnn_tf.int8.head_oracle import random_head
 from fastgrnn_tf.int8.quantize import random_int8_params
 from keyword_spotting.detector import DetectorParams
-from keyword_spotting.features import FeatureSpec
+from keyword_spotting.features import FeatureSpec, int8_features
 from keyword_spotting.kws_model import KwsModel, load_model, save_model
 from keyword_spotting.streaming import StreamingPipeline, TimedDetection, frame_scores, run_stream
 
@@ -173,6 +173,26 @@ def test_long_stream_matches_python(kws_host: pathlib.Path, model_file: pathlib.
     audio = _long_stream()
     assert len(audio) > 5 * 16000
     assert _check_stream(kws_host, model_file, audio, tmp_path) >= 2
+
+
+def test_channel_norm_bundle_matches_python(kws_host: pathlib.Path, model_file: pathlib.Path,
+                                           tmp_path: pathlib.Path) -> None:
+    """Feature contract v2: a bundle whose features normalize each channel; kws_host reads the two fields
+    and its frontend, the Python reference and the C ABI frontend agree on a long stream."""
+    import dataclasses
+
+    from keyword_spotting.device_frontend import device_int8_features
+
+    build_host_target("kws_frontend")
+    spec = FeatureSpec(channel_norm=1.0, channel_norm_smoothing=0.05, quant_offset=0.0)
+    path = tmp_path / "norm.fgb"
+    save_model(path, dataclasses.replace(load_model(model_file), features=spec))
+    assert load_model(path).features == spec
+    audio = _long_stream()
+    _check_stream(kws_host, path, audio, tmp_path)
+    device = device_int8_features(audio, spec)
+    assert np.mean(device != int8_features(audio, spec)) <= 0.001
+    assert np.mean(device != device_int8_features(audio)) > 0.5  # the normalization really is on
 
 
 @pytest.mark.parametrize("chunk", [1, 160, 333, 4096])

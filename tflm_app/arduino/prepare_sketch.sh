@@ -107,7 +107,7 @@ out, bundle, keywords, classes, array = sys.argv[1:6]
 
 features = {"sample_rate": 16000, "window_samples": 400, "hop_samples": 160, "n_fft": 512, "n_mels": 32,
             "n_mfcc": 0, "fmin": 20.0, "fmax": 8000.0, "log_floor": 1e-6, "quant_scale": 0.1,
-            "quant_offset": -1.2}
+            "quant_offset": -1.2, "channel_norm": 0.0, "channel_norm_smoothing": 0.025}
 detector = {"window_frames": 30, "threshold": 160, "refractory_frames": 100, "min_frames": -1}
 kw, names = [1], []
 if bundle:

@@ -155,6 +155,11 @@ const char* ValidateConfig(const Config& c, char* buf, size_t n) {
     snprintf(buf, n, "quant_offset must be finite, got %g", c.quant_offset);
   } else if (!IsFinite(c.log_floor) || !(c.log_floor > 0.0)) {
     snprintf(buf, n, "log_floor must be positive, got %g", c.log_floor);
+  } else if (!IsFinite(c.channel_norm) || !(c.channel_norm >= 0.0 && c.channel_norm <= 1.0)) {
+    snprintf(buf, n, "channel_norm must be in [0, 1] (0 = off), got %g", c.channel_norm);
+  } else if (!IsFinite(c.channel_norm_smoothing) ||
+             !(c.channel_norm_smoothing > 0.0 && c.channel_norm_smoothing <= 1.0)) {
+    snprintf(buf, n, "channel_norm_smoothing must be in (0, 1], got %g", c.channel_norm_smoothing);
   } else {
     return nullptr;
   }
@@ -176,6 +181,8 @@ const char* Frontend::Init(const Config& cfg) {
   log_floor_ = static_cast<float>(cfg.log_floor);
   quant_scale_ = static_cast<float>(cfg.quant_scale);
   quant_offset_ = static_cast<float>(cfg.quant_offset);
+  norm_alpha_ = static_cast<float>(cfg.channel_norm);
+  norm_s_ = static_cast<float>(cfg.channel_norm_smoothing);
 
   // Window: Hann / 32768 (folds the int16 -> float scaling in exactly: both are powers of two).
   for (int i = 0; i < n_fft_; ++i) win_[i] = 0.f;
@@ -309,7 +316,7 @@ const char* Frontend::Init(const Config& cfg) {
     dct_scale_ = static_cast<float>(std::sqrt(2.0 / n_mels_));
   }
 
-  log_table_ = n_mfcc_ == 0 && BuildLogTable();
+  log_table_ = n_mfcc_ == 0 && norm_alpha_ == 0.f && BuildLogTable();
 
   for (int i = 0; i < kMaxFeatures; ++i) {
     feats_[i] = 0.f;
@@ -327,6 +334,8 @@ void Frontend::Reset() {
   base_ = 0;
   filled_ = 0;
   skip_ = 0;
+  norm_started_ = false;
+  for (int i = 0; i < kMaxMels; ++i) norm_mean_[i] = 0.f;
 }
 
 int8_t Frontend::LogMelFeature(float y) const {
@@ -594,7 +603,32 @@ void Frontend::MelLogQuantize() {
     floats_valid_ = false;
     return;
   }
-  for (int i = 0; i < n_mels_; ++i) logmel[i] = FastLogInline(acc[i + 1] + log_floor_);
+  if (norm_alpha_ != 0.f) {  // feature_spec.md, "Channel normalization"
+    float* m = norm_mean_;
+    // The stream's first frame: m = x exactly (Reset zeroed m: 0 + 1 * (x - 0)).
+    const float s = norm_started_ ? norm_s_ : 1.f;
+    const float alpha = norm_alpha_;
+    norm_started_ = true;
+    if (n_mfcc_ == 0) {  // one pass: log, running mean, normalize, quantize
+      const float scale = quant_scale_, offset = quant_offset_;
+      for (int i = 0; i < n_mels_; ++i) {
+        const float x = FastLogInline(acc[i + 1] + log_floor_);
+        const float mi = m[i] + s * (x - m[i]);
+        m[i] = mi;
+        const float v = x - alpha * mi;
+        logmel[i] = v;
+        out_[i] = QuantizeInline(v, scale, offset);
+      }
+      return;
+    }
+    for (int i = 0; i < n_mels_; ++i) {
+      const float x = FastLogInline(acc[i + 1] + log_floor_);
+      m[i] = m[i] + s * (x - m[i]);
+      logmel[i] = x - alpha * m[i];
+    }
+  } else {
+    for (int i = 0; i < n_mels_; ++i) logmel[i] = FastLogInline(acc[i + 1] + log_floor_);
+  }
   if (n_mfcc_ > 0) {
     const int m4 = 4 * n_mels_;
     for (int k = 0; k < n_mfcc_; ++k) {

@@ -1,4 +1,4 @@
-// Streaming int8 log-mel / MFCC frontend of keyword_spotting/feature_spec.md (contract v1).
+// Streaming int8 log-mel / MFCC frontend of keyword_spotting/feature_spec.md (contract v2).
 //
 // Float32 arithmetic (the Cortex-M4F has an FPU), no heap, no exceptions. Every table (periodic
 // Hann window, Slaney mel filterbank, FFT twiddles, DCT cosines) is computed by Init() from the
@@ -52,6 +52,8 @@ struct Config {
   int n_mfcc = 0;
   double quant_scale = 0.1;
   double quant_offset = -1.2;
+  double channel_norm = 0.0;             // contract v2: per-channel normalization strength, 0 = off
+  double channel_norm_smoothing = 0.025;
 
   int num_features() const { return n_mfcc > 0 ? n_mfcc : n_mels; }
 };
@@ -77,7 +79,8 @@ class Frontend {
   // message saying what is wrong (owned by this object); the frontend is then unusable.
   const char* Init(const Config& cfg);
 
-  // Forgets buffered samples: the next pushed sample is sample 0 of a new stream.
+  // Forgets buffered samples and the channel normalization's running means: the next pushed sample
+  // is sample 0 of a new stream.
   void Reset();
 
   // Feeds `n` samples; calls `cb` (may be nullptr) for every completed frame, during which
@@ -133,6 +136,9 @@ class Frontend {
   int first_h_ = 1;      // h of the first twiddled radix-4 pass
   int last_tw_off_ = 0;  // twiddle_ offset of the last pass (h = n_fft / 8)
   float log_floor_ = 0.f, quant_scale_ = 0.f, quant_offset_ = 0.f;
+  float norm_alpha_ = 0.f, norm_s_ = 0.f;  // channel normalization (0 = off)
+  bool norm_started_ = false;              // norm_mean_ holds the stream's running means
+  float norm_mean_[kMaxMels];
 
   // Stream state: the current n_fft frame is stream_[base_ .. base_ + n_fft); sample i of its
   // window is stream_[base_ + pad_ + i]. The frame slides forward by hop inside stream_ and the

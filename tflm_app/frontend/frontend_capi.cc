@@ -30,13 +30,14 @@ void Collect(const int8_t* features, int num_features, void* user) {
 
 extern "C" {
 
-// Field order of `fields` (num_fields must be 11): sample_rate, window_samples, hop_samples, n_fft,
-// n_mels, fmin, fmax, log_floor, n_mfcc, quant_scale, quant_offset (keyword_spotting.FeatureSpec).
+// Field order of `fields` (num_fields 13, or 11 for contract v1: no channel normalization):
+// sample_rate, window_samples, hop_samples, n_fft, n_mels, fmin, fmax, log_floor, n_mfcc, quant_scale,
+// quant_offset, channel_norm, channel_norm_smoothing (keyword_spotting.FeatureSpec).
 // Returns a handle, or nullptr with the reason in `err`.
 __attribute__((visibility("default"))) void* kws_frontend_create(const double* fields, int num_fields, char* err,
                                                                  int err_len) {
-  if (fields == nullptr || num_fields != 11) {
-    CopyError("kws_frontend_create: expected 11 config fields", err, err_len);
+  if (fields == nullptr || (num_fields != 13 && num_fields != 11)) {
+    CopyError("kws_frontend_create: expected 13 config fields (11 for contract v1)", err, err_len);
     return nullptr;
   }
   frontend::Config c;
@@ -51,6 +52,10 @@ __attribute__((visibility("default"))) void* kws_frontend_create(const double* f
   c.n_mfcc = static_cast<int>(fields[8]);
   c.quant_scale = fields[9];
   c.quant_offset = fields[10];
+  if (num_fields == 13) {
+    c.channel_norm = fields[11];
+    c.channel_norm_smoothing = fields[12];
+  }
   auto* fe = new (std::nothrow) frontend::Frontend();
   if (fe == nullptr) {
     CopyError("kws_frontend_create: out of memory", err, err_len);

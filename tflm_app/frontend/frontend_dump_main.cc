@@ -5,7 +5,8 @@
 //
 //   --chunk N         push the samples N at a time (default 512; 0 = the whole clip at once)
 //   --set f=v         override a Config / FeatureSpec field (sample_rate, window_samples, hop_samples,
-//                     n_fft, n_mels, fmin, fmax, log_floor, n_mfcc, quant_scale, quant_offset)
+//                     n_fft, n_mels, fmin, fmax, log_floor, n_mfcc, quant_scale, quant_offset,
+//                     channel_norm, channel_norm_smoothing)
 //   --float F32       also write the float features (float32 [frames, num_features])
 //   --tables F32      also write the init tables: float32 window[window_samples], then
 //                     mel[n_mels][n_fft / 2 + 1] (as librosa.filters.mel gives them)
@@ -123,6 +124,8 @@ bool SetField(frontend::Config* c, const std::string& kv) {
   else if (k == "log_floor") c->log_floor = x;
   else if (k == "quant_scale") c->quant_scale = x;
   else if (k == "quant_offset") c->quant_offset = x;
+  else if (k == "channel_norm") c->channel_norm = x;
+  else if (k == "channel_norm_smoothing") c->channel_norm_smoothing = x;
   else return false;
   return true;
 }

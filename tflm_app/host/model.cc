@@ -104,7 +104,9 @@ bool LoadFeatures(fgb::Bundle* b, Model* m) {
                   FeatureFloat(b, "features.fmax", &f.fmax) &&
                   FeatureFloat(b, "features.log_floor", &f.log_floor) &&
                   FeatureFloat(b, "features.quant_scale", &f.quant_scale) &&
-                  FeatureFloat(b, "features.quant_offset", &f.quant_offset);
+                  FeatureFloat(b, "features.quant_offset", &f.quant_offset) &&
+                  FeatureFloat(b, "features.channel_norm", &f.channel_norm) &&
+                  FeatureFloat(b, "features.channel_norm_smoothing", &f.channel_norm_smoothing);
   if (!ok) return BundleFail(m, b);
   if (f.sample_rate <= 0 || f.hop_samples <= 0 || f.window_samples <= 0) {
     return Fail(m, "%s: features: sample_rate, hop_samples and window_samples must be positive", b->label());

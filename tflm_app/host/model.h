@@ -35,6 +35,8 @@ struct FeatureFields {
   float log_floor = 1e-6f;
   float quant_scale = 0.1f;
   float quant_offset = -1.2f;
+  float channel_norm = 0.0f;
+  float channel_norm_smoothing = 0.025f;
   int32_t num_features() const { return n_mfcc > 0 ? n_mfcc : n_mels; }
 };
 
@@ -62,6 +64,8 @@ inline frontend::Config FrontendConfig(const FeatureFields& ff) {
   cfg.log_floor = ff.log_floor;
   cfg.quant_scale = ff.quant_scale;
   cfg.quant_offset = ff.quant_offset;
+  cfg.channel_norm = ff.channel_norm;
+  cfg.channel_norm_smoothing = ff.channel_norm_smoothing;
   return cfg;
 }
 

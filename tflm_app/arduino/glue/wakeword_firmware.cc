@@ -44,6 +44,8 @@ frontend::Config FrontendConfig() {
   fc.log_floor = wakeword_config::kLogFloor;
   fc.quant_scale = wakeword_config::kQuantScale;
   fc.quant_offset = wakeword_config::kQuantOffset;
+  fc.channel_norm = wakeword_config::kChannelNorm;
+  fc.channel_norm_smoothing = wakeword_config::kChannelNormSmoothing;
   return fc;
 }
 
