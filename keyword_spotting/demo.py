@@ -49,6 +49,7 @@ from keyword_spotting.train import run_training  # noqa: E402
 from keyword_spotting.train_config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "build" / "demo"
 PHRASE = "hey nano"
 REAL_WORD = "alexa"
 """The phrase when the real data is there: real people's recordings of it measure the demo (never train it)."""
@@ -153,6 +154,15 @@ def stale_phrase(out: Path, phrase: str) -> str | None:
             f"or pass --out")
 
 
+def move_aside(out: Path) -> Path:
+    """Renames the folder `out` to the first free `<out>-old-<n>` and returns that path (nothing is deleted)."""
+    n = 1
+    while (dest := out.with_name(f"{out.name}-old-{n}")).exists():
+        n += 1
+    out.rename(dest)
+    return dest
+
+
 def real_people(run: Path, data: real_data.RealData, word: str = REAL_WORD, hours: float = REAL_HOURS,
                 chunk_s: float = 300.0) -> dict:
     """The run's model (`model.fgb`, at its configured threshold) measured by the wake-word benchmark on one
@@ -177,7 +187,9 @@ def real_people(run: Path, data: real_data.RealData, word: str = REAL_WORD, hour
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kws-demo", description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "build" / "demo"))
+    ap.add_argument("--out", default=None,
+                    help=f"run folder (default {DEFAULT_OUT}; a demo of another phrase found there is moved to "
+                         f"{DEFAULT_OUT.name}-old-<n>, while a folder given here is never touched)")
     ap.add_argument("--data", help="Speech Commands folder: train Google-12 on it instead of TTS")
     ap.add_argument("--stream-minutes", type=float, default=10.0)
     ap.add_argument("--fa-target", type=float, default=30.0,
@@ -191,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
     t0 = time.time()
-    out = Path(args.out)
+    out = Path(args.out) if args.out else DEFAULT_OUT
     if args.data:
         if not Path(args.data).is_dir():
             print(f"kws-demo: --data {args.data} is not a folder", file=sys.stderr)
@@ -204,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         phrase, real, real_line = demo_phrase(args.real_data)
         stale = stale_phrase(out, phrase)
-        if stale:
+        if stale and args.out is None:  # the demo's own folder: make demo stays idempotent across phrases
+            print(f"[demo] {out} holds an earlier demo of another phrase: moved to {move_aside(out)}", flush=True)
+        elif stale:
             print(f"kws-demo: {stale}", file=sys.stderr)
             return 2
         overrides = [*DEMO_OVERRIDES, f"data.phrase={phrase}"]

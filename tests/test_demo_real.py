@@ -48,6 +48,28 @@ def test_stale_phrase_and_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"--real-data {tmp_path / 'nope'} is not a folder" in capsys.readouterr().err
 
 
+def test_default_folder_of_another_phrase_is_moved_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """make demo (no --out) is idempotent across phrases: an earlier demo of another phrase is renamed, not
+    deleted and not an error; a folder the user named is never touched."""
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"data": {"kind": "tts", "phrase": "hey nano"}}))
+    (out / "model.fgb").write_bytes(b"earlier model")
+    (tmp_path / "demo-old-1").mkdir()
+    assert demo.move_aside(out) == tmp_path / "demo-old-2"
+    assert (tmp_path / "demo-old-2" / "model.fgb").read_bytes() == b"earlier model" and not out.exists()
+    # main: reaches the move, then stops at a bad --data before training (so the test trains nothing)
+    (tmp_path / "demo-old-2").rename(out)
+    monkeypatch.setattr(demo, "DEFAULT_OUT", out)
+    monkeypatch.setattr(demo, "load_config", lambda *a, **k: (_ for _ in ()).throw(SystemExit(7)))
+    _alexa_tree(tmp_path / "data")
+    with pytest.raises(SystemExit, match="7"):
+        demo.main(["--real-data", str(tmp_path / "data")])
+    assert "moved to" in capsys.readouterr().out
+    assert (tmp_path / "demo-old-2" / "model.fgb").read_bytes() == b"earlier model" and not out.exists()
+
+
 def _alexa_tree(root: Path) -> None:
     """test_wakeword_bench's tiny data tree, its word folder named "alexa" (6 readable recordings, 1 broken)."""
     _tree(root)
