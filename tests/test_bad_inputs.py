@@ -62,3 +62,4 @@ def test_unprintable_class_names_are_rejected_at_load(rows) -> None:
         py = by_input[(f".fgb: {label}", "load_model")]
         assert py.result == "ValueError" and py.message.startswith("m"), py
     assert "control characters" in by_input[(".fgb: classes with a control character (ESC)", "load_model")].message
+    assert "entry 'classes' is not UTF-8" in by_input[(".fgb: classes not UTF-8", "load_model")].message

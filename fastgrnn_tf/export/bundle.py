@@ -130,15 +130,16 @@ def read_bundle(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return decode_bundle(data, os.fspath(path))
 
 
-def text(arr: np.ndarray) -> str:
-    """A uint8 text entry as str (ValueError if it is not uint8 UTF-8 text)."""
+def text(arr: np.ndarray, name: str = "") -> str:
+    """A uint8 text entry as str (ValueError naming the entry `name` if it is not uint8 UTF-8 text)."""
     arr = np.asarray(arr)
+    what = f"entry {name!r}" if name else "a text entry"
     if arr.dtype != np.uint8:
-        raise ValueError(f"a text entry must be uint8 UTF-8 bytes, got {arr.dtype}")
+        raise ValueError(f"{what} must be uint8 UTF-8 bytes, got {arr.dtype}")
     try:
         return arr.tobytes().decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"a text entry is not UTF-8 ({e.reason} at byte {e.start})") from e
+        raise ValueError(f"{what} is not UTF-8 ({e.reason} at byte {e.start})") from e
 
 
 def scalar(arrays: Mapping[str, np.ndarray], name: str, label: str = "bundle") -> int | float:

@@ -144,7 +144,7 @@ class ModelBundle:
                     detector[key] = tuple(int(k) for k in flat) if key == "keywords" else _scalar(arrays, name)
                 elif group not in ("fastgrnn", "input", "head", "classes"):
                     extra[name] = value
-            classes = tuple(text(arrays["classes"]).split("\n")) if "classes" in arrays else None
+            classes = tuple(text(arrays["classes"], "classes").split("\n")) if "classes" in arrays else None
         except ValueError as e:
             raise ValueError(e if str(e).startswith(label) else f"{label}: {e}") from e
         return cls(step, head, logit_scale, logit_zero_point, features, detector, classes, extra)
