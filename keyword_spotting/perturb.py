@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import lfilter, resample_poly
 
-SAMPLE_RATE = 16000
+from keyword_spotting.audio_io import SAMPLE_RATE
+
 _N_FFT = 512
 _HOP = 128
 _PEAK = 32767.0 / 32768.0
