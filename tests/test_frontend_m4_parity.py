@@ -17,7 +17,8 @@ from conftest import REPO_ROOT, build_host_target
 DATA = REPO_ROOT.parent / "shared" / "data"
 M4_ELF = REPO_ROOT / "build" / "m4" / "frontend_dump.elf"
 CONFIGS = {"default": [], "mfcc13": ["--set", "n_mfcc=13"], "fft256": ["--set", "n_fft=256", "--set",
-                                                                     "window_samples=256"]}
+                                                                     "window_samples=256"],
+           "channel_norm": ["--set", "channel_norm=1", "--set", "quant_offset=0"]}
 
 
 @pytest.fixture(scope="module")
