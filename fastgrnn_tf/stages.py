@@ -306,6 +306,7 @@ def train_stages(
     workdir: str | os.PathLike,
     callbacks: Callable[[str], list] | None = None,
     log: Callable[[str], None] | None = None,
+    after_dense: Callable[[keras.Model], Any] | None = None,
 ) -> StagesResult:
     """Runs (or resumes) the four stages; see the module docstring.
 
@@ -313,6 +314,9 @@ def train_stages(
       without QAT). train_ds / val_ds: tf.data datasets of (x, y) batches (val_ds may be None).
     callbacks: optional `stage name -> list of extra Keras callbacks` (e.g. TensorBoard per stage).
     log: optional; gets a line per finished epoch ("dense epoch 3/10: loss ... (12 s)").
+    after_dense: optional `dense model -> train_ds` of the later stages (e.g. the training set plus the hard
+      negatives the dense model fires on). It is called on every run, also when the dense stage was loaded
+      from disk, so a resumed run must get the same dataset from it (cache what it computes).
     """
     if config is None:
         config = StageConfig()
@@ -381,6 +385,9 @@ def train_stages(
         return model
 
     dense = stage("dense", model_fn, config.lr_dense, config.epochs_dense, [])
+    if after_dense is not None:
+        train_ds = after_dense(dense)  # the stage() closure reads train_ds when each later stage runs
+        steps = _steps_per_epoch(train_ds, config)
     end_step = steps * config.epochs_prune - 1
     pruned = stage(
         "prune",

@@ -57,8 +57,9 @@ def gather(negative_dirs: Sequence[str], noise_dirs: Sequence[str], real_root: s
     return RealSources(tuple(negatives), tuple(noise))
 
 
-def _windows(pcm: np.ndarray) -> list[int]:
-    starts = range(0, len(pcm) - CLIP_SAMPLES + 1, CLIP_SAMPLES)
+def loud_windows(pcm: np.ndarray, hop: int = CLIP_SAMPLES) -> list[int]:
+    """Start samples of the 1 s windows of `pcm` at `hop` that are louder than QUIET_DBFS."""
+    starts = range(0, len(pcm) - CLIP_SAMPLES + 1, hop)
     floor = (10 ** (QUIET_DBFS / 20) * 32768) ** 2
     return [s for s in starts if np.mean(pcm[s:s + CLIP_SAMPLES].astype(np.float64) ** 2) > floor]
 
@@ -72,7 +73,7 @@ def cut_negatives(sources: Sequence[tuple[Path, str]], out_dir: str | Path, max_
     per_file = []
     for path, group in sources:
         pcm = read_audio(path, SAMPLE_RATE)
-        per_file.append((path, group, pcm, _windows(pcm)))
+        per_file.append((path, group, pcm, loud_windows(pcm)))
     total = sum(len(w) for *_, w in per_file)
     keep = np.ones(total, bool)
     if total > max_clips:  # an even spread: every file keeps its share

@@ -64,6 +64,7 @@ class RunFolder:
     tensorboard = property(lambda self: self.path / "tensorboard")
     tts_data = property(lambda self: self.path / "tts_data")
     real_negatives = property(lambda self: self.path / "real_negatives")  # 1 s clips cut from real speech
+    hard_negatives = property(lambda self: self.path / "hard_negatives.json")  # windows mined after dense
     eval_report = property(lambda self: self.path / EVAL_REPORT)
     eval_stream = property(lambda self: self.path / EVAL_STREAM)
 

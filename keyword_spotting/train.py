@@ -28,7 +28,7 @@ from fastgrnn_tf.export.artifacts import write_artifacts
 from fastgrnn_tf.export.custom_op import export_custom_tflite
 from fastgrnn_tf.int8.model import predict
 from fastgrnn_tf.stages import StageConfig, train_stages
-from keyword_spotting import plots, rooms
+from keyword_spotting import hard_negatives, plots, real_negatives, rooms
 from keyword_spotting.augment import AugmentConfig
 from keyword_spotting.features import dequantize, model_view
 from keyword_spotting.metrics import confusion_matrix
@@ -106,6 +106,32 @@ def train_and_val_datasets(cfg: Config, arrays: dict, classes: list[str], view: 
             make_dataset(*arrays["val"], view, t.batch_size))
 
 
+def hard_negative_step(cfg: Config, arrays: dict, classes: list[str], view: Any, run: RunFolder, card: dict):
+    """None, or the `dense model -> train_ds` of train_stages: the training set plus the windows of the real
+    negatives the dense model fires on (`hard_negatives`; report in `card["hard_negatives"]`)."""
+    t, d = cfg.train, cfg.data
+    if not t.hard_negatives:
+        return None
+    sources = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data).negatives
+    if not sources:
+        raise ValueError("train.hard_negatives needs real negative audio: set data.real_data or data.negative_dirs")
+    if real_negatives.NEGATIVE_CLASS not in classes:
+        raise ValueError(f"train.hard_negatives needs a {real_negatives.NEGATIVE_CLASS!r} class, got {classes}")
+
+    def step(dense: Any) -> Any:
+        x_hard, report = hard_negatives.mine(dense, sources, cfg.features, view, keyword_classes(classes),
+                                             t.hard_negatives, t.hard_negative_hop_ms, cache=run.hard_negatives,
+                                             log=lambda line: print(line, flush=True))
+        card["hard_negatives"] = report
+        x, y = arrays["train"]
+        label = classes.index(real_negatives.NEGATIVE_CLASS)
+        mined = {"train": (np.concatenate([x, x_hard]), np.concatenate([y, np.full(len(x_hard), label, y.dtype)])),
+                 "val": arrays["val"]}
+        return train_and_val_datasets(cfg, mined, classes, view)[0]
+
+    return step
+
+
 def _tensorboard(logs: Path):
     """Per-stage TensorBoard logs in `logs/<stage>` (`tensorboard --logdir <run>/tensorboard`)."""
     return lambda stage: [keras.callbacks.TensorBoard(log_dir=str(logs / stage), profile_batch=0)]
@@ -166,12 +192,15 @@ def run_training(cfg: Config, baseline_gru: bool = False, progress: bool = True,
         lr_retrain=t.learning_rate / 4, lr_qat=t.learning_rate / 4, keep_w=t.keep_w, keep_u=t.keep_u,
         qat=t.qat, input_quant=(in_scale, in_zp), weighted_metrics=bool(t.stream_clips),
     )
+    mined: dict[str, Any] = {}
+    after_dense = hard_negative_step(cfg, arrays, classes, view, run, mined)
     with _strategy().scope():
         result = train_stages(lambda: build_model(cfg.model, spec, len(classes), sequences=bool(t.stream_clips)),
                               train_ds, val_ds, stage_cfg, run.stages, callbacks=_tensorboard(run.tensorboard),
-                              log=(lambda line: print(line, flush=True)) if progress else None)
+                              log=(lambda line: print(line, flush=True)) if progress else None,
+                              after_dense=after_dense)
     x_test, y_test = arrays["test"]
-    card: dict[str, Any] = {
+    card: dict[str, Any] = {**mined,
         "classes": classes, "feature_spec": spec.to_dict(), "model": cfg.model.__dict__,
         "input_quantization": {"scale": in_scale, "zero_point": in_zp},
         "train_config": stage_cfg.__dict__ | {"input_quant": list(stage_cfg.input_quant)},

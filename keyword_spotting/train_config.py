@@ -134,10 +134,19 @@ class TrainConfig:
     stream_target_frames: int = 10  # keyword target on a keyword clip's last frames
     stream_after_frames: int = 30  # frames after a keyword clip without loss
     negative_weight: float = 1.0  # weight of a non-keyword frame (a keyword clip weighs as one clip)
+    # Hard-negative mining (keyword_spotting/hard_negatives.py): after the dense stage, the N windows of the
+    # training part of the real negatives that the dense model scores highest join the later stages' training
+    # set (0 = off); windows at this hop.
+    hard_negatives: int = 0
+    hard_negative_hop_ms: float = 250.0
 
     def validate(self) -> None:
         if self.stream_clips < 0:
             raise ValueError(f"train.stream_clips must be >= 0, got {self.stream_clips}")
+        if self.hard_negatives < 0:
+            raise ValueError(f"train.hard_negatives must be >= 0, got {self.hard_negatives}")
+        if not self.hard_negative_hop_ms > 0:
+            raise ValueError(f"train.hard_negative_hop_ms must be positive, got {self.hard_negative_hop_ms}")
         if self.stream_clips:
             self.stream_targets()
 

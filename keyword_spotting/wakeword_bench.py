@@ -104,6 +104,10 @@ def _recipe_digest(cfg: Any) -> str:
     d = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
     if not cfg.data.real_positives and not cfg.data.real_positives_max:
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("real_positives", "real_positives_max")}
+    # Keys added later, while off: the hash their runs had before (feature contract v1, no mining).
+    d["features"] = cfg.features.to_dict()
+    if not cfg.train.hard_negatives:
+        d["train"] = {k: v for k, v in d["train"].items() if k not in ("hard_negatives", "hard_negative_hop_ms")}
     return _digest(d)
 
 

@@ -227,3 +227,28 @@ def test_qat_stage_averages_its_weights(digits, seeded, tmp_path: Path) -> None:
     assert_int8_predicts_as_qat(pred, run_model(m, codes(x_val))[0])
     with pytest.raises(ValueError, match="qat_average must be in"):
         StageConfig(qat_average=1.5)
+
+
+def test_after_dense_dataset_trains_the_later_stages(digits, seeded, tmp_path: Path) -> None:
+    """`after_dense` gets the dense model; the later stages train on what it returns (a relabelled set here:
+    the stripped model then predicts the new labels), and a rerun calls it again with the loaded dense model."""
+    train, val = _datasets(digits)
+    x_train, y_train, x_test, _ = digits
+    calls: list[keras.Model] = []
+
+    def after_dense(dense: keras.Model) -> tf.data.Dataset:
+        calls.append(dense)
+        shifted = (y_train + 1) % 10  # every digit now labelled as the next one
+        return tf.data.Dataset.from_tensor_slices((x_train, shifted)).shuffle(2048, seed=0).batch(BATCH)
+
+    # (validation keeps the true labels, so the collapse check would call the relabelled stages failed)
+    config = StageConfig(epochs_dense=6, epochs_prune=4, epochs_retrain=2, qat=False, lr_dense=0.02,
+                         keep_w=0.5, keep_u=0.5, check_collapse=False)
+    res = train_stages(_model_fn, train, val, config, tmp_path, after_dense=after_dense)
+    assert len(calls) == 1 and calls[0] is res.float_model
+    dense_pred = np.argmax(res.float_model.predict(x_test, verbose=0), axis=1)
+    stripped_pred = np.argmax(res.stripped_model.predict(x_test, verbose=0), axis=1)
+    # The float model learned the digits; the later stages moved to the shifted labels.
+    assert np.mean(stripped_pred == (dense_pred + 1) % 10) > 0.5, np.mean(stripped_pred == (dense_pred + 1) % 10)
+    train_stages(_model_fn, train, val, config, tmp_path, after_dense=after_dense)
+    assert len(calls) == 2
