@@ -112,7 +112,8 @@ def hard_negative_step(cfg: Config, arrays: dict, classes: list[str], view: Any,
     t, d = cfg.train, cfg.data
     if not t.hard_negatives:
         return None
-    sources = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data).negatives
+    real = real_negatives.gather(d.negative_dirs, d.noise_dirs, d.real_data)
+    sources = real.negatives
     if not sources:
         raise ValueError("train.hard_negatives needs real negative audio: set data.real_data or data.negative_dirs")
     if real_negatives.NEGATIVE_CLASS not in classes:
@@ -121,7 +122,8 @@ def hard_negative_step(cfg: Config, arrays: dict, classes: list[str], view: Any,
     def step(dense: Any) -> Any:
         x_hard, report = hard_negatives.mine(dense, sources, cfg.features, view, keyword_classes(classes),
                                              t.hard_negatives, t.hard_negative_hop_ms, cache=run.hard_negatives,
-                                             log=lambda line: print(line, flush=True))
+                                             log=lambda line: print(line, flush=True), noise=real.noise,
+                                             snr_db=tuple(d.snr_db), seed=d.seed)
         card["hard_negatives"] = report
         x, y = arrays["train"]
         label = classes.index(real_negatives.NEGATIVE_CLASS)

@@ -66,6 +66,37 @@ def test_mines_the_highest_scoring_windows_and_caches_them(tmp_path: Path) -> No
     assert again.calls == 1 and len(x3) == 5
 
 
+def test_noisy_copies_are_scored_too_and_rebuilt_from_the_cache(tmp_path: Path) -> None:
+    sources = _recordings(tmp_path)
+    rng = np.random.default_rng(5)
+    hum = tmp_path / "noise" / "hum.wav"
+    hum.parent.mkdir()
+    sf.write(hum, 0.5 * rng.standard_normal(3 * 16000), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "noise" / "zeros.wav", np.zeros(16000), 16000, subtype="FLOAT")  # dropped: silent
+    noise = sorted(hum.parent.glob("*.wav"))
+    cache = tmp_path / "hn.json"
+    x, rep = hard_negatives.mine(LoudnessModel(), sources, SPEC, SPEC, [1], count=6, hop_ms=500, cache=cache,
+                                 log=lambda s: None, noise=noise, snr_db=(-5.0, 0.0), seed=3)
+    assert rep["candidates"] == 2 * 17
+    # Loud noise at -5..0 dB SNR raises the quiet windows most: noisy copies are among the chosen.
+    assert rep["chosen_noisy"] >= 1
+    stored = json.loads(cache.read_text())["windows"]
+    for w in stored:
+        if "noise" in w:
+            assert w["noise"] == str(hum) and -5.0 <= w["snr"] <= 0.0
+    again = LoudnessModel()
+    x2, _ = hard_negatives.mine(again, sources, SPEC, SPEC, [1], count=6, hop_ms=500, cache=cache,
+                                log=lambda s: None, noise=noise, snr_db=(-5.0, 0.0), seed=3)
+    assert again.calls == 0
+    np.testing.assert_array_equal(x2, x)
+    # The mix is at the SNR it records.
+    from keyword_spotting.augment import snr_db
+
+    window = (np.random.default_rng(1).standard_normal(16000) * 3000).astype(np.int16)
+    mixed = hard_negatives.noisy(window, 0.5 * rng.standard_normal(48000).astype(np.float32), 7, 3.0)
+    assert abs(snr_db(window.astype(np.float64), mixed.astype(np.float64) - window) - 3.0) < 0.1
+
+
 def test_scores_skip_the_warmup_and_read_clip_models_at_the_end() -> None:
     probs = np.zeros((2, 30, 3))
     probs[0, 5, 1] = 0.9   # inside the warm-up: ignored
