@@ -134,11 +134,16 @@ def test_benchmark_text_plus_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert text_cfg.data.real_positives == "" and real_cfg.data.real_positives_max == 0
     copies = sorted(p.name for p in Path(real_cfg.data.real_positives).iterdir())
     assert copies == sorted(held["files"])
-    # The text-only run keeps the hash it had before data.real_positives existed.
+    # The text-only run keeps the hash it had before data.real_positives (and the feature contract v2 fields and
+    # train.hard_negatives*) existed.
     d = text_cfg.to_dict()
     d.pop("out_dir")
     for k in ("real_positives", "real_positives_max"):
         d["data"].pop(k)
+    for k in ("channel_norm", "channel_norm_smoothing"):
+        d["features"].pop(k)
+    for k in ("hard_negatives", "hard_negative_hop_ms"):
+        d["train"].pop(k)
     assert text_run.name == f"run-{wakeword_bench._digest(d)}"
     # Both recipes were measured on the same streams (one stream cache for the word and condition).
     assert len(list((tmp_path / "work" / "hey" / "streams").glob("10dB-*.npz"))) == 1
