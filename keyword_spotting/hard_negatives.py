@@ -4,11 +4,11 @@ After the dense stage, every 1 s window (at a `hop_ms` hop) of the TRAINING part
 recordings (`real_negatives.gather`: measuring audio never trains) is played through the dense model from a
 zero state, once clean and once mixed with a random stretch of the training part's real noise at a random
 SNR in `snr_db` (the false accepts that matter happen in noise); a window's score is its highest keyword
-probability after `warmup_frames` frames. The `count`
-highest-scoring windows join the training set as negatives for pruning, retraining and QAT, so the model
-is corrected exactly where it confuses real speech with the word (microWakeWord and openWakeWord mine
-their long negative streams the same way). The chosen windows and their scores are written to the run
-folder (`hard_negatives.json`, atomically): a resumed run trains on the same windows without scoring again.
+probability after `warmup_frames` frames. The `count` highest-scoring windows join the training set as
+negatives for pruning, retraining and QAT, so the model is corrected where it confuses real speech with the
+word (microWakeWord and openWakeWord mine their long negative streams the same way). The chosen windows and
+their scores are written to the run folder (`hard_negatives.json`, atomically): a resumed run trains on the
+same windows without scoring again.
 
     x_hard, report = mine(dense_model, sources, spec, view, keywords={1}, count=1000, cache=run / "hard_negatives.json")
 """
