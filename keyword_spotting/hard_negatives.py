@@ -99,8 +99,9 @@ def mine(model: Any, sources: Sequence[tuple[Path, str]], spec: FeatureSpec, vie
     windows = candidates(sources, hop)
     if not windows:
         return _empty(spec), {"candidates": 0, "chosen": 0}
+    # Features right away (only the int8 features of a noisy copy are kept, not its audio).
     entries = [{"file": f, "start": int(s)} for f, s, _ in windows]
-    audio = [w for _, _, w in windows]
+    feats = [int8_features(w, spec) for _, _, w in windows]
     pairs = _noise_pairs(noise_files)
     kept, clips = [f for f, _ in pairs], [c for _, c in pairs]
     if clips:
@@ -108,18 +109,18 @@ def mine(model: Any, sources: Sequence[tuple[Path, str]], spec: FeatureSpec, vie
         for (f, s, w) in windows:
             i, nseed, snr = int(rng.integers(len(clips))), int(rng.integers(2**31)), float(rng.uniform(*snr_db))
             entries.append({"file": f, "start": int(s), "noise": kept[i], "noise_seed": nseed, "snr": round(snr, 3)})
-            audio.append(noisy(w, clips[i], nseed, entries[-1]["snr"]))
-    log(f"hard negatives: scoring {len(audio)} windows of {len(files)} real negative recordings "
+            feats.append(int8_features(noisy(w, clips[i], nseed, entries[-1]["snr"]), spec))
+    log(f"hard negatives: scoring {len(feats)} windows of {len(files)} real negative recordings "
         f"({hop_ms:g} ms hop{', clean and in noise' if clips else ''}) with the dense model")
-    x_all = np.stack([int8_features(a, spec) for a in audio])
+    x_all = np.stack(feats)
     scores = window_scores(model, x_all, view, keywords)
     order = np.argsort(-scores, kind="stable")[:count]
-    report = {"candidates": len(audio), "chosen": int(len(order)),
+    report = {"candidates": len(x_all), "chosen": int(len(order)),
               "chosen_noisy": int(sum(1 for i in order if "noise" in entries[i])),
               "chosen_score_min": float(scores[order].min()), "chosen_score_median": float(np.median(scores[order])),
               "all_score_median": float(np.median(scores)),
               "share_above_0.5": float(np.mean(scores >= 0.5))}
-    log(f"hard negatives: chose {len(order)} of {len(audio)} windows ({report['chosen_noisy']} in noise; their "
+    log(f"hard negatives: chose {len(order)} of {len(x_all)} windows ({report['chosen_noisy']} in noise; their "
         f"scores >= {report['chosen_score_min']:.3f}, median {report['chosen_score_median']:.3f}; all windows' median "
         f"{report['all_score_median']:.3f})")
     if cache is not None:
