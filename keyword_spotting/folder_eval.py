@@ -119,9 +119,13 @@ def evaluate_folders(run: str | os.PathLike, cfg: FolderEvalConfig, out_json: st
     if positives:
         rep = wakeword_metrics.condition_report(
             scores, streams.events, streams.negative_seconds, model, cfg.windows, cfg.target_fa_per_hour,
-            out_json.with_name(out_json.stem + "_det.png"), title=f"{label}, given recordings, {noise_txt}")
+            out_json.with_name(out_json.stem + "_det.png"), title=f"{label}, given recordings, {noise_txt}",
+            negative_spans=streams.negative_spans, negative_clips=streams.negative_clips)
     else:
         rep = _false_accepts_only(scores, streams.negative_seconds, model, cfg.target_fa_per_hour)
+        rep["false_accept_sources"] = wakeword_metrics.false_accept_sources(
+            scores, streams.negative_spans, streams.negative_clips, model.detector, model.features,
+            int(model.detector.threshold))  # the files that fire on the device as configured
     rep.update({
         "model": str(fgb), "keyword_class": label, "snr_db": cfg.snr,
         "folders": {"positives": list(cfg.positives), "negatives": list(cfg.negatives), "noise": list(cfg.noise)},
@@ -147,6 +151,17 @@ def _false_accepts_only(scores: Any, negative_seconds: Sequence[float], model: A
             "det_curve": {"threshold": curve.thresholds.tolist(), "fa_per_hour": curve.fa_per_hour.tolist()}}
 
 
+def _sources_lines(rep: dict[str, Any], top: int = 3) -> list[str]:
+    """The negative files with the highest scores (`wakeword_metrics.false_accept_sources`), if any reach it."""
+    src = rep.get("false_accept_sources")
+    if not src or not src["clips_reaching_threshold"]:
+        return []
+    worst = ", ".join(f"{r['clip']} (peak {r['peak']}, {r['copies_reaching_threshold']}/{r['copies']} copies)"
+                      for r in src["top"][:top] if r["copies_reaching_threshold"])
+    return [f"{src['clips_reaching_threshold']} of {src['clips']} negative files reach threshold {src['threshold']}; "
+            f"highest: {worst}"]
+
+
 def summary(rep: dict[str, Any]) -> str:
     """A few lines for the terminal: the benchmark's numbers and the file paths."""
     c = rep["configured_threshold"]
@@ -161,7 +176,7 @@ def summary(rep: dict[str, Any]) -> str:
                   f"({rep['unique_negative_hours']:.2f} unique)",
                   f"configured threshold {c['threshold']}: {c['fa_per_hour']:.2f} FA/h ({c['false_accepts']} false "
                   f"accepts); lowest threshold for <= {t['target_fa_per_hour']:g} FA/h: {reached}",
-                  f"report: {rep['report']}"]
+                  *_sources_lines(rep), f"report: {rep['report']}"]
         return "\n".join(lines)
     lines += [wakeword_metrics.summary_line(rep),
               f"configured threshold {c['threshold']}: miss {100 * c['miss_rate']:.1f}%, "
@@ -172,6 +187,7 @@ def summary(rep: dict[str, Any]) -> str:
                      f"threshold {t['threshold']}: miss {100 * t['miss_rate']:.1f}%, {t['fa_per_hour']:.2f} FA/h")
     else:
         lines.append(f"no window in {t['windows_tried']} reaches <= {t['target_fa_per_hour']:g} FA/h")
+    lines += _sources_lines(rep)
     skipped = rep["streams"].get("skipped_files", [])
     if skipped:
         lines.append(f"skipped {len(skipped)} unreadable or silent files (listed in the report)")

@@ -161,9 +161,11 @@ class UnreadableFiles(ValueError):
     """Files that do not decode or are silent, in a strict `_load`."""
 
 
-def _load(paths: Sequence[Path], what: str, strict: bool = False) -> tuple[list[np.ndarray], list[str]]:
+def _load(paths: Sequence[Path], what: str, strict: bool = False, names: list[str] | None = None
+          ) -> tuple[list[np.ndarray], list[str]]:
     """The readable, non-silent clips, and the errors of the files skipped (named in the log and the JSON).
-    `strict`: a file that cannot be read or is silent is an error (ValueError naming the files) instead."""
+    `strict`: a file that cannot be read or is silent is an error (ValueError naming the files) instead.
+    `names`: if given, the file name of each clip returned is appended to it."""
     clips, skipped = [], []
     for p in paths:
         try:
@@ -173,6 +175,8 @@ def _load(paths: Sequence[Path], what: str, strict: bool = False) -> tuple[list[
             continue
         if c.size and np.any(c):
             clips.append(c)
+            if names is not None:
+                names.append(p.name)
         else:
             skipped.append(f"{p}: silent")
     if skipped and strict:
@@ -196,6 +200,9 @@ class ConditionStreams:
     frontend: str
     info: dict[str, Any]
     key: str = ""                            # the cache key (stream layout, files, spec, frontend, seed)
+    negative_clips: list[str] = dataclasses.field(default_factory=list)  # background clip names (piece: "@<s>s")
+    negative_spans: list[list[tuple[int, float, float]]] = dataclasses.field(default_factory=list)
+    # per chunk: (index into negative_clips, start s, end s) of every background clip placed
 
 
 def _stream_key(word: str, condition: str, stream_cfg: BenchStreamConfig, spec: Any, frontend: str,
@@ -235,30 +242,37 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], negati
         with np.load(cache_file, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             feats = z["features"]
-        events = [[Event(a, b, label) for a, b in chunk] for chunk in meta["events"]]
-        log(f"{word} {condition}: reusing stream features {cache_file.name}")
-        return ConditionStreams(feats, events, meta["negative_seconds"], meta["unique_negative_seconds"],
-                                meta["frontend"], meta["info"], key)
+        if "negative_spans" in meta:  # older caches lack where each background clip sits: rebuilt (same key)
+            events = [[Event(a, b, label) for a, b in chunk] for chunk in meta["events"]]
+            log(f"{word} {condition}: reusing stream features {cache_file.name}")
+            return ConditionStreams(feats, events, meta["negative_seconds"], meta["unique_negative_seconds"],
+                                    meta["frontend"], meta["info"], key, meta["negative_clips"],
+                                    [[tuple(x) for x in chunk] for chunk in meta["negative_spans"]])
     t0 = time.time()
     pos, skipped = _load(positives, f"{word} positive", strict) if positives else ([], [])
-    neg, skipped_neg = _load(negatives, f"{part_name} negative", strict)
+    neg_names: list[str] = []
+    neg, skipped_neg = _load(negatives, f"{part_name} negative", strict, neg_names)
     if max_negative_s is not None:
         step = max(1, int(max_negative_s * 16000))
-        neg = [c[i:i + step] for c in neg for i in range(0, len(c), step) if np.any(c[i:i + step])]
+        pieces = [(c[i:i + step], f"{name}@{i / 16000:g}s") for c, name in zip(neg, neg_names, strict=True)
+                  for i in range(0, len(c), step) if np.any(c[i:i + step])]
+        neg, neg_names = [c for c, _ in pieces], [name for _, name in pieces]
     noise, skipped_noise = _load(noise_files, f"{part_name} noise", strict) if noise_files else ([], [])
     plan = plan_streams(len(pos), stream_cfg, bench.seed)
     perm = np.random.default_rng([bench.seed, 3]).permutation(len(neg))
     mean_s = float(np.mean([len(c) for c in neg])) / 16000 + 0.9
     per_chunk = max(1, int(bench.chunk_s / mean_s))
-    feats, events, neg_s, used = [], [], [], set()
+    feats, events, neg_s, used, spans = [], [], [], set(), []
     log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} real positives, "
         f"{len(neg)} {part_name} negative clips, {len(noise)} noise recordings, "
         f"{'no noise' if snr is None else f'SNR {snr:g} dB'}, {frontend} frontend")
     for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
         order = np.roll(perm, -chunk.index * per_chunk)
-        audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order)
+        placed: list[tuple[int, int, int]] = []
+        audio, ev, u = render_chunk(chunk, pos, neg, noise, stream_cfg, label, bench.seed, order, placed)
         feats.append(streaming.stream_features(audio, spec, frontend))
         events.append(ev)
+        spans.append([(i, a / 16000, (a + n) / 16000) for i, a, n in placed])
         neg_s.append(len(audio) / 16000 - sum(e.end_s - e.start_s for e in ev))
         used.update(u)
     unique = float(sum(len(neg[i]) for i in used)) / 16000
@@ -268,12 +282,13 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], negati
             "positive_files": len(positives), "skipped_files": skipped + skipped_neg + skipped_noise}
     feats_arr = np.stack(feats)
     meta = {"events": [[(e.start_s, e.end_s) for e in ev] for ev in events], "negative_seconds": neg_s,
-            "unique_negative_seconds": unique, "frontend": frontend, "info": info}
+            "unique_negative_seconds": unique, "frontend": frontend, "info": info, "negative_clips": neg_names,
+            "negative_spans": spans}
     if cache:
         buf = io.BytesIO()
         np.savez(buf, features=feats_arr, meta=np.array(json.dumps(meta)))
         atomic_write_bytes(cache_file, buf.getvalue())
-    return ConditionStreams(feats_arr, events, neg_s, unique, frontend, info, key)
+    return ConditionStreams(feats_arr, events, neg_s, unique, frontend, info, key, neg_names, spans)
 
 
 def _progress(items: Sequence[Any], bars: bool, desc: str) -> Any:
@@ -367,7 +382,8 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig,
         rep = wakeword_metrics.condition_report(
             scores, streams.events, streams.negative_seconds, model, bench.windows, bench.target_fa_per_hour,
             Path(bench.work) / word / f"det{tag}_{condition}.png", title=f"{word}{tag}, {condition}, real people",
-            calibrated_threshold=calibrated)
+            calibrated_threshold=calibrated, negative_spans=streams.negative_spans,
+            negative_clips=streams.negative_clips)
         rep["unique_negative_hours"] = streams.unique_negative_seconds / 3600
         rep["frontend"] = streams.frontend
         rep["streams"] = streams.info

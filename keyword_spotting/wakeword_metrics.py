@@ -96,6 +96,40 @@ def detector_for_target(scores: np.ndarray, events: Sequence[Sequence[Event]], n
     return out
 
 
+def false_accept_sources(scores: np.ndarray, spans: Sequence[Sequence[tuple[int, float, float]]],
+                         clip_names: Sequence[str], params: DetectorParams, spec: Any, threshold: int,
+                         top: int = 10) -> dict[str, Any]:
+    """Where the highest negative scores come from: each placed background clip's peak smoothed score (the
+    detector's `sum // window_frames`, over the frames that end from the clip's start to one window after its
+    end), pooled per unique clip (a clip recurs in several chunks, in other noise). Counts the unique clips and
+    the copies that reach `threshold`, and lists the `top` clips by peak: when a few unique clips fire in most
+    of their copies, the low-FA/h end of the DET curve measures those few clips."""
+    from keyword_spotting.detector import ThresholdSweep
+
+    if len(spans) != len(scores):
+        raise ValueError(f"need the placed clips of every chunk: {len(scores)} chunks, {len(spans)} span lists")
+    n = int(params.window_frames)
+    peaks: dict[int, list[int]] = {}
+    for c, chunk_spans in enumerate(spans):
+        best = ThresholdSweep(scores[c], params).best
+        t_end = (np.arange(len(best)) * spec.hop_samples + spec.window_samples) / spec.sample_rate
+        for idx, a, b in chunk_spans:
+            if not 0 <= int(idx) < len(clip_names):
+                raise ValueError(f"chunk {c}: clip index {idx} out of range ({len(clip_names)} clips)")
+            sel = best[(t_end >= a) & (t_end < b + n * spec.hop_samples / spec.sample_rate)]
+            peaks.setdefault(int(idx), []).append(int(sel.max()) // n if len(sel) and sel.max() >= 0 else 0)
+    rows = sorted(((max(v), name_i, v) for name_i, v in peaks.items()), key=lambda r: (-r[0], r[1]))
+    return {
+        "threshold": int(threshold), "window_frames": n,
+        "clips": len(peaks), "copies": int(sum(len(v) for v in peaks.values())),
+        "clips_reaching_threshold": int(sum(1 for v in peaks.values() if max(v) >= threshold)),
+        "copies_reaching_threshold": int(sum(sum(1 for x in v if x >= threshold) for v in peaks.values())),
+        "top": [{"clip": clip_names[i], "peak": int(m), "copies": len(v),
+                 "copies_reaching_threshold": int(sum(1 for x in v if x >= threshold)),
+                 "median_peak": float(np.median(v))} for m, i, v in rows[:top]],
+    }
+
+
 def calibrate_threshold(scores: np.ndarray, negative_seconds: Sequence[float], model: Any, target_fa: float
                         ) -> dict[str, Any]:
     """The lowest threshold (the model's window and refractory) whose FA/h on wake-word-free `scores` is
@@ -113,9 +147,13 @@ def calibrate_threshold(scores: np.ndarray, negative_seconds: Sequence[float], m
 def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], negative_seconds: Sequence[float],
                      model: Any, windows: Sequence[int] = (10, 20, 30, 50), target_fa: float = 0.5,
                      plot: str | os.PathLike | None = None, title: str = "DET",
-                     tolerance_s: float = TOLERANCE_S, calibrated_threshold: int | None = None) -> dict[str, Any]:
+                     tolerance_s: float = TOLERANCE_S, calibrated_threshold: int | None = None,
+                     negative_spans: Sequence[Sequence[tuple[int, float, float]]] | None = None,
+                     negative_clips: Sequence[str] = ()) -> dict[str, Any]:
     """All numbers of one condition (the JSON entry `words.<word>.<condition>`), and its DET plot.
-    `calibrated_threshold`: also the numbers at that threshold (chosen elsewhere, e.g. `calibrate_threshold`)."""
+    `calibrated_threshold`: also the numbers at that threshold (chosen elsewhere, e.g. `calibrate_threshold`).
+    `negative_spans` / `negative_clips` (where each background clip was placed): also `false_accept_sources`
+    at the `target_fa` threshold (255 when no threshold is that quiet)."""
     curve = sweep(scores, events, negative_seconds, model.detector, model.classes, model.features, tolerance_s)
     configured = int(model.detector.threshold)
     rep: dict[str, Any] = {
@@ -140,11 +178,14 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
         rep["calibrated_threshold"] = (_point(curve, int(calibrated_threshold)) if calibrated_threshold <= 255
                                        else {"threshold": int(calibrated_threshold), "miss_rate": 1.0,
                                              "fa_per_hour": 0.0})
+    try:
+        op = metrics.choose_operating_point(curve, target_fa)
+    except ValueError:
+        op = None
+    if negative_spans is not None:
+        rep["false_accept_sources"] = false_accept_sources(
+            scores, negative_spans, negative_clips, model.detector, model.features, op.threshold if op else 255)
     if plot is not None:
-        try:
-            op = metrics.choose_operating_point(curve, target_fa)
-        except ValueError:
-            op = None
         rep["det_plot"] = str(metrics.plot_det(curve, plot, op, target_fa, title=title))
     return rep
 
@@ -154,12 +195,18 @@ def _pct(x: float | None) -> str:
 
 
 def summary_line(rep: dict[str, Any]) -> str:
-    """One line: miss rates at the FA/h targets, FA/h at 5% and 10% miss, hours."""
+    """One line: miss rates at the FA/h targets, FA/h at 5% and 10% miss, hours (and the false accepts'
+    sources when known)."""
     miss = ", ".join(f"{_pct(v)} @ {k}/h" for k, v in rep["miss_rate_at_fa_per_hour"].items())
     fa = ", ".join(f"{'n/a' if v is None else f'{v:.1f}/h'} @ {_pct(float(k))}"
                    for k, v in rep["fa_per_hour_at_miss_rate"].items())
-    return (f"miss {miss}; FA {fa}; {rep['positives']} positives, {rep['negative_hours']:.2f} negative h "
+    line = (f"miss {miss}; FA {fa}; {rep['positives']} positives, {rep['negative_hours']:.2f} negative h "
             f"({rep.get('unique_negative_hours', float('nan')):.2f} unique)")
+    src = rep.get("false_accept_sources")
+    if src:
+        line += (f"; at threshold {src['threshold']}: {src['clips_reaching_threshold']} of {src['clips']} unique "
+                 f"background clips reach it ({src['copies_reaching_threshold']} of {src['copies']} copies)")
+    return line
 
 
 def mean_over_words(words: dict[str, Any], conditions: Sequence[str]) -> dict[str, Any]:

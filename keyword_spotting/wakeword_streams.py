@@ -132,11 +132,14 @@ def _noise_bed(noise: Sequence[np.ndarray], n: int, cfg: BenchStreamConfig, rng:
 
 def render_chunk(chunk: ChunkPlan, positives: Sequence[np.ndarray], negatives: Sequence[np.ndarray],
                  noise: Sequence[np.ndarray], cfg: BenchStreamConfig, label: str, seed: int = 0,
-                 negative_order: np.ndarray | None = None) -> tuple[np.ndarray, list[Event], list[int]]:
+                 negative_order: np.ndarray | None = None, spans: list[tuple[int, int, int]] | None = None
+                 ) -> tuple[np.ndarray, list[Event], list[int]]:
     """One chunk: int16 audio of `cfg.chunk_samples`, its wake-word events and the negative clips used.
 
     `negative_order`: indices of `negatives` to use in turn (default: a shuffle of the chunk's own);
     the benchmark passes one long shuffled cycle so that chunks use different clips first.
+    `spans`: if given, (clip index, first sample, samples) of every background clip placed is appended to it
+    (where a false accept came from: `wakeword_metrics.false_accept_sources`).
     """
     if not negatives:
         raise ValueError("need at least one negative (background speech) clip")
@@ -173,6 +176,8 @@ def render_chunk(chunk: ChunkPlan, positives: Sequence[np.ndarray], negatives: S
             targets.pop(0)
         else:
             used.append(idx)
+            if spans is not None:
+                spans.append((idx, pos, len(seg)))
             k += 1
         pos += len(seg) + int(rng.uniform(cfg.min_pause_s, cfg.max_pause_s) * SAMPLE_RATE)
     if pending:

@@ -45,11 +45,11 @@ def tree(tmp_path: Path) -> dict[str, Path]:
     return d
 
 
-def _perfect_scorer(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Replace the model's scores by 255 on each wake word and one false spike (200, 0.6 s) per stream, at a
-    place >= 2 s from every wake word; returns the list the number of spikes is appended to."""
+def _perfect_scorer(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Replace the model's scores by 255 on each wake word and one false spike (200, 0.6 s) per stream, inside
+    a background clip >= 2 s from every wake word; returns the list that clip's name is appended to."""
     seen: dict[str, object] = {}
-    spikes: list[int] = []
+    spikes: list[str] = []
     real_build = folder_eval.build_condition
 
     def build(*args: object, **kw: object) -> object:
@@ -63,11 +63,14 @@ def _perfect_scorer(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         for c, events in enumerate(streams.events):
             for e in events:
                 out[c, (t >= e.start_s + 0.05) & (t <= e.end_s), 1] = 255
-            free = [s for s in np.arange(1.0, t[-1] - 2.0, 0.5)
-                    if all(abs(s - e.start_s) > 2 and abs(s - e.end_s) > 2 for e in events)]
+            free = [(x, i) for i, a, b in streams.negative_spans[c] for x in np.arange(a, b - 0.6, 0.1)
+                    if all(x > e.end_s + 1.5 or x + 1.5 < e.start_s for e in events)]
+            if not free:  # no background clip far enough from the wake words: a spike in a pause
+                free = [(x, -1) for x in np.arange(1.0, t[-1] - 2.0, 0.5)
+                        if all(abs(x - e.start_s) > 2 and abs(x - e.end_s) > 2 for e in events)][:1]
             if free:
-                out[c, (t >= free[0]) & (t < free[0] + 0.6), 1] = 200
-                spikes.append(1)
+                out[c, (t >= free[0][0]) & (t < free[0][0] + 0.6), 1] = 200
+                spikes.append(streams.negative_clips[free[0][1]] if free[0][1] >= 0 else "")
         out[..., 0] = 255 - out[..., 1]
         return out
 
@@ -116,6 +119,15 @@ def test_false_accepts_only(tree: dict[str, Path], tmp_path: Path, monkeypatch: 
     assert rep["det_curve"]["fa_per_hour"][200] == pytest.approx(c["fa_per_hour"])
     text = capsys.readouterr().out
     assert "no positives: false accepts only" in text and "lowest threshold for <= 0.5 FA/h: threshold 201" in text
+    # Which files fired at the configured threshold: exactly the clips that hold the spikes.
+    src, named = rep["false_accept_sources"], [s for s in spikes if s]
+    assert named, "no stream placed a background clip"
+    assert src["threshold"] == 130 and src["copies_reaching_threshold"] == len(named)
+    assert src["clips_reaching_threshold"] == len(set(named))
+    assert {r["clip"] for r in src["top"] if r["copies_reaching_threshold"]} == set(named)
+    assert set(named) <= {"talk_0.wav@0s", "talk_1.wav@0s", "talk_2.wav@0s", "long.flac@0s", "long.flac@30s",
+                           "long.flac@60s"}  # --max-negative-seconds 30: pieces named by their offset
+    assert f"{len(set(named))} of {src['clips']} negative files reach threshold 130" in text
 
 
 def test_cli_with_the_real_model(tree: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

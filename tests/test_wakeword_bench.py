@@ -73,6 +73,9 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert all(0.0 <= v <= 1.0 for v in r["miss_rate_at_fa_per_hour"].values())
         assert r["detector_for_target"]["windows_tried"] == [20]
         assert Path(r["det_plot"]).is_file()
+        src = r["false_accept_sources"]  # every placed background clip, named, with its peak
+        assert 0 < src["clips"] <= src["copies"] and src["top"] and src["clips_reaching_threshold"] <= src["clips"]
+        assert all(t["clip"].endswith(".flac") or t["clip"].endswith(".wav") for t in src["top"])
     json.dumps(rep, allow_nan=True)
     out = capsys.readouterr().out
     assert "10dB streams: 3/3" in out and "scored" in out
@@ -91,6 +94,7 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "reusing stream features" in out and "reusing scores" in out
     assert again["10dB"]["miss_rate_at_fa_per_hour"] == rep["10dB"]["miss_rate_at_fa_per_hour"]
     assert again["10dB"]["det_curve"] == rep["10dB"]["det_curve"]
+    assert again["10dB"]["false_accept_sources"] == rep["10dB"]["false_accept_sources"]  # spans cached too
 
 
 def test_recipe_is_text_only(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from keyword_spotting.wakeword_metrics import (
     condition_report,
     detector_for_target,
     fa_at_miss,
+    false_accept_sources,
     mean_over_words,
     miss_at_fa,
     sweep,
@@ -123,3 +124,38 @@ def test_calibrated_threshold_on_negatives_only() -> None:
     assert (rep["calibrated_threshold"]["miss_rate"], rep["calibrated_threshold"]["fa_per_hour"]) == (1 / 3, 1.0)
     rep = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_threshold=256)
     assert rep["calibrated_threshold"] == {"threshold": 256, "miss_rate": 1.0, "fa_per_hour": 0.0}
+
+
+def test_false_accept_sources_name_the_clips() -> None:
+    """The hand-made false spikes (150 at 8.025 s in chunk 0; 50 at 6.025 s and 220 at 9.025 s in chunk 1)
+    inside placed background clips: clip "a" twice (150 and 220), "c" once (50), "b" once (nothing)."""
+    scores, events, neg, model = _hand_made()
+    names = ["a.flac", "b.flac", "c.flac"]
+    spans = [[(0, 7.5, 8.5), (1, 3.0, 4.0)], [(0, 8.8, 9.5), (2, 5.8, 6.5)]]
+    src = false_accept_sources(scores, spans, names, model.detector, model.features, threshold=200)
+    assert (src["clips"], src["copies"], src["clips_reaching_threshold"], src["copies_reaching_threshold"]) == (
+        3, 4, 1, 1)
+    assert [(r["clip"], r["peak"], r["copies"], r["copies_reaching_threshold"]) for r in src["top"]] == [
+        ("a.flac", 220, 2, 1), ("c.flac", 50, 1, 0), ("b.flac", 0, 1, 0)]
+    assert src["top"][0]["median_peak"] == 185.0
+    low = false_accept_sources(scores, spans, names, model.detector, model.features, threshold=50)
+    assert (low["clips_reaching_threshold"], low["copies_reaching_threshold"]) == (2, 3)
+    # In the report: at the target's operating point (threshold 200 for 1 FA/h, as detector_for_target finds).
+    rep = condition_report(scores, events, neg, model, windows=(1,), target_fa=1.0, negative_spans=spans,
+                           negative_clips=names)
+    assert rep["false_accept_sources"] == src
+    with pytest.raises(ValueError, match="span lists"):
+        false_accept_sources(scores, spans[:1], names, model.detector, model.features, 200)
+    with pytest.raises(ValueError, match="out of range"):
+        false_accept_sources(scores, [[(3, 1.0, 2.0)], []], names, model.detector, model.features, 200)
+
+
+def test_false_accept_sources_count_one_window_after_the_clip() -> None:
+    """A smoothed score that completes just after a clip ends (within one window) is that clip's; a clip that
+    starts after the smoothed peak has passed gets none of it."""
+    det = DetectorParams(keywords=(1,), window_frames=10, threshold=120, refractory_frames=0, min_frames=10)
+    scores = np.zeros((1, 600, 2), np.uint8)
+    scores[0, 291:301, 1] = 250  # the window's mean reaches 250 at frame 300, which ends at 3.025 s
+    src = false_accept_sources(scores, [[(0, 2.0, 2.95), (1, 3.5, 4.5)]], ["x", "y"], det, SPEC, threshold=250)
+    assert [(r["clip"], r["peak"]) for r in src["top"]] == [("x", 250), ("y", 0)]
+    assert src["copies_reaching_threshold"] == 1

@@ -44,7 +44,8 @@ def test_plan_deals_each_positive_once() -> None:
 def test_chunk_events_levels_and_snr() -> None:
     cfg = BenchStreamConfig(hours=40 / 3600, chunk_s=40, snr_db=10.0, gain_jitter_db=0.0)
     chunk = plan_streams(7, cfg).chunks[0]
-    audio, events, used = render_chunk(chunk, POS, NEG, NOISE, cfg, "positive", seed=1)
+    spans: list[tuple[int, int, int]] = []
+    audio, events, used = render_chunk(chunk, POS, NEG, NOISE, cfg, "positive", seed=1, spans=spans)
     assert audio.dtype == np.int16 and len(audio) == 40 * SR
     assert len(events) == 7 and all(e.label == "positive" for e in events)
     assert all(a.end_s < b.start_s for a, b in zip(events, events[1:], strict=False))
@@ -53,6 +54,20 @@ def test_chunk_events_levels_and_snr() -> None:
     clean, clean_events, _ = render_chunk(chunk, POS, NEG, NOISE, quiet_cfg, "positive", seed=1)
     assert clean_events == events  # the speech does not depend on the noise
     target = 32768 * 10 ** (cfg.speech_dbfs / 20)
+    # Where each background clip went: in order, the clips `used` names, each its own length, at the speech
+    # level, between the wake words and never overlapping them, nothing but silence between them.
+    assert [i for i, _, _ in spans] == used and all(n == len(NEG[i]) for i, _, n in spans)
+    placed = sorted([(a, a + n) for _, a, n in spans] + [(round(e.start_s * SR), round(e.end_s * SR))
+                                                         for e in events])
+    assert all(b <= c for (_, b), (c, _) in zip(placed, placed[1:], strict=False))
+    for i, a, n in spans:
+        seg = clean[a: a + n].astype(np.float64)
+        gain = target / active_rms(NEG[i])
+        assert np.max(np.abs(seg - NEG[i] * gain)) <= 1.0  # the clip, scaled (rounded to int16)
+    gaps = np.ones(len(clean), bool)
+    for a, b in placed:
+        gaps[a:b] = False
+    assert not np.any(clean[gaps])
     for e in events:
         a, b = int(round(e.start_s * SR)), int(round(e.end_s * SR))
         assert 0.55 <= e.end_s - e.start_s <= 0.65  # the tone, trimmed of its silence
