@@ -98,21 +98,27 @@ def detector_for_target(scores: np.ndarray, events: Sequence[Sequence[Event]], n
 
 def false_accept_sources(scores: np.ndarray, spans: Sequence[Sequence[tuple[int, float, float]]],
                          clip_names: Sequence[str], params: DetectorParams, spec: Any, threshold: int,
+                         events: Sequence[Sequence[Event]] | None = None, tolerance_s: float = TOLERANCE_S,
                          top: int = 10) -> dict[str, Any]:
     """Where the highest negative scores come from: each placed background clip's peak smoothed score (the
     detector's `sum // window_frames`, over the frames that end from the clip's start to one window after its
-    end), pooled per unique clip (a clip recurs in several chunks, in other noise). Counts the unique clips and
-    the copies that reach `threshold`, and lists the `top` clips by peak: when a few unique clips fire in most
-    of their copies, the low-FA/h end of the DET curve measures those few clips."""
+    end, leaving out those a wake word's detection window covers: from its start to `tolerance_s` after its end,
+    as `metrics.match_detections` counts hits), pooled per unique clip (a clip recurs in several chunks, in
+    other noise). Counts the unique clips and the copies that reach `threshold`, and lists the `top` clips by
+    peak: when a few unique clips fire in most of their copies, the low-FA/h end of the DET curve measures
+    those few clips."""
     from keyword_spotting.detector import ThresholdSweep
 
-    if len(spans) != len(scores):
-        raise ValueError(f"need the placed clips of every chunk: {len(scores)} chunks, {len(spans)} span lists")
+    if len(spans) != len(scores) or (events is not None and len(events) != len(scores)):
+        raise ValueError(f"need the placed clips (and events) of every chunk: {len(scores)} chunks, "
+                         f"{len(spans)} span lists, {'no' if events is None else len(events)} event lists")
     n = int(params.window_frames)
     peaks: dict[int, list[int]] = {}
     for c, chunk_spans in enumerate(spans):
-        best = ThresholdSweep(scores[c], params).best
+        best = ThresholdSweep(scores[c], params).best.copy()
         t_end = (np.arange(len(best)) * spec.hop_samples + spec.window_samples) / spec.sample_rate
+        for e in events[c] if events is not None else ():
+            best[(t_end >= e.start_s) & (t_end <= e.end_s + tolerance_s)] = -1  # a hit there, not a false accept
         for idx, a, b in chunk_spans:
             if not 0 <= int(idx) < len(clip_names):
                 raise ValueError(f"chunk {c}: clip index {idx} out of range ({len(clip_names)} clips)")
@@ -184,7 +190,8 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
         op = None
     if negative_spans is not None:
         rep["false_accept_sources"] = false_accept_sources(
-            scores, negative_spans, negative_clips, model.detector, model.features, op.threshold if op else 255)
+            scores, negative_spans, negative_clips, model.detector, model.features, op.threshold if op else 255,
+            events, tolerance_s)
     if plot is not None:
         rep["det_plot"] = str(metrics.plot_det(curve, plot, op, target_fa, title=title))
     return rep

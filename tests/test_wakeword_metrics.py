@@ -140,8 +140,13 @@ def test_false_accept_sources_name_the_clips() -> None:
     assert src["top"][0]["median_peak"] == 185.0
     low = false_accept_sources(scores, spans, names, model.detector, model.features, threshold=50)
     assert (low["clips_reaching_threshold"], low["copies_reaching_threshold"]) == (2, 3)
-    # In the report: at the target's operating point (threshold 200 for 1 FA/h, as detector_for_target finds).
-    rep = condition_report(scores, events, neg, model, windows=(1,), target_fa=1.0, negative_spans=spans,
+    # A clip right after a wake word: the word's own detection window (to 1 s after it ends) is not the clip's.
+    after = [[(0, 7.5, 8.5), (1, 1.2, 2.0)], [(0, 8.8, 9.5), (2, 5.8, 6.5)]]  # "b" over the 200 at 1.205 s
+    assert false_accept_sources(scores, after, names, model.detector, model.features, 200)["top"][1]["peak"] == 200
+    kept = false_accept_sources(scores, after, names, model.detector, model.features, 200, events=events)
+    assert kept == src
+    # In the report: at the target's threshold (200 for 1 FA/h), the wake words' windows left out.
+    rep = condition_report(scores, events, neg, model, windows=(1,), target_fa=1.0, negative_spans=after,
                            negative_clips=names)
     assert rep["false_accept_sources"] == src
     with pytest.raises(ValueError, match="span lists"):
