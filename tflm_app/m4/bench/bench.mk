@@ -1,7 +1,16 @@
 # Included by ../Makefile: the instruction-count benchmark and the footprint of the pipeline.
-BENCH_DIR := $(BUILD)/bench
+# Another model shape / framing: BENCH_TAG=name BENCH_SHAPE="--units 128 --w-rank 20 --u-rank 32 --hop 320
+# --window 480" (make_bench_header.py's flags) -> build/m4/bench-name/, build/bench/m4_counts_name.json.
+BENCH_TAG ?=
+BENCH_SHAPE ?=
+ifneq ($(strip $(BENCH_SHAPE)),)
+ifeq ($(strip $(BENCH_TAG)),)
+$(error BENCH_SHAPE needs BENCH_TAG (the name of its build folder and JSON))
+endif
+endif
+BENCH_DIR := $(BUILD)/bench$(if $(BENCH_TAG),-$(BENCH_TAG))
 BENCH_GEN := $(BENCH_DIR)/gen/bench_model.h
-BENCH_JSON := $(ROOT)/build/bench/m4_counts.json
+BENCH_JSON := $(ROOT)/build/bench/m4_counts$(if $(BENCH_TAG),_$(BENCH_TAG)).json
 DATA ?= $(abspath $(ROOT)/../shared/data)
 # The M4 path is benchmarked once ../variants.txt lists Cortex-M4 siblings.
 BENCH_IMPLS := reference $(if $(VARIANTS_M4),m4)
@@ -9,7 +18,7 @@ BENCH_IMPLS := reference $(if $(VARIANTS_M4),m4)
 $(BENCH_GEN): $(M4_DIR)/bench/make_bench_header.py $(wildcard $(ROOT)/fastgrnn_tf/int8/quantize.py $(ROOT)/fastgrnn_tf/int8/head_oracle.py \
 	$(ROOT)/keyword_spotting/audio_io.py)
 	@mkdir -p $(@D)
-	cd $(ROOT) && TF_CPP_MIN_LOG_LEVEL=3 $(PY) $< $@ --data $(DATA) 2>&1 | grep -v "^WARNING: All log\|^I0000\|^To enable\|^E0000" || true
+	cd $(ROOT) && TF_CPP_MIN_LOG_LEVEL=3 $(PY) $< $@ --data $(DATA) $(BENCH_SHAPE) 2>&1 | grep -v "^WARNING: All log\|^I0000\|^To enable\|^E0000" || true
 	@test -f $@
 
 # bench_rule(impl)

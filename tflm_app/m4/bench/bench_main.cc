@@ -29,13 +29,13 @@ namespace {
 
 namespace bm = bench_model;
 
-constexpr int32_t kHop = 160;
-constexpr int32_t kHops = bm::kSamples / kHop;  // 100 hops = 1 s
-constexpr int32_t kPrime = 400 - kHop;          // window - hop samples before the first hop
+constexpr int32_t kHop = bm::kHopSamples;                // 160 by default (10 ms)
+constexpr int32_t kHops = bm::kSamples / kHop;             // 100 hops = 1 s by default
+constexpr int32_t kPrime = bm::kWindowSamples - kHop;      // window - hop samples before the first hop
 
 // Large enough for either implementation; the actual need is printed and checked.
-constexpr size_t kScratchCapacity = 4096;
-constexpr size_t kPreparedCapacity = 24576;
+constexpr size_t kScratchCapacity = bm::kScratchCapacity > 4096 ? bm::kScratchCapacity : 4096;
+constexpr size_t kPreparedCapacity = bm::kPreparedCapacity;
 alignas(8) uint8_t g_scratch[kScratchCapacity];
 alignas(8) uint8_t g_prepared[kPreparedCapacity];
 int8_t g_h[bm::kUnits];
@@ -63,7 +63,7 @@ struct Tally {
   }
 };
 
-// A new stream, primed with window - hop samples of silence (no frame yet: 240 < 400 samples).
+// A new stream, primed with window - hop samples of silence (no frame yet: e.g. 240 < 400 samples).
 void Restart(Tally* tally) {
   g_pipeline.Reset();
   int8_t unused[frontend::kMaxFeatures];
@@ -130,7 +130,9 @@ int main(int argc, char** argv) {
     printf("bench: model: %s\n", err);
     return 1;
   }
-  const frontend::Config fcfg;
+  frontend::Config fcfg;
+  fcfg.hop_samples = kHop;
+  fcfg.window_samples = bm::kWindowSamples;
   kws::DetectorConfig dcfg;
   dcfg.num_keywords = 10;
   for (int i = 0; i < 10; ++i) dcfg.keywords[i] = 2 + i;
@@ -138,7 +140,7 @@ int main(int argc, char** argv) {
     printf("bench: pipeline: %s\n", err);
     return 1;
   }
-  // One hop: 160 new samples -> one frame -> FastGRNN step -> head -> scores -> detector.
+  // One hop: kHop new samples -> one frame -> FastGRNN step -> head -> scores -> detector.
   Tally tally;
   Restart(&tally);
   for (int32_t hop = 0; hop < kHops; ++hop) {
@@ -158,7 +160,7 @@ int main(int argc, char** argv) {
          static_cast<int>(kHops), tally.detections, static_cast<unsigned long>(pipe_sum));
 
   // The same second with channel normalization (the frontend computes logs instead of its lookup).
-  frontend::Config ncfg;
+  frontend::Config ncfg = fcfg;
   ncfg.channel_norm = 1.0;
   ncfg.quant_offset = 0.0;
   if (const char* err = g_pipeline.Init(&ncfg, dcfg)) {

@@ -29,7 +29,6 @@ from pathlib import Path
 
 ELEMENTWISE_FUNCS = ("ElementwiseUnit", "PreActivation", "LutLookup", "UpdateUnit", "Elementwise")
 KERNEL_DIR = "tflm_app/fastgrnn/"
-HOPS = 100  # 1 s of audio at a 10 ms hop
 TARGETS = {
     "matvec_instructions_per_mac": 1.0,
     "g12_window_instructions": 1.0e6,
@@ -263,8 +262,16 @@ def main(argv: list[str] | None = None) -> int:
         key: {"limit": limit, "m4": result[key], "met": (result[key] is not None and result[key] <= limit)}
         for key, limit in TARGETS.items()
     }
-    result["model"] = {"input_dim": 32, "units": 100, "w_rank": 16, "u_rank": 25, "steps_per_window": 99,
-                       "classes": 12, "macs_per_step": ref["macs_per_step"]}
+    shape_file = args.build / "gen" / "bench_model.json"  # written by make_bench_header.py with the header
+    shape = json.loads(shape_file.read_text()) if shape_file.is_file() else {
+        "input_dim": 32, "units": 100, "w_rank": 16, "u_rank": 25, "keep": 0.3, "hop_samples": 160,
+        "window_samples": 400, "steps_per_window": 99, "classes": 12}
+    result["model"] = {**shape, "macs_per_step": ref["macs_per_step"]}
+    if shape.get("units") != 100 or shape.get("hop_samples", 160) != 160 or shape.get("w_rank") != 16:
+        result["shape_note"] = ("not the Google-12 shape the method text describes: the model and framing are "
+                                "result.model (make_bench_header.py --units/--w-rank/--u-rank/--keep/--hop/--window); "
+                                "the pipeline is 1 s of audio in hops of hop_samples, the window one Run of "
+                                "steps_per_window steps")
     result["size_build"] = ("build/m4/bench/pipeline_size_<impl>.elf: frontend + FastGRNN + head + scores + "
                             "detector with compiled-in G12 weights, no printf; flash = text + data, "
                             "ram = data + bss (the 16 KB stack reserve is extra)")
