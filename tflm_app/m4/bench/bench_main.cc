@@ -130,9 +130,7 @@ int main(int argc, char** argv) {
     printf("bench: model: %s\n", err);
     return 1;
   }
-  frontend::Config fcfg;
-  fcfg.hop_samples = kHop;
-  fcfg.window_samples = bm::kWindowSamples;
+  const frontend::Config fcfg = BenchFrontendConfig();
   kws::DetectorConfig dcfg;
   dcfg.num_keywords = 10;
   for (int i = 0; i < 10; ++i) dcfg.keywords[i] = 2 + i;

@@ -5,6 +5,7 @@
 
 #include "bench_model.h"
 #include "fastgrnn_int8.h"
+#include "frontend.h"
 #include "head.h"
 
 inline fastgrnn::Int8Params BenchModelParams() {
@@ -49,6 +50,14 @@ inline head::HeadParams BenchHeadParams() {
   hp.logit_scale = bench_model::kLogitScale;
   hp.logit_zero_point = 0;
   return hp;
+}
+
+// The frontend's defaults with the benchmarked framing (hop and window of make_bench_header.py's shape).
+inline frontend::Config BenchFrontendConfig() {
+  frontend::Config c;
+  c.hop_samples = bench_model::kHopSamples;
+  c.window_samples = bench_model::kWindowSamples;
+  return c;
 }
 
 #endif  // TFLM_APP_M4_BENCH_BENCH_PARAMS_H_

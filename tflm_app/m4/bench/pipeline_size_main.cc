@@ -28,9 +28,7 @@ int main() {
   if (g_pipeline.model().Init(p, hp, g_prepared, kPreparedCapacity, g_scratch, kScratchCapacity) != nullptr) {
     return 1;
   }
-  frontend::Config fcfg;
-  fcfg.hop_samples = kHop;
-  fcfg.window_samples = bm::kWindowSamples;
+  const frontend::Config fcfg = BenchFrontendConfig();
   kws::DetectorConfig dcfg;
   dcfg.num_keywords = 1;
   dcfg.keywords[0] = 2;
