@@ -361,19 +361,11 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig,
     label = model.classes[model.detector.keywords[0]]
     part = data.part("measure")
     out: dict[str, Any] = {"run": str(run), "keyword_class": label}
-    calibrated = None
-    if bench.calibration_hours > 0:
-        # The threshold a user can set without the measured audio: the lowest whose FA/h on the TRAINING part's
-        # real speech and noise (10 dB SNR, no wake words) is <= the target.
-        cal = build_condition(word, "calibration", [], *part_files(data.part("train")), model.features, bench,
-                              label, snr=CONDITIONS["10dB"], hours=bench.calibration_hours, part_name="train")
-        cal_scores = condition_scores(run, model, word, "calibration", cal)
-        out["calibration"] = wakeword_metrics.calibrate_threshold(
-            cal_scores, cal.negative_seconds, model, bench.target_fa_per_hour)
-        out["calibration"].update(unique_negative_hours=cal.unique_negative_seconds / 3600, streams=cal.info)
-        calibrated = out["calibration"]["threshold"]
-        log(f"{word}: calibrated threshold {calibrated} for <= {bench.target_fa_per_hour:g} FA/h on "
-            f"{out['calibration']['negative_hours']:.1f} h of training-part audio")
+    calibrated, detector = None, None
+    if bench.calibration_hours > 0:  # what a user can set without the measured audio (wakeword_calibration)
+        from keyword_spotting import wakeword_calibration
+
+        out["calibration"], calibrated, detector = wakeword_calibration.calibrate(run, model, word, data, bench, label)
     for condition in bench.conditions:
         t0 = time.time()
         measured = data.wakewords[word] if positives is None else positives
@@ -383,6 +375,7 @@ def run_word(word: str, run: Path, data: real_data.RealData, bench: BenchConfig,
             scores, streams.events, streams.negative_seconds, model, bench.windows, bench.target_fa_per_hour,
             Path(bench.work) / word / f"det{tag}_{condition}.png", title=f"{word}{tag}, {condition}, real people",
             calibrated_threshold=calibrated, negative_spans=streams.negative_spans,
+            calibrated_detector=(detector["window_frames"], detector["threshold"]) if detector else None,
             negative_clips=streams.negative_clips)
         rep["unique_negative_hours"] = streams.unique_negative_seconds / 3600
         rep["frontend"] = streams.frontend

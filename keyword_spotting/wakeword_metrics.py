@@ -155,11 +155,13 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
                      plot: str | os.PathLike | None = None, title: str = "DET",
                      tolerance_s: float = TOLERANCE_S, calibrated_threshold: int | None = None,
                      negative_spans: Sequence[Sequence[tuple[int, float, float]]] | None = None,
-                     negative_clips: Sequence[str] = ()) -> dict[str, Any]:
+                     negative_clips: Sequence[str] = (), calibrated_detector: tuple[int, int] | None = None
+                     ) -> dict[str, Any]:
     """All numbers of one condition (the JSON entry `words.<word>.<condition>`), and its DET plot.
     `calibrated_threshold`: also the numbers at that threshold (chosen elsewhere, e.g. `calibrate_threshold`).
     `negative_spans` / `negative_clips` (where each background clip was placed): also `false_accept_sources`
-    at the `target_fa` threshold (255 when no threshold is that quiet)."""
+    at the `target_fa` threshold (255 when no threshold is that quiet). `calibrated_detector` (window frames,
+    threshold; chosen elsewhere, e.g. `wakeword_calibration`): also the numbers with that detector."""
     curve = sweep(scores, events, negative_seconds, model.detector, model.classes, model.features, tolerance_s)
     configured = int(model.detector.threshold)
     rep: dict[str, Any] = {
@@ -184,6 +186,11 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
         rep["calibrated_threshold"] = (_point(curve, int(calibrated_threshold)) if calibrated_threshold <= 255
                                        else {"threshold": int(calibrated_threshold), "miss_rate": 1.0,
                                              "fa_per_hour": 0.0})
+    if calibrated_detector is not None:
+        w, th = (int(x) for x in calibrated_detector)
+        params = dataclasses.replace(model.detector, window_frames=w, min_frames=w)
+        wcurve = sweep(scores, events, negative_seconds, params, model.classes, model.features, tolerance_s)
+        rep["calibrated_detector"] = {"window_frames": w, **_point(wcurve, th)}
     try:
         op = metrics.choose_operating_point(curve, target_fa)
     except ValueError:
@@ -213,6 +220,10 @@ def summary_line(rep: dict[str, Any]) -> str:
     if src:
         line += (f"; at threshold {src['threshold']}: {src['clips_reaching_threshold']} of {src['clips']} unique "
                  f"background clips reach it ({src['copies_reaching_threshold']} of {src['copies']} copies)")
+    det = rep.get("calibrated_detector")
+    if det:
+        line += (f"; calibrated detector (window {det['window_frames']}, threshold {det['threshold']}): miss "
+                 f"{_pct(det['miss_rate'])} at {det['fa_per_hour']:.2f} FA/h")
     return line
 
 

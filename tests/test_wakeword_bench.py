@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keyword_spotting import kws_model, real_data, streaming, wakeword_bench
+from keyword_spotting import kws_model, real_data, streaming, wakeword_bench, wakeword_calibration
 from keyword_spotting.detector import DetectorParams
 from keyword_spotting.features import FeatureSpec
+from keyword_spotting.streams import Event
 from keyword_spotting.wakeword_bench import BenchConfig, batch_scores, recipe_config, run_word
+from keyword_spotting.wakeword_metrics import sweep
 
 SR = 16000
 
@@ -95,6 +97,62 @@ def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert again["10dB"]["miss_rate_at_fa_per_hour"] == rep["10dB"]["miss_rate_at_fa_per_hour"]
     assert again["10dB"]["det_curve"] == rep["10dB"]["det_curve"]
     assert again["10dB"]["false_accept_sources"] == rep["10dB"]["false_accept_sources"]  # spans cached too
+    # Not a kws-train folder: no held-out synthetic positives, so only the threshold is calibrated.
+    assert rep["calibration"]["detector"] is None and "not calibrated" in rep["calibration"]["detector_note"]
+    assert "calibrated_detector" not in rep["10dB"]
+
+
+def test_calibrated_detector_from_synthetic_positives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window and threshold chosen on training-part streams with the run's held-out synthetic positives
+    (here: stand-in clips) are measured on every condition; the choice is the best of `windows` there."""
+    _tree(tmp_path / "data")
+    data = real_data.discover(tmp_path / "data")
+    run = tmp_path / "work" / "hey" / "run-x"
+    model = _random_model(run / "model.fgb")
+    synthetic = []
+    for i in range(5):
+        t = np.arange(int(0.6 * SR)) / SR
+        synthetic.append(tmp_path / "tts" / f"voice{i}__pos_{i:05d}.wav")
+        _write(synthetic[-1], np.concatenate([np.zeros(3000), 6000 * np.sin(2 * np.pi * 300 * t * (1 + t)),
+                                              np.zeros(3000)]))
+    monkeypatch.setattr(wakeword_calibration, "held_out_positives", lambda run, label: synthetic)
+    bench = BenchConfig(work=str(tmp_path / "work"), hours=40 / 3600, chunk_s=20, progress=False, windows=(10, 20),
+                        seed=1, calibration_hours=40 / 3600)
+    rep = run_word("hey", run, data, bench)
+    det = rep["calibration"]["detector"]
+    assert det["positives"] == 5 and det["window_frames"] in (10, 20) and det["windows_tried"] == [10, 20]
+    for cond in ("10dB", "quiet"):
+        got = rep[cond]["calibrated_detector"]
+        assert got["window_frames"] == det["window_frames"] and got["threshold"] == det["threshold"]
+        # The same numbers as sweeping the measured streams with that window directly.
+        params = dataclasses.replace(model.detector, window_frames=got["window_frames"],
+                                     min_frames=got["window_frames"])
+        feats = next((tmp_path / "work" / "hey" / "streams").glob(f"{cond}-*.npz"))
+        with np.load(feats) as z:
+            meta = json.loads(str(z["meta"]))
+            scores = batch_scores(model, z["features"])
+        events = [[Event(a, b, "positive") for a, b in chunk] for chunk in meta["events"]]
+        curve = sweep(scores, events, meta["negative_seconds"], params, model.classes, model.features)
+        assert got["miss_rate"] == curve.frr[got["threshold"]]
+        assert got["fa_per_hour"] == curve.fa_per_hour[got["threshold"]]
+
+
+def test_held_out_positives_are_the_validation_and_test_clips(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyword_spotting import run_folder
+    from keyword_spotting.datasets import Item, SplitDataset
+
+    ds = SplitDataset([Item("t/pos_1.wav", 1, "a")], [Item("v/pos_2.wav", 1, "b"), Item("v/neg_1.wav", 0, "b")],
+                      [Item("s/pos_3.wav", 1, "c"), Item("", 1, "")], ["negative", "hey"], [])
+    monkeypatch.setattr(run_folder, "load_run", lambda run: run)
+    monkeypatch.setattr(run_folder, "load_run_dataset", lambda run: ds)
+    assert wakeword_calibration.held_out_positives(Path("r"), "hey") == [Path("s/pos_3.wav"), Path("v/pos_2.wav")]
+    assert wakeword_calibration.held_out_positives(Path("r"), "other") == []
+
+    def broken(run: object) -> None:
+        raise ValueError("no config.json")
+
+    monkeypatch.setattr(run_folder, "load_run", broken)
+    assert wakeword_calibration.held_out_positives(Path("r"), "hey") == []
 
 
 def test_recipe_is_text_only(tmp_path: Path) -> None:

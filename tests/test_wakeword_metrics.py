@@ -124,6 +124,16 @@ def test_calibrated_threshold_on_negatives_only() -> None:
     assert (rep["calibrated_threshold"]["miss_rate"], rep["calibrated_threshold"]["fa_per_hour"]) == (1 / 3, 1.0)
     rep = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_threshold=256)
     assert rep["calibrated_threshold"] == {"threshold": 256, "miss_rate": 1.0, "fa_per_hour": 0.0}
+    # A calibrated detector (window, threshold): its numbers on these streams. Window 1, threshold 200: the
+    # 100 wake word missed, the 220 spike false. Window 2, threshold 100: each spike's mean is halved over two
+    # frames (no refractory: both fire), so the 200 and 250 words hit and fire again (2 false), the 220 spike
+    # fires twice (2 false), the 100 word (50) is missed.
+    rep = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_detector=(1, 200))
+    c = rep["calibrated_detector"]
+    assert (c["window_frames"], c["threshold"], c["hits"], c["misses"], c["false_accepts"]) == (1, 200, 2, 1, 1)
+    c = condition_report(_hand_made()[0], events, neg, model, windows=(1,), calibrated_detector=(2, 100))[
+        "calibrated_detector"]
+    assert (c["window_frames"], c["hits"], c["misses"], c["false_accepts"]) == (2, 2, 1, 4)
 
 
 def test_false_accept_sources_name_the_clips() -> None:
