@@ -263,7 +263,7 @@ def build_condition(word: str, condition: str, positives: Sequence[Path], negati
     mean_s = float(np.mean([len(c) for c in neg])) / 16000 + 0.9
     per_chunk = max(1, int(bench.chunk_s / mean_s))
     feats, events, neg_s, used, spans = [], [], [], set(), []
-    log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} real positives, "
+    log(f"{word} {condition}: {len(plan.chunks)} chunks of {bench.chunk_s:g} s, {len(pos)} positives, "
         f"{len(neg)} {part_name} negative clips, {len(noise)} noise recordings, "
         f"{'no noise' if snr is None else f'SNR {snr:g} dB'}, {frontend} frontend")
     for chunk in _progress(plan.chunks, bench.progress, f"{word} {condition} streams"):
