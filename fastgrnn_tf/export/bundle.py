@@ -25,6 +25,7 @@ from fastgrnn_tf.atomic_io import atomic_write_bytes
 from fastgrnn_tf.int8.oracle import OPTION_KEYS, Int8Params
 
 MAGIC = b"FGB1"
+_MAX_DIM = 2**31 - 1  # numpy's limit on one dimension
 DTYPES = {1: np.dtype("<i1"), 2: np.dtype("<i2"), 3: np.dtype("<i4"), 4: np.dtype("<f4"), 5: np.dtype("u1")}
 _CODES = {(dt.kind, dt.itemsize): code for code, dt in DTYPES.items()}
 TEXT_OPTIONS = ("gate_activation", "update_activation")
@@ -110,6 +111,8 @@ def decode_bundle(data: bytes, label: str = "<bytes>") -> dict[str, np.ndarray]:
             raise ValueError(f"{where}: truncated dims")
         dims = struct.unpack_from(f"<{ndim}I", data, pos)
         pos += 4 * ndim
+        if any(d > _MAX_DIM for d in dims):  # an empty array (a 0 dim) passes the size check below
+            raise ValueError(f"{where}: dims {list(dims)} out of range (each <= {_MAX_DIM})")
         nbytes = math.prod(dims) * DTYPES[code].itemsize  # Python ints: no overflow on huge dims
         if pos + nbytes > len(data):
             raise ValueError(f"{where}: truncated data ({len(data) - pos} of {nbytes} bytes)")
