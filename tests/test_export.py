@@ -48,14 +48,23 @@ def trained(digits):
     """(float model, QAT model, x_train int8, y_train, x_test int8, y_test)."""
     x_train, y_train, x_test, y_test = digits
     xtr, xte = _q(x_train), _q(x_test)
-    keras.utils.set_random_seed(seed_for_test(0))
-    inp = keras.Input((8, 8))
-    h = keras.layers.RNN(FastGRNNCell(32, w_rank=6, u_rank=8))(inp)
-    h = keras.layers.Dense(16, activation="relu")(h)
-    out = keras.layers.Dense(10, activation="softmax")(h)
-    model = keras.Model(inp, out)
-    model.compile(keras.optimizers.Adam(0.01, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(_deq(xtr), y_train, epochs=12, batch_size=32, verbose=0)
+    # Converges by design, not by a lucky seed: a start that stays at chance (seen once in 4 seed x core
+    # variations: FASTGRNN_TEST_SEED=2 on one core) is retrained from the next seed, as kws-train restarts a
+    # collapsed stage; the claims below are about export, not about this tiny recipe.
+    for attempt in range(4):
+        keras.utils.set_random_seed(seed_for_test(0) + 1000 * attempt)
+        inp = keras.Input((8, 8))
+        h = keras.layers.RNN(FastGRNNCell(32, w_rank=6, u_rank=8))(inp)
+        h = keras.layers.Dense(16, activation="relu")(h)
+        out = keras.layers.Dense(10, activation="softmax")(h)
+        model = keras.Model(inp, out)
+        model.compile(keras.optimizers.Adam(0.01, clipnorm=1.0), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        hist = model.fit(_deq(xtr), y_train, epochs=12, batch_size=32, verbose=0)
+        if hist.history["accuracy"][-1] > 0.5:
+            break
+    else:
+        pytest.fail(f"the float model stayed at chance in 4 attempts (accuracy {hist.history['accuracy'][-1]:.2f})")
     qm = qat.make_qat_model(model, input_quant=(SCALE, ZP))
     qm.compile(keras.optimizers.Adam(0.002, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
     qm.fit(_deq(xtr), y_train, epochs=3, batch_size=32, verbose=0)
