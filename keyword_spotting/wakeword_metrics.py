@@ -70,6 +70,13 @@ def _point(curve: metrics.DetCurve, i: int) -> dict[str, Any]:
             "median_latency_ms": None if not r.latencies_s else 1000 * r.median_latency_s}
 
 
+def _window_sweep(scores: np.ndarray, events: Sequence[Sequence[Event]], negative_seconds: Sequence[float],
+                  model: Any, window: int, tolerance_s: float) -> tuple[DetectorParams, metrics.DetCurve]:
+    """The model's detector with another smoothing window (and min_frames = window), and its curve."""
+    params = dataclasses.replace(model.detector, window_frames=window, min_frames=window)
+    return params, sweep(scores, events, negative_seconds, params, model.classes, model.features, tolerance_s)
+
+
 def detector_for_target(scores: np.ndarray, events: Sequence[Sequence[Event]], negative_seconds: Sequence[float],
                         model: Any, windows: Sequence[int], target_fa: float, tolerance_s: float = TOLERANCE_S
                         ) -> dict[str, Any]:
@@ -77,8 +84,7 @@ def detector_for_target(scores: np.ndarray, events: Sequence[Sequence[Event]], n
     (ties: lower FA/h, then higher threshold); refractory as configured. Chosen on these streams."""
     best: tuple[tuple[float, float, int], dict[str, Any]] | None = None
     for w in windows:
-        params = dataclasses.replace(model.detector, window_frames=int(w), min_frames=int(w))
-        curve = sweep(scores, events, negative_seconds, params, model.classes, model.features, tolerance_s)
+        params, curve = _window_sweep(scores, events, negative_seconds, model, int(w), tolerance_s)
         try:
             op = metrics.choose_operating_point(curve, target_fa)
         except ValueError:
@@ -188,8 +194,7 @@ def condition_report(scores: np.ndarray, events: Sequence[Sequence[Event]], nega
                                              "fa_per_hour": 0.0})
     if calibrated_detector is not None:
         w, th = (int(x) for x in calibrated_detector)
-        params = dataclasses.replace(model.detector, window_frames=w, min_frames=w)
-        wcurve = sweep(scores, events, negative_seconds, params, model.classes, model.features, tolerance_s)
+        _, wcurve = _window_sweep(scores, events, negative_seconds, model, w, tolerance_s)
         rep["calibrated_detector"] = {"window_frames": w, **_point(wcurve, th)}
     try:
         op = metrics.choose_operating_point(curve, target_fa)
