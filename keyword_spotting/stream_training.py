@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from keyword_spotting.features import FeatureSpec, dequantize
+from keyword_spotting.spec_augment import SpecMask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +96,11 @@ def num_batches(n: int, config: StreamTargets, batch_size: int) -> int:
 
 
 def sequence_dataset(x: np.ndarray, y: np.ndarray, keywords: set[int] | frozenset[int], view: FeatureSpec,
-                     batch_size: int, config: StreamTargets, seed: int = 0, reshuffle: bool = True):
+                     batch_size: int, config: StreamTargets, seed: int = 0, reshuffle: bool = True,
+                     mask: SpecMask | None = None):
     """tf.data of (float features [B, K*T, D], targets [B, K*T], weights [B, K*T]); features are the model's
-    view of the int8 codes (`view`). New sequences every epoch when `reshuffle`, else the same each time."""
+    view of the int8 codes (`view`), masked by `mask` (`spec_augment`; training only). New sequences every
+    epoch when `reshuffle`, else the same each time."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
 
@@ -109,11 +112,13 @@ def sequence_dataset(x: np.ndarray, y: np.ndarray, keywords: set[int] | frozense
     frame_targets([], x.shape[1], keywords, config)  # clips long enough for the targets, or a ValueError now
     length = config.clips * x.shape[1]
     shared = np.random.default_rng(seed)
+    masks = np.random.default_rng([seed, 1])  # its own stream: masking leaves the sequences drawn unchanged
 
     def gen() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         rng = shared if reshuffle else np.random.default_rng(seed)
         for feats, t, w in sequences(x, y, keywords, config, rng):
-            yield dequantize(feats, view), t, w
+            f = dequantize(feats, view)
+            yield (mask.apply(f, x.shape[1], masks) if mask is not None and mask.active else f), t, w
 
     sig = (tf.TensorSpec((length, x.shape[2]), tf.float32), tf.TensorSpec((length,), tf.int32),
            tf.TensorSpec((length,), tf.float32))

@@ -99,7 +99,8 @@ def train_and_val_datasets(cfg: Config, arrays: dict, classes: list[str], view: 
     if t.stream_clips:
         kw = frozenset(keyword_classes(classes))
         targets = t.stream_targets()
-        return (sequence_dataset(*arrays["train"], kw, view, t.batch_size, targets, seed=cfg.data.seed),
+        return (sequence_dataset(*arrays["train"], kw, view, t.batch_size, targets, seed=cfg.data.seed,
+                                 mask=t.spec_mask()),
                 sequence_dataset(*arrays["val"], kw, view, t.batch_size, targets, seed=cfg.data.seed + 1,
                                  reshuffle=False))
     return (training_dataset(*arrays["train"], view, t.batch_size, cfg.data.context_frames, cfg.data.seed),

@@ -14,6 +14,7 @@ import yaml
 
 from fastgrnn_tf.atomic_io import atomic_write_text
 from keyword_spotting.features import FeatureSpec
+from keyword_spotting.spec_augment import SpecMask
 from keyword_spotting.stream_training import StreamTargets
 from keyword_spotting.tts_engines import ENGINE_NAMES
 
@@ -139,6 +140,13 @@ class TrainConfig:
     # set (0 = off); windows at this hop.
     hard_negatives: int = 0
     hard_negative_hop_ms: float = 250.0
+    # SpecAugment on the training sequences (keyword_spotting/spec_augment.py; needs stream_clips): per sequence
+    # spec_freq_masks bands of up to spec_freq_width mel channels, per clip spec_time_masks stretches of up to
+    # spec_time_width frames, set to the normalized features' 0 (the training mean). 0 = off.
+    spec_freq_masks: int = 0
+    spec_freq_width: int = 0
+    spec_time_masks: int = 0
+    spec_time_width: int = 0
 
     def validate(self) -> None:
         if self.stream_clips < 0:
@@ -149,6 +157,15 @@ class TrainConfig:
             raise ValueError(f"train.hard_negative_hop_ms must be positive, got {self.hard_negative_hop_ms}")
         if self.stream_clips:
             self.stream_targets()
+        if self.spec_mask().active and not self.stream_clips:
+            raise ValueError("train.spec_* masks are applied to training sequences: set train.stream_clips > 0")
+
+    def spec_mask(self) -> SpecMask:
+        """The SpecMask of this config (ValueError naming the bad value)."""
+        try:
+            return SpecMask(self.spec_freq_masks, self.spec_freq_width, self.spec_time_masks, self.spec_time_width)
+        except ValueError as e:
+            raise ValueError(f"train.spec_*: {e}") from None
 
     def stream_targets(self) -> StreamTargets:
         """The StreamTargets of this config (ValueError naming the bad value)."""
