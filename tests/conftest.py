@@ -48,6 +48,22 @@ def seed_for_test(default: int) -> int:
     return int(os.environ.get("FASTGRNN_TEST_SEED", default))
 
 
+def train_until_learned(fit, default_seed: int, above: float, attempts: int = 4):
+    """A fixture's tiny training that converges by design, not by a lucky seed: `fit()` -> (model, training
+    accuracy) runs after `keras.utils.set_random_seed(seed + 1000 * attempt)` (seed: `seed_for_test`) and is
+    retried while the accuracy stays <= `above`, as kws-train restarts a collapsed stage; pytest.fail names the
+    accuracy when every attempt stayed there. Returns the model."""
+    import tf_keras as keras
+
+    acc = float("nan")
+    for attempt in range(attempts):
+        keras.utils.set_random_seed(seed_for_test(default_seed) + 1000 * attempt)
+        model, acc = fit()
+        if acc > above:
+            return model
+    pytest.fail(f"the fixture's model stayed at training accuracy {acc:.2f} (<= {above}) in {attempts} attempts")
+
+
 def assert_int8_predicts_as_qat(pred_qat: np.ndarray, logits_int8: np.ndarray, min_agree: float = 0.99,
                                 exact: bool = True) -> float:
     """exact: the QAT model's class is the int8 argmax (lowest index on ties, as np.argmax takes it from the

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import seed_for_test
+from conftest import train_until_learned
 
 from keyword_spotting import detector, evaluate, run_folder, stream_eval
 from keyword_spotting.detector import DetectorParams, detect
@@ -87,10 +87,17 @@ def _make_run(data: Path, run: Path) -> None:
     # Bare clips and clips after streaming context, batched as kws-train batches them (context alone
     # teaches the model to need a warmed-up state: it then stayed at chance on the bare test clips).
     train_ds = training_dataset(x, y, view, 16, cfg.data.context_frames, 0)
-    keras.utils.set_random_seed(seed_for_test(0))
-    model = build_model(cfg.model, spec, len(ds.class_names))
-    model.compile(keras.optimizers.Adam(1e-2, clipnorm=1.0), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(train_ds, epochs=EPOCHS, verbose=0)
+
+    def fit():
+        model = build_model(cfg.model, spec, len(ds.class_names))
+        model.compile(keras.optimizers.Adam(1e-2, clipnorm=1.0), "sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        hist = model.fit(train_ds, epochs=EPOCHS, verbose=0)
+        return model, hist.history["accuracy"][-1]
+
+    # Seen once (FASTGRNN_TEST_SEED=2, one core, after the other training tests): a start that stayed near
+    # chance (test accuracy 0.59); the tone words are easy, so anything under 0.8 on the training clips is that.
+    model = train_until_learned(fit, 0, above=0.8)
     for sub, name in (("dense", "dense.keras"), ("retrain", "stripped.keras")):
         (run / "stages" / sub).mkdir(parents=True)
         model.save(run / "stages" / sub / name)

@@ -135,14 +135,15 @@ def test_benchmark_text_plus_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     copies = sorted(p.name for p in Path(real_cfg.data.real_positives).iterdir())
     assert copies == sorted(held["files"])
     # The text-only run keeps the hash it had before data.real_positives (and the feature contract v2 fields and
-    # train.hard_negatives*) existed.
+    # train.hard_negatives* and train.spec_*) existed.
     d = text_cfg.to_dict()
     d.pop("out_dir")
     for k in ("real_positives", "real_positives_max"):
         d["data"].pop(k)
     for k in ("channel_norm", "channel_norm_smoothing"):
         d["features"].pop(k)
-    for k in ("hard_negatives", "hard_negative_hop_ms"):
+    for k in ("hard_negatives", "hard_negative_hop_ms", "spec_freq_masks", "spec_freq_width", "spec_time_masks",
+              "spec_time_width"):
         d["train"].pop(k)
     assert text_run.name == f"run-{wakeword_bench._digest(d)}"
     # Both recipes were measured on the same streams (one stream cache for the word and condition).
