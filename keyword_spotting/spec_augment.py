@@ -45,20 +45,26 @@ class SpecMask:
         """Whether any mask can be drawn."""
         return bool(self.freq_masks and self.freq_width) or bool(self.time_masks and self.time_width)
 
+    def check(self, clip_frames: int, dims: int) -> None:
+        """ValueError when a mask could be wider than a clip (`clip_frames`) or the features (`dims`)."""
+        if clip_frames < 1:
+            raise ValueError(f"clip_frames must be >= 1, got {clip_frames}")
+        if self.freq_width > dims:
+            raise ValueError(f"freq_width {self.freq_width} exceeds the {dims} feature channels")
+        if self.time_width > clip_frames:
+            raise ValueError(f"time_width {self.time_width} exceeds the clip's {clip_frames} frames")
+
     def apply(self, x: np.ndarray, clip_frames: int, rng: np.random.Generator) -> np.ndarray:
         """A masked copy of float features `x` [frames, D] made of clips of `clip_frames` frames."""
         x = np.array(x, dtype=np.float32, copy=True)
-        if x.ndim != 2 or clip_frames < 1:
-            raise ValueError(f"x must be [frames, D] and clip_frames >= 1, got {x.shape} and {clip_frames}")
+        if x.ndim != 2:
+            raise ValueError(f"x must be [frames, D], got {x.shape}")
         frames, dims = x.shape
-        if self.freq_width > dims:
-            raise ValueError(f"freq_width {self.freq_width} exceeds the {dims} feature channels")
+        self.check(clip_frames, dims)
         for _ in range(self.freq_masks if self.freq_width else 0):
             f = int(rng.integers(0, self.freq_width + 1))
             f0 = int(rng.integers(0, dims - f + 1))
             x[:, f0:f0 + f] = 0.0
-        if self.time_width > clip_frames:
-            raise ValueError(f"time_width {self.time_width} exceeds the clip's {clip_frames} frames")
         for start in range(0, frames, clip_frames):
             length = min(clip_frames, frames - start)
             for _ in range(self.time_masks if self.time_width else 0):

@@ -110,6 +110,8 @@ def sequence_dataset(x: np.ndarray, y: np.ndarray, keywords: set[int] | frozense
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     frame_targets([], x.shape[1], keywords, config)  # clips long enough for the targets, or a ValueError now
+    if mask is not None and mask.active:
+        mask.check(x.shape[1], x.shape[2])  # masks that fit the clips, or a ValueError now (not inside tf.data)
     length = config.clips * x.shape[1]
     shared = np.random.default_rng(seed)
     masks = np.random.default_rng([seed, 1])  # its own stream: masking leaves the sequences drawn unchanged

@@ -71,6 +71,10 @@ def test_bad_settings_are_named() -> None:
         SpecMask(freq_masks=1, freq_width=9).apply(x, 10, np.random.default_rng(0))
     with pytest.raises(ValueError, match="time_width 11 exceeds the clip's 10"):
         SpecMask(time_masks=1, time_width=11).apply(x, 10, np.random.default_rng(0))
+    clips = np.zeros((4, 10, 8), np.int8)
+    with pytest.raises(ValueError, match="time_width 11 exceeds the clip's 10"):  # before any batch is drawn
+        sequence_dataset(clips, np.zeros(4, int), {2}, FeatureSpec(), 2, StreamTargets(clips=2, target_frames=2),
+                         mask=SpecMask(time_masks=1, time_width=11))
     from keyword_spotting.train_config import load_config
 
     with pytest.raises(ValueError, match="train.spec_"):
