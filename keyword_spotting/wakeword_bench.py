@@ -106,9 +106,9 @@ def _recipe_digest(cfg: Any) -> str:
         d["data"] = {k: v for k, v in d["data"].items() if k not in ("real_positives", "real_positives_max")}
     # Keys added later, while off: the hash their runs had before (feature contract v1, no mining).
     d["features"] = cfg.features.to_dict()
-    off = [k for k in ("spec_freq_masks", "spec_freq_width", "spec_time_masks", "spec_time_width")
-           if not cfg.train.spec_mask().active]
-    off += ["hard_negatives", "hard_negative_hop_ms"] if not cfg.train.hard_negatives else []
+    off = set() if cfg.train.spec_mask().active else {"spec_freq_masks", "spec_freq_width", "spec_time_masks",
+                                                       "spec_time_width"}
+    off |= set() if cfg.train.hard_negatives else {"hard_negatives", "hard_negative_hop_ms"}
     d["train"] = {k: v for k, v in d["train"].items() if k not in off}
     return _digest(d)
 

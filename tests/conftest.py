@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -48,7 +50,8 @@ def seed_for_test(default: int) -> int:
     return int(os.environ.get("FASTGRNN_TEST_SEED", default))
 
 
-def train_until_learned(fit, default_seed: int, above: float, attempts: int = 4):
+def train_until_learned(fit: Callable[[], tuple[Any, float]], default_seed: int, above: float,
+                        attempts: int = 4) -> Any:
     """A fixture's tiny training that converges by design, not by a lucky seed: `fit()` -> (model, training
     accuracy) runs after `keras.utils.set_random_seed(seed + 1000 * attempt)` (seed: `seed_for_test`) and is
     retried while the accuracy stays <= `above`, as kws-train restarts a collapsed stage; pytest.fail names the
